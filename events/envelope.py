@@ -1,0 +1,87 @@
+"""The envelope every integration event carries, and the value types inside it."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+"""Territory codes become NATS subject tokens, so they are lower-case slugs."""
+
+_CODE = re.compile(CODE_PATTERN)
+
+
+def _check_code(value: str) -> str:
+    if not _CODE.fullmatch(value):
+        msg = "must be a lower-case slug of letters, digits, '-' or '_' (max 63)"
+        raise ValueError(msg)
+    return value
+
+
+Code = Annotated[str, AfterValidator(_check_code)]
+
+
+class Role(StrEnum):
+    """Who is acting; the authorisation issue refines what each may do."""
+
+    RESIDENT = "resident"
+    BUILDING_CHIEF = "building_chief"
+    GRID_WORKER = "grid_worker"
+    COMMUNITY_STAFF = "community_staff"
+    COMMUNITY_SECRETARY = "community_secretary"
+    UNIT_STAFF = "unit_staff"
+    VOLUNTEER = "volunteer"
+    MEDIATOR = "mediator"
+    STREET_OFFICIAL = "street_official"
+    DISTRICT_OFFICIAL = "district_official"
+    AUDITOR = "auditor"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class Territory(BaseModel):
+    """Where a fact belongs: district → street → community → grid."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    district: Code
+    street: Code
+    community: Code
+    grid: Code | None = None
+
+
+class Actor(BaseModel):
+    """Who did it: a person or system id with the role they acted in."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    role: Role
+
+
+class IntegrationEvent(BaseModel):
+    """A fact one service tells the others; frozen, additive evolution only."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    subject_suffix: ClassVar[str] = ""
+    """The subject after `shiliu.<district>.<community>.<service>.`; declared per class."""
+    service: ClassVar[str] = ""
+
+    event_id: UUID
+    type: str
+    version: int = 1
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    territory: Territory
+    actor: Actor
+    on_behalf_of: str | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    source: str
+    """The publishing service's name; with `position`, the event's place in its log."""
+    position: Annotated[int, Field(ge=1)]

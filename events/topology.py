@@ -1,0 +1,47 @@
+"""The bus's streams and durable consumers, declared once; one owner provisions them.
+
+Services bind to what is declared here and never create or change streams themselves
+(a second declaration with other settings would silently overwrite the first).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from events.subjects import subject_pattern
+
+
+class StreamSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    subjects: tuple[str, ...]
+    duplicate_window_seconds: float = 600.0
+    """Longer than the default two minutes, so a relay restarted late still deduplicates."""
+    max_age_days: float = 0.0
+    """0 keeps messages forever: the stream doubles as a replay cache."""
+
+
+class ConsumerSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait_seconds: float = 30.0
+    max_deliver: int = 20
+    backoff_seconds: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
+    max_ack_pending: int = 1000
+
+
+TICKETS_STREAM = StreamSpec(name="SHILIU_TICKETS", subjects=(subject_pattern("tickets"),))
+MATCHING_STREAM = StreamSpec(name="SHILIU_MATCHING", subjects=(subject_pattern("matching"),))
+
+LEDGER_WISHES = ConsumerSpec(
+    stream=TICKETS_STREAM.name,
+    durable="ledger-wishes",
+    filter_subject=subject_pattern("tickets", "wish.>"),
+)
+
+STREAMS: tuple[StreamSpec, ...] = (TICKETS_STREAM, MATCHING_STREAM)
+CONSUMERS: tuple[ConsumerSpec, ...] = (LEDGER_WISHES,)

@@ -1,0 +1,1 @@
+"""Shiliu's services; each imports only `events` and `services.runtime`, never another service."""

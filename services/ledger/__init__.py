@@ -1,0 +1,1 @@
+"""The ledger (台账) service: projections of what was done, rebuilt from the bus."""

@@ -1,0 +1,91 @@
+"""The ledger service's settings and composition root."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.ledger.api import ledger_router, parking_router
+from services.ledger.projection import WishLedger
+from services.ledger.subscribers import WishEventConsumer
+from services.ledger.subscribers import ledger_router as bus_router
+from services.runtime.asyncapi import asyncapi_router
+from services.runtime.bus import make_broker
+from services.runtime.database import Database, open_datastore
+from services.runtime.http import install_error_handlers
+from services.runtime.parking import ParkingLot
+from services.runtime.settings import BusSettings, StoreSettings
+
+
+class LedgerSettings(BaseSettings):
+    """Environment: `SHILIU_LEDGER_…`, nested with `__` (e.g. `SHILIU_LEDGER_STORE__KIND`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHILIU_LEDGER_", env_nested_delimiter="__")
+
+    store: StoreSettings = StoreSettings(sqlite_path=Path("data/ledger.sqlite"))
+    bus: BusSettings = BusSettings()
+    host: str = "127.0.0.1"
+    port: int = Field(default=8702, ge=1, le=65535)
+    consume: bool = True
+    batch_size: int = Field(default=100, ge=1, le=1000)
+
+
+class Ledger:
+    def __init__(self, settings: LedgerSettings) -> None:
+        self.settings = settings
+        self.datastore = open_datastore(settings.store)
+        self.database = Database(self.datastore)
+        self.ledger = WishLedger(self.database)
+        self.parking = ParkingLot(self.database)
+        self.consumer = WishEventConsumer(self.database, self.ledger, self.parking)
+        self.broker = make_broker(settings.bus, name="shiliu-ledger")
+        self.broker.include_router(bus_router(self.consumer, batch_size=settings.batch_size))
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        if self.settings.consume:
+            await self.broker.start()
+        try:
+            yield
+        finally:
+            if self.settings.consume:
+                await self.broker.stop()
+
+    def close(self) -> None:
+        self.datastore.close()
+
+    def status(self) -> dict[str, Any]:
+        return {"applied": self.consumer.applied, "parked": self.parking.count()}
+
+
+def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    ledger = Ledger(settings or LedgerSettings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with ledger.running():
+            yield
+        ledger.close()
+
+    app = FastAPI(title="Shiliu ledger", version="0.1.0", lifespan=lifespan)
+    app.state.ledger = ledger
+    install_error_handlers(app, {})
+    app.include_router(ledger_router(ledger.ledger))
+    app.include_router(parking_router(ledger.parking))
+    app.include_router(asyncapi_router())
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": "ledger"}
+
+    @app.get("/ops/consumer", tags=["ops"])
+    async def consumer_status() -> dict[str, Any]:
+        return ledger.status()
+
+    return app

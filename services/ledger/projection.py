@@ -1,0 +1,249 @@
+"""The community wish ledger (台账): counts by state, claims per unit, time to claim and fulfil.
+
+Each source's position is recorded in the same transaction as the rows it changed, so a
+redelivered or republished event has no second effect.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from events.wishes import (
+    WishAcknowledged,
+    WishClaimed,
+    WishClaimRefused,
+    WishClaimReleased,
+    WishEvent,
+    WishFulfilmentReported,
+    WishPosted,
+)
+from services.runtime.database import Cursor, Database
+from services.runtime.positions import PositionStore
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t:ledger_wishes} ("
+    "wish_id TEXT PRIMARY KEY, district TEXT NOT NULL, street TEXT NOT NULL, "
+    "community TEXT NOT NULL, state TEXT NOT NULL, posted_at TEXT NOT NULL, "
+    "first_claimed_at TEXT, fulfilment_reported_at TEXT, claims INTEGER NOT NULL, "
+    "refusals INTEGER NOT NULL, rating INTEGER)",
+    "CREATE INDEX IF NOT EXISTS ledger_wishes_by_community "
+    "ON {t:ledger_wishes} (district, community)",
+    "CREATE TABLE IF NOT EXISTS {t:ledger_unit_claims} ("
+    "district TEXT NOT NULL, community TEXT NOT NULL, unit_id TEXT NOT NULL, "
+    "claims INTEGER NOT NULL, released INTEGER NOT NULL, "
+    "PRIMARY KEY (district, community, unit_id))",
+)
+_STATE_AFTER = {
+    "WishPosted": "submitted",
+    "WishVerified": "open",
+    "WishRejected": "rejected",
+    "WishClaimed": "claimed",
+    "WishFulfilmentReported": "fulfilment_reported",
+    "WishFulfilmentVerified": "fulfilled",
+    "WishAcknowledged": "closed",
+    "WishWithdrawn": "withdrawn",
+    "WishExpired": "expired",
+}
+STATES = tuple(dict.fromkeys(_STATE_AFTER.values()))
+
+
+class UnitClaims(BaseModel):
+    unit_id: str
+    claims: int
+    released: int
+
+
+class Durations(BaseModel):
+    """Hours, over the wishes that reached the step."""
+
+    count: int
+    mean_hours: float | None
+    median_hours: float | None
+
+
+class CommunityWishLedger(BaseModel):
+    district: str
+    community: str
+    wishes: int
+    by_state: dict[str, int]
+    claims: int
+    refused_claims: int
+    claims_by_unit: list[UnitClaims]
+    post_to_claim: Durations
+    post_to_fulfilment: Durations
+    mean_rating: float | None
+
+
+class CommunitySummary(BaseModel):
+    community: str
+    wishes: int
+    by_state: dict[str, int]
+
+
+def _source_key(source: str) -> str:
+    return f"source:{source}"
+
+
+class WishLedger:
+    """The ledger's tables in the ledger service's own store."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.positions = PositionStore(database)
+        database.execute_script(_DDL)
+
+    def apply(self, events: Sequence[WishEvent]) -> int:
+        """Apply a batch in one transaction; return how many were new (not duplicates)."""
+        with self.database.transaction() as tx:
+            return self.apply_in(tx, events)
+
+    @staticmethod
+    def apply_in(tx: Cursor, events: Sequence[WishEvent]) -> int:
+        """Apply inside the caller's transaction, which also records each source's position."""
+        applied = 0
+        seen: dict[str, int] = {}
+        for event in events:
+            key = _source_key(event.source)
+            if key not in seen:
+                seen[key] = PositionStore.load_in(tx, key)
+            if event.position <= seen[key]:
+                continue
+            _apply(tx, event)
+            seen[key] = event.position
+            applied += 1
+        for key, position in seen.items():
+            PositionStore.save_in(tx, key, position)
+        return applied
+
+    def position(self, source: str) -> int:
+        return self.positions.load(_source_key(source))
+
+    def community(self, district: str, community: str) -> CommunityWishLedger:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT * FROM {t:ledger_wishes} WHERE district = ? AND community = ?",
+                (district, community),
+            )
+            wishes = tx.fetchall()
+            tx.execute(
+                "SELECT unit_id, claims, released FROM {t:ledger_unit_claims} "
+                "WHERE district = ? AND community = ? ORDER BY claims DESC, unit_id",
+                (district, community),
+            )
+            units = [UnitClaims.model_validate(dict(row)) for row in tx.fetchall()]
+        by_state = Counter(row["state"] for row in wishes)
+        ratings = [row["rating"] for row in wishes if row["rating"] is not None]
+        return CommunityWishLedger(
+            district=district,
+            community=community,
+            wishes=len(wishes),
+            by_state={state: by_state.get(state, 0) for state in STATES},
+            claims=sum(row["claims"] for row in wishes),
+            refused_claims=sum(row["refusals"] for row in wishes),
+            claims_by_unit=units,
+            post_to_claim=_durations(wishes, "first_claimed_at"),
+            post_to_fulfilment=_durations(wishes, "fulfilment_reported_at"),
+            mean_rating=round(statistics.fmean(ratings), 3) if ratings else None,
+        )
+
+    def district(self, district: str) -> list[CommunitySummary]:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT community, state, COUNT(*) AS n FROM {t:ledger_wishes} "
+                "WHERE district = ? GROUP BY community, state ORDER BY community",
+                (district,),
+            )
+            rows = tx.fetchall()
+        summaries: dict[str, dict[str, int]] = {}
+        for row in rows:
+            summaries.setdefault(row["community"], {s: 0 for s in STATES})[row["state"]] = row["n"]
+        return [
+            CommunitySummary(community=c, wishes=sum(counts.values()), by_state=counts)
+            for c, counts in summaries.items()
+        ]
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row, in a stable order: what a rebuild must reproduce exactly."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT * FROM {t:ledger_wishes} ORDER BY wish_id")
+            wishes = [dict(row) for row in tx.fetchall()]
+            tx.execute(
+                "SELECT * FROM {t:ledger_unit_claims} ORDER BY district, community, unit_id"
+            )
+            units = [dict(row) for row in tx.fetchall()]
+        return {"wishes": wishes, "unit_claims": units}
+
+
+def _durations(wishes: Sequence[Any], column: str) -> Durations:
+    hours = [
+        (datetime.fromisoformat(row[column]) - datetime.fromisoformat(row["posted_at"]))
+        .total_seconds() / 3600
+        for row in wishes
+        if row[column]
+    ]  # fmt: skip
+    if not hours:
+        return Durations(count=0, mean_hours=None, median_hours=None)
+    return Durations(
+        count=len(hours),
+        mean_hours=round(statistics.fmean(hours), 3),
+        median_hours=round(statistics.median(hours), 3),
+    )
+
+
+def _apply(tx: Cursor, event: WishEvent) -> None:
+    wish_id = str(event.wish_id)
+    at = event.occurred_at.isoformat()
+    where = event.territory
+    if isinstance(event, WishPosted):
+        tx.execute(
+            "INSERT INTO {t:ledger_wishes} (wish_id, district, street, community, state, "
+            "posted_at, claims, refusals) VALUES (?, ?, ?, ?, ?, ?, 0, 0) "
+            "ON CONFLICT (wish_id) DO NOTHING",
+            (wish_id, where.district, where.street, where.community, "submitted", at),
+        )
+        return
+    if isinstance(event, WishClaimed):
+        tx.execute(
+            "UPDATE {t:ledger_wishes} SET claims = claims + 1, "
+            "first_claimed_at = COALESCE(first_claimed_at, ?) WHERE wish_id = ?",
+            (at, wish_id),
+        )
+        _count_unit(tx, event, claims=1, released=0)
+    elif isinstance(event, WishClaimReleased):
+        _count_unit(tx, event, claims=0, released=1)
+        if event.claimants == 0:
+            tx.execute("UPDATE {t:ledger_wishes} SET state = 'open' WHERE wish_id = ?", (wish_id,))
+    elif isinstance(event, WishClaimRefused):
+        tx.execute(
+            "UPDATE {t:ledger_wishes} SET refusals = refusals + 1 WHERE wish_id = ?", (wish_id,)
+        )
+    elif isinstance(event, WishFulfilmentReported):
+        tx.execute(
+            "UPDATE {t:ledger_wishes} SET fulfilment_reported_at = ? WHERE wish_id = ?",
+            (at, wish_id),
+        )
+    elif isinstance(event, WishAcknowledged):
+        tx.execute(
+            "UPDATE {t:ledger_wishes} SET rating = ? WHERE wish_id = ?", (event.rating, wish_id)
+        )
+    if (state := _STATE_AFTER.get(event.type)) is not None:
+        tx.execute("UPDATE {t:ledger_wishes} SET state = ? WHERE wish_id = ?", (state, wish_id))
+
+
+def _count_unit(
+    tx: Cursor, event: WishClaimed | WishClaimReleased, *, claims: int, released: int
+) -> None:
+    where = event.territory
+    tx.execute(
+        "INSERT INTO {t:ledger_unit_claims} (district, community, unit_id, claims, released) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (district, community, unit_id) DO UPDATE SET "
+        "claims = {t:ledger_unit_claims}.claims + excluded.claims, "
+        "released = {t:ledger_unit_claims}.released + excluded.released",
+        (where.district, where.community, event.unit_id, claims, released),
+    )

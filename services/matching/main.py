@@ -1,0 +1,32 @@
+"""The matching service's settings and composition root; it has no capability yet."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.runtime.asyncapi import asyncapi_router
+from services.runtime.http import install_error_handlers
+
+
+class MatchingSettings(BaseSettings):
+    """Environment: `SHILIU_MATCHING_…`."""
+
+    model_config = SettingsConfigDict(env_prefix="SHILIU_MATCHING_", env_nested_delimiter="__")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8703, ge=1, le=65535)
+
+
+def create_app(settings: MatchingSettings | None = None) -> FastAPI:
+    settings = settings or MatchingSettings()
+    app = FastAPI(title="Shiliu matching", version="0.1.0")
+    install_error_handlers(app, {})
+    app.include_router(asyncapi_router())
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": "matching"}
+
+    return app

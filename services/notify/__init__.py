@@ -1,0 +1,1 @@
+"""Notify: tells the right people at once (SSE, webhook, email). Arrives with its issue."""

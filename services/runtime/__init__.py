@@ -1,0 +1,1 @@
+"""Wiring every service needs: bus, stores, relay, embedded nats-server, HTTP conventions."""

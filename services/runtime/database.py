@@ -1,0 +1,135 @@
+"""One small SQL seam over the eventsourcing datastores, so our own tables share them.
+
+Statements are written once with `?` placeholders and `{t:name}` table references; the
+PostgreSQL side turns them into `%s` and `schema.name`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from services.runtime.settings import StoreKind, StoreSettings
+
+Row = Mapping[str, Any]
+_TABLE = re.compile(r"\{t:([a-z_][a-z0-9_]*)\}")
+_PG_TYPES = {"{blob}": "BYTEA", "{serial}": "BIGSERIAL PRIMARY KEY", "{real}": "DOUBLE PRECISION"}
+_SQLITE_TYPES = {
+    "{blob}": "BLOB",
+    "{serial}": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "{real}": "REAL",
+}
+
+
+class Cursor(Protocol):
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None: ...
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+
+
+class _Tx:
+    def __init__(self, cursor: Any, database: Database) -> None:
+        self._cursor = cursor
+        self._database = database
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(self._database.sql(statement), tuple(params))
+
+    def fetchone(self) -> Row | None:
+        row: Row | None = self._cursor.fetchone()
+        return row
+
+    def fetchall(self) -> list[Row]:
+        return list(self._cursor.fetchall())
+
+
+class Database:
+    """A service's store, as plain SQL, sharing the event store's connection pool."""
+
+    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
+        self.datastore = datastore
+        self.is_postgres = isinstance(datastore, PostgresDatastore)
+        self.schema = datastore.schema if isinstance(datastore, PostgresDatastore) else ""
+
+    def sql(self, statement: str) -> str:
+        types = _PG_TYPES if self.is_postgres else _SQLITE_TYPES
+        for token, name in types.items():
+            statement = statement.replace(token, name)
+        if self.is_postgres:
+            statement = _TABLE.sub(lambda m: f"{self.schema}.{m.group(1)}", statement)
+            return statement.replace("?", "%s")
+        return _TABLE.sub(lambda m: m.group(1), statement)
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Cursor]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield _Tx(cursor, self)
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        with self.transaction() as tx:
+            for statement in statements:
+                tx.execute(statement)
+
+
+def eventsourcing_env(store: StoreSettings) -> dict[str, str]:
+    """The eventsourcing library's environment for one application on this store."""
+    if store.kind is StoreKind.SQLITE:
+        store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(store.sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    ensure_pg_schema(store)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": store.pg_dbname,
+        "POSTGRES_HOST": store.pg_host,
+        "POSTGRES_PORT": str(store.pg_port),
+        "POSTGRES_USER": store.pg_user,
+        "POSTGRES_PASSWORD": store.pg_password,
+        "POSTGRES_SCHEMA": store.pg_schema,
+        "POSTGRES_POOL_SIZE": str(store.pg_pool_size),
+        "POSTGRES_MAX_OVERFLOW": "4",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_CONN_MAX_AGE": "3600",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+def ensure_pg_schema(store: StoreSettings) -> None:
+    with psycopg.connect(
+        host=store.pg_host,
+        port=store.pg_port,
+        dbname=store.pg_dbname,
+        user=store.pg_user,
+        password=store.pg_password,
+        autocommit=True,
+        connect_timeout=5,
+    ) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store.pg_schema}"')
+
+
+def open_datastore(store: StoreSettings) -> SQLiteDatastore | PostgresDatastore:
+    """A datastore of our own, for a service with no event-sourced application (ledger)."""
+    if store.kind is StoreKind.SQLITE:
+        store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteDatastore(str(store.sqlite_path), lock_timeout=30)
+    ensure_pg_schema(store)
+    return PostgresDatastore(
+        dbname=store.pg_dbname,
+        host=store.pg_host,
+        port=store.pg_port,
+        user=store.pg_user,
+        password=store.pg_password,
+        schema=store.pg_schema,
+        pool_size=store.pg_pool_size,
+        max_overflow=4,
+        lock_timeout=10,
+    )

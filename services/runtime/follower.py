@@ -1,0 +1,80 @@
+"""Following a service's own notification log: the base of the relay and of local views."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+from services.runtime.positions import PositionStore
+
+log = logging.getLogger(__name__)
+
+
+class LogFollower(ABC):
+    """Processes notifications after a saved position, in batches, until cancelled.
+
+    SQLite has no live subscription, so the loop polls; `wake()` shortens the wait after a
+    commit made in this process.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        recorder: ApplicationRecorder,
+        positions: PositionStore,
+        batch_size: int = 500,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.name = name
+        self.recorder = recorder
+        self.positions = positions
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @abstractmethod
+    async def process(self, batch: Sequence[Notification]) -> int:
+        """Handle a batch and persist the new position; return how many items it produced."""
+
+    def wake(self) -> None:
+        """Thread-safe nudge after a commit, so the follower need not wait for the next poll."""
+        if self._loop is not None and self._wakeup is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def position(self) -> int:
+        return await asyncio.to_thread(self.positions.load, self.name)
+
+    async def run_once(self) -> int:
+        """Process everything pending now; return how many items were produced."""
+        produced = 0
+        while True:
+            start = await self.position()
+            batch = await asyncio.to_thread(
+                self.recorder.select_notifications, start + 1, self.batch_size
+            )
+            if not batch:
+                return produced
+            produced += await self.process(batch)
+
+    async def run(self) -> None:
+        """Follow until cancelled, backing off while processing fails."""
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        backoff = self.poll_seconds
+        while True:
+            self._wakeup.clear()
+            try:
+                await self.run_once()
+                backoff = self.poll_seconds
+            except Exception:
+                log.exception("%s could not proceed; retrying in %.1fs", self.name, backoff)
+                backoff = min(backoff * 2, 30.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)

@@ -1,0 +1,66 @@
+"""HTTP conventions every service shares: one error shape, with a stable machine code.
+
+`{"error": {"code": "wish.not_found", "message": "...", ...details}}`; validation errors name
+each field and the rule it broke.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+Details = Callable[[Exception], dict[str, Any]]
+
+
+def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **details}}
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _on_invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        {"field": _field_name(tuple(e["loc"])), "rule": e["type"], "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    named = ", ".join(f"{f['field']} ({f['message']})" for f in fields)
+    body = error_body("request.invalid", f"invalid request: {named}", fields=fields)
+    return JSONResponse(body, status_code=422)
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.detail, dict) and "code" in exc.detail:
+        body = {"error": exc.detail}
+    else:
+        body = error_body(f"http.{exc.status_code}", str(exc.detail))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(
+    app: FastAPI, table: Mapping[type[Exception], tuple[int, Details]]
+) -> None:
+    """Map each domain error class to a status code and its details, in one table."""
+    app.add_exception_handler(RequestValidationError, _on_invalid)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    for error_class, (status, details) in table.items():
+
+        async def handler(
+            _: Request, exc: Exception, status: int = status, details: Details = details
+        ) -> JSONResponse:
+            code = str(getattr(exc, "code", "error"))
+            return JSONResponse(error_body(code, str(exc), **details(exc)), status_code=status)
+
+        app.add_exception_handler(error_class, handler)
+
+
+def no_details(_: Exception) -> dict[str, Any]:
+    return {}

@@ -1,0 +1,91 @@
+"""Parked messages: bus messages a consumer could not apply, kept where an operator sees them.
+
+A malformed or unknown message is parked at once and acknowledged, so it neither blocks the
+consumer nor vanishes; a message that keeps failing is parked when it reaches max_deliver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import orjson
+from pydantic import BaseModel
+
+from services.runtime.database import Cursor, Database
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t:parked_messages} ("
+    "id {serial}, consumer TEXT NOT NULL, subject TEXT NOT NULL, stream_sequence BIGINT, "
+    "headers TEXT NOT NULL, payload {blob} NOT NULL, error TEXT NOT NULL, "
+    "deliveries INTEGER NOT NULL, parked_at TEXT NOT NULL)",
+)
+
+
+class ParkedMessage(BaseModel):
+    id: int
+    consumer: str
+    subject: str
+    stream_sequence: int | None
+    headers: dict[str, str]
+    payload: str
+    """The payload as UTF-8 text, with undecodable bytes replaced."""
+    error: str
+    deliveries: int
+    parked_at: datetime
+
+
+class ParkingLot:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        database.execute_script(_DDL)
+
+    def park_in(  # noqa: PLR0913 - what an operator needs to see
+        self,
+        tx: Cursor,
+        *,
+        consumer: str,
+        subject: str,
+        stream_sequence: int | None,
+        headers: Mapping[str, str],
+        payload: bytes,
+        error: str,
+        deliveries: int,
+    ) -> None:
+        tx.execute(
+            "INSERT INTO {t:parked_messages} (consumer, subject, stream_sequence, headers, "
+            "payload, error, deliveries, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (consumer, subject, stream_sequence, orjson.dumps(dict(headers)).decode(), payload,
+             error[:2000], deliveries, datetime.now(UTC).isoformat()),
+        )  # fmt: skip
+
+    def list(self, *, consumer: str | None = None, limit: int = 100) -> list[ParkedMessage]:
+        statement = "SELECT * FROM {t:parked_messages}"
+        params: list[object] = []
+        if consumer:
+            statement += " WHERE consumer = ?"
+            params.append(consumer)
+        statement += " ORDER BY id DESC LIMIT ?"
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(statement, [*params, limit])
+            rows = tx.fetchall()
+        return [
+            ParkedMessage(
+                id=row["id"],
+                consumer=row["consumer"],
+                subject=row["subject"],
+                stream_sequence=row["stream_sequence"],
+                headers=orjson.loads(row["headers"]),
+                payload=bytes(row["payload"]).decode("utf-8", errors="replace"),
+                error=row["error"],
+                deliveries=row["deliveries"],
+                parked_at=datetime.fromisoformat(row["parked_at"]),
+            )
+            for row in rows
+        ]
+
+    def count(self) -> int:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT COUNT(*) AS n FROM {t:parked_messages}")
+            row = tx.fetchone()
+        return int(row["n"]) if row else 0

@@ -1,0 +1,47 @@
+"""Settings every service shares: where its store is and how to reach the bus."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class StoreKind(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class StoreSettings(BaseModel):
+    """One service's store of record: a SQLite file by default, PostgreSQL at scale."""
+
+    kind: StoreKind = StoreKind.SQLITE
+    sqlite_path: Path = Path("data/store.sqlite")
+    pg_host: str = "127.0.0.1"
+    pg_port: int = Field(default=5432, ge=1, le=65535)
+    pg_dbname: str = "shiliu"
+    pg_user: str = "postgres"
+    pg_password: str = ""
+    pg_schema: str = "public"
+    pg_pool_size: int = Field(default=8, ge=1, le=200)
+
+    @field_validator("pg_schema")
+    @classmethod
+    def _schema_is_an_identifier(cls, value: str) -> str:
+        if not _SCHEMA.fullmatch(value):
+            msg = "must be a lower-case SQL identifier (letters, digits, '_')"
+            raise ValueError(msg)
+        return value
+
+
+class BusSettings(BaseModel):
+    """How a service reaches NATS."""
+
+    url: str = "nats://127.0.0.1:4222"
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -1,0 +1,1 @@
+"""The tickets service: micro-wishes now; resident requests and disputes later."""

@@ -1,0 +1,238 @@
+"""The tickets service's HTTP commands and queries: validate, call one method, respond."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from events.envelope import Code
+from events.wishes import (
+    ClaimMode,
+    RejectionReason,
+    ReleaseReason,
+    WishCategory,
+    WithdrawalReason,
+)
+from services.runtime.http import install_error_handlers, no_details
+from services.runtime.identity import RequestActor, current_actor
+from services.runtime.idempotency import IdempotencyKeyReusedError
+from services.tickets.application import (
+    Caller,
+    ClaimRefusedError,
+    Outcome,
+    WishBoard,
+    WishSnapshot,
+)
+from services.tickets.board import BoardEntry, WishBoardView
+from services.tickets.domain import (
+    IllegalTransitionError,
+    InvalidWishError,
+    NotAClaimantError,
+    NotYetDueError,
+    Place,
+    WishNotFoundError,
+    WishState,
+)
+
+Actor = Annotated[RequestActor, Depends(current_actor)]
+PersonId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Contact(_Body):
+    """Personal data: kept encrypted in the tickets store, never put on the bus."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")]
+    address: Annotated[str | None, Field(max_length=200)] = None
+
+
+class PostWish(_Body):
+    district: Code
+    street: Code
+    community: Code
+    grid: Code | None = None
+    resident_id: PersonId
+    title: Annotated[str, Field(min_length=1, max_length=60)]
+    category: WishCategory
+    claim_mode: ClaimMode = ClaimMode.EXCLUSIVE
+    quota: Annotated[int, Field(ge=1, le=100)] = 1
+    expires_at: AwareDatetime | None = None
+    contact: Contact | None = None
+    details: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class Claim(_Body):
+    unit_id: PersonId
+
+
+class Rejection(_Body):
+    reason: RejectionReason
+
+
+class Release(_Body):
+    reason: ReleaseReason
+
+
+class Acknowledgement(_Body):
+    rating: Annotated[int | None, Field(ge=1, le=5)] = None
+
+
+class Withdrawal(_Body):
+    reason: WithdrawalReason
+
+
+class WishList(BaseModel):
+    items: list[BoardEntry]
+    limit: int
+    offset: int
+
+
+def caller_of(actor: RequestActor) -> Caller:
+    return Caller(
+        actor_id=actor.actor_id,
+        role=actor.role.value,
+        on_behalf_of=actor.on_behalf_of,
+        correlation_id=actor.correlation_id,
+        idempotency_key=actor.idempotency_key,
+    )
+
+
+def _transition_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, IllegalTransitionError)
+    return {"state": exc.state.value, "claimants": list(exc.claimants)}
+
+
+def _refusal_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, ClaimRefusedError)
+    return {
+        "reason": exc.reason.value,
+        "claimants": list(exc.claimants),
+        "state": exc.outcome.wish.state.value,
+    }
+
+
+def _claimant_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, NotAClaimantError)
+    return {"claimants": list(exc.claimants)}
+
+
+def _invalid_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, InvalidWishError)
+    return {"fields": [{"field": f"body.{exc.field}", "rule": "domain", "message": str(exc)}]}
+
+
+ERRORS = {
+    WishNotFoundError: (404, no_details),
+    IllegalTransitionError: (409, _transition_details),
+    ClaimRefusedError: (409, _refusal_details),
+    NotAClaimantError: (409, _claimant_details),
+    NotYetDueError: (409, no_details),
+    InvalidWishError: (422, _invalid_details),
+    IdempotencyKeyReusedError: (422, no_details),
+}
+
+
+def install(app: FastAPI) -> None:
+    install_error_handlers(app, ERRORS)
+
+
+def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:  # noqa: C901 - one route each
+    router = APIRouter(prefix="/wishes", tags=["wishes"])
+
+    @router.post("", status_code=201, response_model=Outcome)
+    async def post_wish(body: PostWish, actor: Actor) -> Outcome:
+        personal = _personal(body)
+        return await run_in_threadpool(
+            lambda: board.post_wish(
+                caller_of(actor),
+                place=Place(body.district, body.street, body.community, body.grid),
+                resident_id=body.resident_id,
+                title=body.title,
+                category=body.category,
+                claim_mode=body.claim_mode,
+                quota=body.quota,
+                expires_at=body.expires_at,
+                personal=personal,
+            )
+        )
+
+    @router.get("", response_model=WishList)
+    async def list_wishes(
+        district: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
+        community: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
+        state: Annotated[list[WishState] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> WishList:
+        items = await run_in_threadpool(
+            lambda: view.list(
+                district=district, community=community, states=state or (), limit=limit,
+                offset=offset,
+            )
+        )  # fmt: skip
+        return WishList(items=items, limit=limit, offset=offset)
+
+    @router.get("/{wish_id}", response_model=WishSnapshot)
+    async def get_wish(wish_id: UUID) -> WishSnapshot:
+        return await run_in_threadpool(board.get_wish, wish_id)
+
+    @router.post("/{wish_id}/verification", response_model=Outcome)
+    async def verify_wish(wish_id: UUID, actor: Actor) -> Outcome:
+        return await run_in_threadpool(board.verify_wish, caller_of(actor), wish_id)
+
+    @router.post("/{wish_id}/rejection", response_model=Outcome)
+    async def reject_wish(wish_id: UUID, body: Rejection, actor: Actor) -> Outcome:
+        return await run_in_threadpool(board.reject_wish, caller_of(actor), wish_id, body.reason)
+
+    @router.post("/{wish_id}/claims", status_code=201, response_model=Outcome)
+    async def claim_wish(wish_id: UUID, body: Claim, actor: Actor) -> Outcome:
+        return await run_in_threadpool(board.claim_wish, caller_of(actor), wish_id, body.unit_id)
+
+    @router.post("/{wish_id}/claims/{unit_id}/release", response_model=Outcome)
+    async def release_claim(wish_id: UUID, unit_id: str, body: Release, actor: Actor) -> Outcome:
+        return await run_in_threadpool(
+            board.release_claim, caller_of(actor), wish_id, unit_id, body.reason
+        )
+
+    @router.post("/{wish_id}/fulfilment", response_model=Outcome)
+    async def report_fulfilment(wish_id: UUID, body: Claim, actor: Actor) -> Outcome:
+        return await run_in_threadpool(
+            board.report_fulfilment, caller_of(actor), wish_id, body.unit_id
+        )
+
+    @router.post("/{wish_id}/fulfilment/verification", response_model=Outcome)
+    async def verify_fulfilment(wish_id: UUID, actor: Actor) -> Outcome:
+        return await run_in_threadpool(board.verify_fulfilment, caller_of(actor), wish_id)
+
+    @router.post("/{wish_id}/acknowledgement", response_model=Outcome)
+    async def acknowledge_wish(wish_id: UUID, body: Acknowledgement, actor: Actor) -> Outcome:
+        return await run_in_threadpool(
+            board.acknowledge_wish, caller_of(actor), wish_id, body.rating
+        )
+
+    @router.post("/{wish_id}/withdrawal", response_model=Outcome)
+    async def withdraw_wish(wish_id: UUID, body: Withdrawal, actor: Actor) -> Outcome:
+        return await run_in_threadpool(board.withdraw_wish, caller_of(actor), wish_id, body.reason)
+
+    @router.post("/{wish_id}/expiry", response_model=Outcome)
+    async def expire_wish(wish_id: UUID, actor: Actor) -> Outcome:
+        return await run_in_threadpool(board.expire_wish, caller_of(actor), wish_id)
+
+    return router
+
+
+def _personal(body: PostWish) -> dict[str, Any] | None:
+    if body.contact is None and body.details is None:
+        return None
+    return {
+        "contact": body.contact.model_dump() if body.contact else None,
+        "details": body.details,
+    }

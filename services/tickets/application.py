@@ -1,0 +1,373 @@
+"""The wish board's command handlers: load, decide, save; retried on a concurrent write."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+from pydantic import BaseModel
+
+from events.wishes import (
+    ClaimMode,
+    RefusalReason,
+    RejectionReason,
+    ReleaseReason,
+    WishCategory,
+    WithdrawalReason,
+)
+from services.runtime.idempotency import (
+    IdempotencyKeyReusedError,
+    Receipt,
+    fingerprint,
+    receipt_id,
+)
+from services.runtime.personal import PersonalDataVault
+from services.tickets.domain import Place, Stamp, Wish, WishError, WishNotFoundError, WishState
+
+Clock = Callable[[], datetime]
+MAX_ATTEMPTS = 200
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a command; the HTTP layer builds it from the authenticated request."""
+
+    actor_id: str
+    role: str
+    on_behalf_of: str | None = None
+    correlation_id: UUID | None = None
+    idempotency_key: str | None = None
+
+
+class WishSnapshot(BaseModel):
+    """A wish as the board shows it: public fields only."""
+
+    id: UUID
+    district: str
+    street: str
+    community: str
+    grid: str | None
+    title: str
+    category: WishCategory
+    claim_mode: ClaimMode
+    quota: int
+    state: WishState
+    claimants: list[str]
+    refusals: int
+    rating: int | None
+    posted_at: datetime
+    expires_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, wish: Wish) -> WishSnapshot:
+        return cls(
+            id=wish.id,
+            district=wish.place.district,
+            street=wish.place.street,
+            community=wish.place.community,
+            grid=wish.place.grid,
+            title=wish.title,
+            category=wish.category,
+            claim_mode=wish.claim_mode,
+            quota=wish.quota,
+            state=wish.state,
+            claimants=list(wish.claimants),
+            refusals=wish.refusals,
+            rating=wish.rating,
+            posted_at=wish.posted_at,
+            expires_at=wish.expires_at,
+            version=wish.version,
+        )
+
+
+class Outcome(BaseModel):
+    wish: WishSnapshot
+    refusal: RefusalReason | None = None
+    position: int = 0
+    """The notification id of the last event saved, for read-your-writes on the board view."""
+
+
+class ClaimRefusedError(WishError):
+    """The claim lost: recorded as `WishClaimRefused`, answered with the current claimants."""
+
+    code = "wish.claim_refused"
+
+    def __init__(self, outcome: Outcome) -> None:
+        assert outcome.refusal is not None
+        super().__init__(f"claim refused: {outcome.refusal.value}")
+        self.outcome = outcome
+        self.reason = outcome.refusal
+        self.claimants = tuple(outcome.wish.claimants)
+
+
+class _PlaceTranscoding(Transcoding):
+    type = Place
+    name = "shiliu_place"
+
+    def encode(self, obj: Place) -> dict[str, Any]:
+        return obj.__dict__.copy()
+
+    def decode(self, data: dict[str, Any]) -> Place:
+        return Place(**data)
+
+
+class _StampTranscoding(Transcoding):
+    type = Stamp
+    name = "shiliu_stamp"
+
+    def encode(self, obj: Stamp) -> dict[str, Any]:
+        return obj.__dict__.copy()
+
+    def decode(self, data: dict[str, Any]) -> Stamp:
+        return Stamp(**data)
+
+
+
+
+class WishBoard(Application[UUID]):
+    """Posts, claims and fulfils micro-wishes; the tickets service's store of record."""
+
+    name = "tickets"
+    snapshotting_intervals = {Wish: 100}  # noqa: RUF012 - the library's class attribute
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        vault: Callable[[Application[UUID]], PersonalDataVault] | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.vault = vault(self) if vault else None
+        self.listeners: list[Callable[[], None]] = []
+        self._locks = [threading.Lock() for _ in range(64)]
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(_PlaceTranscoding())
+        transcoder.register(_StampTranscoding())
+
+    # Commands
+
+    def post_wish(  # noqa: PLR0913 - a posting's fields
+        self,
+        caller: Caller,
+        *,
+        place: Place,
+        resident_id: str,
+        title: str,
+        category: WishCategory,
+        claim_mode: ClaimMode,
+        quota: int,
+        expires_at: datetime | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> Outcome:
+        payload = {"place": place.__dict__, "resident_id": resident_id, "title": title,
+                   "category": category, "claim_mode": claim_mode, "quota": quota,
+                   "expires_at": expires_at.isoformat() if expires_at else None,
+                   "personal": personal}  # fmt: skip
+
+        def create(stamp: Stamp) -> Wish:
+            return Wish.post(
+                stamp=stamp,
+                resident_id=resident_id,
+                title=title,
+                category=category,
+                claim_mode=claim_mode,
+                quota=quota,
+                expires_at=expires_at,
+            )
+
+        outcome = self._create(caller, "post_wish", payload, place, create)
+        if personal and self.vault is not None:
+            self.vault.put(resident_id, str(outcome.wish.id), "wish", personal)
+        return outcome
+
+    def verify_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
+        return self._change(caller, wish_id, "verify_wish", {}, lambda w, s: w.verify(s))
+
+    def reject_wish(self, caller: Caller, wish_id: UUID, reason: RejectionReason) -> Outcome:
+        return self._change(
+            caller, wish_id, "reject_wish", {"reason": reason}, lambda w, s: w.reject(reason, s)
+        )
+
+    def claim_wish(self, caller: Caller, wish_id: UUID, unit_id: str) -> Outcome:
+        """Claim; raises `ClaimRefusedError` (after recording the refusal) when it loses."""
+        outcome = self._change(
+            caller, wish_id, "claim_wish", {"unit_id": unit_id}, lambda w, s: w.claim(unit_id, s)
+        )
+        if outcome.refusal is not None:
+            raise ClaimRefusedError(outcome)
+        return outcome
+
+    def release_claim(
+        self, caller: Caller, wish_id: UUID, unit_id: str, reason: ReleaseReason
+    ) -> Outcome:
+        return self._change(
+            caller,
+            wish_id,
+            "release_claim",
+            {"unit_id": unit_id, "reason": reason},
+            lambda w, s: w.release_claim(unit_id, reason, s),
+        )
+
+    def report_fulfilment(self, caller: Caller, wish_id: UUID, unit_id: str) -> Outcome:
+        return self._change(
+            caller,
+            wish_id,
+            "report_fulfilment",
+            {"unit_id": unit_id},
+            lambda w, s: w.report_fulfilment(unit_id, s),
+        )
+
+    def verify_fulfilment(self, caller: Caller, wish_id: UUID) -> Outcome:
+        return self._change(
+            caller, wish_id, "verify_fulfilment", {}, lambda w, s: w.verify_fulfilment(s)
+        )
+
+    def acknowledge_wish(self, caller: Caller, wish_id: UUID, rating: int | None) -> Outcome:
+        return self._change(
+            caller, wish_id, "acknowledge_wish", {"rating": rating},
+            lambda w, s: w.acknowledge(rating, s),
+        )  # fmt: skip
+
+    def withdraw_wish(self, caller: Caller, wish_id: UUID, reason: WithdrawalReason) -> Outcome:
+        return self._change(
+            caller, wish_id, "withdraw_wish", {"reason": reason}, lambda w, s: w.withdraw(reason, s)
+        )
+
+    def expire_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
+        return self._change(caller, wish_id, "expire_wish", {}, lambda w, s: w.expire(s))
+
+    # Queries
+
+    def get_wish(self, wish_id: UUID) -> WishSnapshot:
+        return WishSnapshot.of(self._load(wish_id))
+
+    def personal_details(self, resident_id: str, wish_id: UUID) -> dict[str, Any] | None:
+        return self.vault.get(resident_id, str(wish_id)) if self.vault else None
+
+    # Machinery
+
+    def _load(self, wish_id: UUID) -> Wish:
+        try:
+            wish = self.repository.get(wish_id)
+        except AggregateNotFoundError:
+            raise WishNotFoundError(wish_id) from None
+        if not isinstance(wish, Wish):
+            raise WishNotFoundError(wish_id)
+        return wish
+
+    def _stamp(self, caller: Caller, place: Place) -> Stamp:
+        return Stamp(
+            place=place,
+            actor_id=caller.actor_id,
+            actor_role=caller.role,
+            occurred_at=self.clock(),
+            on_behalf_of=caller.on_behalf_of,
+            correlation_id=caller.correlation_id or uuid4(),
+        )
+
+    def _create(
+        self,
+        caller: Caller,
+        command: str,
+        payload: dict[str, Any],
+        place: Place,
+        create: Callable[[Stamp], Wish],
+    ) -> Outcome:
+        def attempt() -> Outcome:
+            if (first := self._first_outcome(caller, command, payload)) is not None:
+                return first
+            wish = create(self._stamp(caller, place))
+            return self._save(caller, command, payload, wish, None)
+
+        return self._retrying(attempt)
+
+    def _change(
+        self,
+        caller: Caller,
+        wish_id: UUID,
+        command: str,
+        payload: dict[str, Any],
+        decide: Callable[[Wish, Stamp], RefusalReason | None],
+    ) -> Outcome:
+        payload = {"wish_id": str(wish_id), **payload}
+
+        def attempt() -> Outcome:
+            if (first := self._first_outcome(caller, command, payload)) is not None:
+                return first
+            wish = self._load(wish_id)
+            refusal = decide(wish, self._stamp(caller, wish.place))
+            return self._save(caller, command, payload, wish, refusal)
+
+        with self._locks[hash(wish_id) % len(self._locks)]:
+            return self._retrying(attempt)
+
+    @staticmethod
+    def _retrying(attempt: Callable[[], Outcome]) -> Outcome:
+        """Optimistic concurrency: another process may have written first; decide again."""
+        for _ in range(MAX_ATTEMPTS - 1):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue
+        return attempt()
+
+    def _first_outcome(
+        self, caller: Caller, command: str, payload: dict[str, Any]
+    ) -> Outcome | None:
+        if caller.idempotency_key is None:
+            return None
+        try:
+            receipt = self.repository.get(receipt_id(caller.actor_id, caller.idempotency_key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(receipt, Receipt)
+        if receipt.fingerprint != fingerprint(command, _jsonable(payload)):
+            raise IdempotencyKeyReusedError(caller.idempotency_key)
+        outcome = Outcome.model_validate(receipt.outcome)
+        if outcome.refusal is not None:
+            raise ClaimRefusedError(outcome)
+        return outcome
+
+    def _save(
+        self,
+        caller: Caller,
+        command: str,
+        payload: dict[str, Any],
+        wish: Wish,
+        refusal: RefusalReason | None,
+    ) -> Outcome:
+        outcome = Outcome(wish=WishSnapshot.of(wish), refusal=refusal)
+        pending: list[Wish | Receipt] = [wish]
+        if caller.idempotency_key is not None:
+            pending.append(
+                Receipt(
+                    scope=caller.actor_id,
+                    key=caller.idempotency_key,
+                    fingerprint=fingerprint(command, _jsonable(payload)),
+                    outcome=outcome.model_dump(mode="json"),
+                )
+            )
+        recordings = self.save(*pending)
+        for listener in self.listeners:
+            listener()
+        positions = [r.notification.id for r in recordings if r.notification.id]
+        return outcome.model_copy(update={"position": max(positions, default=0)})
+
+
+def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, UUID) else v) for k, v in payload.items()}

@@ -1,0 +1,180 @@
+"""The wish board view: every community's wishes as a table, following the tickets log.
+
+Lists span aggregates, so they come from this projection, never from loading wishes in a
+loop. The view's position is saved in the same transaction as its rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+from pydantic import BaseModel
+
+from events.envelope import IntegrationEvent
+from events.wishes import (
+    WishAcknowledged,
+    WishClaimed,
+    WishClaimReleased,
+    WishClaimRefused,
+    WishEvent,
+    WishPosted,
+)
+from services.runtime.database import Cursor, Database
+from services.runtime.follower import LogFollower
+from services.runtime.positions import PositionStore
+from services.tickets.domain import WishState
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t:wish_board} ("
+    "wish_id TEXT PRIMARY KEY, district TEXT NOT NULL, street TEXT NOT NULL, "
+    "community TEXT NOT NULL, grid TEXT, title TEXT NOT NULL, category TEXT NOT NULL, "
+    "claim_mode TEXT NOT NULL, quota INTEGER NOT NULL, state TEXT NOT NULL, "
+    "claimants TEXT NOT NULL, refusals INTEGER NOT NULL, rating INTEGER, "
+    "posted_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS wish_board_by_community "
+    "ON {t:wish_board} (district, community, posted_at)",
+)
+_STATE_AFTER = {
+    "WishVerified": WishState.OPEN,
+    "WishRejected": WishState.REJECTED,
+    "WishClaimed": WishState.CLAIMED,
+    "WishFulfilmentReported": WishState.FULFILMENT_REPORTED,
+    "WishFulfilmentVerified": WishState.FULFILLED,
+    "WishAcknowledged": WishState.CLOSED,
+    "WishWithdrawn": WishState.WITHDRAWN,
+    "WishExpired": WishState.EXPIRED,
+}
+VIEW_NAME = "wish-board"
+
+
+class BoardEntry(BaseModel):
+    wish_id: str
+    district: str
+    street: str
+    community: str
+    grid: str | None
+    title: str
+    category: str
+    claim_mode: str
+    quota: int
+    state: WishState
+    claimants: list[str]
+    refusals: int
+    rating: int | None
+    posted_at: datetime
+    updated_at: datetime
+
+
+class WishBoardView(LogFollower):
+    def __init__(
+        self,
+        *,
+        database: Database,
+        recorder: ApplicationRecorder,
+        translate: Callable[[Notification], IntegrationEvent | None],
+        poll_seconds: float = 0.5,
+    ) -> None:
+        database.execute_script(_DDL)
+        super().__init__(
+            name=VIEW_NAME,
+            recorder=recorder,
+            positions=PositionStore(database),
+            poll_seconds=poll_seconds,
+        )
+        self.database = database
+        self.translate = translate
+
+    async def process(self, batch: Sequence[Notification]) -> int:
+        return await asyncio.to_thread(self._apply_batch, batch)
+
+    def _apply_batch(self, batch: Sequence[Notification]) -> int:
+        applied = 0
+        with self.database.transaction() as tx:
+            for notification in batch:
+                event = self.translate(notification)
+                if isinstance(event, WishEvent):
+                    _apply(tx, event)
+                    applied += 1
+            PositionStore.save_in(tx, self.name, batch[-1].id)
+        return applied
+
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Read-your-writes: wait until the view has applied `position`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await self.position() < position:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            self.wake()
+            await asyncio.sleep(0.02)
+        return True
+
+    def list(
+        self,
+        *,
+        district: str,
+        community: str,
+        states: Sequence[WishState] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[BoardEntry]:
+        statement = "SELECT * FROM {t:wish_board} WHERE district = ? AND community = ?"
+        params: list[Any] = [district, community]
+        if states:
+            statement += f" AND state IN ({', '.join('?' * len(states))})"
+            params += [s.value for s in states]
+        statement += " ORDER BY posted_at DESC, wish_id LIMIT ? OFFSET ?"
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(statement, [*params, limit, offset])
+            rows = tx.fetchall()
+        return [_entry(row) for row in rows]
+
+
+def _entry(row: Any) -> BoardEntry:
+    data = dict(row)
+    data["claimants"] = json.loads(data["claimants"])
+    return BoardEntry.model_validate(data)
+
+
+def _apply(tx: Cursor, event: WishEvent) -> None:
+    at = event.occurred_at.isoformat()
+    if isinstance(event, WishPosted):
+        where = event.territory
+        tx.execute(
+            "INSERT INTO {t:wish_board} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (wish_id) DO NOTHING",
+            (str(event.wish_id), where.district, where.street, where.community, where.grid,
+             event.title, event.category.value, event.claim_mode.value, event.quota,
+             WishState.SUBMITTED.value, "[]", 0, None, at, at),
+        )  # fmt: skip
+        return
+    tx.execute("SELECT claimants FROM {t:wish_board} WHERE wish_id = ?", (str(event.wish_id),))
+    row = tx.fetchone()
+    if row is None:
+        return
+    claimants: list[str] = json.loads(row["claimants"])
+    changes: dict[str, Any] = {"updated_at": at}
+    if isinstance(event, WishClaimed):
+        claimants = [*claimants, event.unit_id]
+    elif isinstance(event, WishClaimReleased):
+        claimants = [c for c in claimants if c != event.unit_id]
+        changes["state"] = (WishState.CLAIMED if claimants else WishState.OPEN).value
+    elif isinstance(event, WishAcknowledged):
+        changes["rating"] = event.rating
+    if isinstance(event, WishClaimRefused):
+        tx.execute(
+            "UPDATE {t:wish_board} SET refusals = refusals + 1 WHERE wish_id = ?",
+            (str(event.wish_id),),
+        )
+    if (state := _STATE_AFTER.get(event.type)) is not None:
+        changes["state"] = state.value
+    changes["claimants"] = json.dumps(claimants)
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    tx.execute(
+        f"UPDATE {{t:wish_board}} SET {assignments} WHERE wish_id = ?",  # noqa: S608 - fixed columns
+        [*changes.values(), str(event.wish_id)],
+    )

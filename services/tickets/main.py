@@ -1,0 +1,155 @@
+"""The tickets service's settings and composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from fastapi import FastAPI
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events.topology import TICKETS_STREAM
+from services.runtime.asyncapi import asyncapi_router
+from services.runtime.bus import make_broker
+from services.runtime.database import Database, eventsourcing_env
+from services.runtime.personal import MASTER_KEY_BYTES, PersonalDataVault
+from services.runtime.positions import PositionStore
+from services.runtime.relay import JetStreamPublisher, Relay
+from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets import api
+from services.tickets.application import WishBoard
+from services.tickets.board import WishBoardView
+from services.tickets.publishing import SOURCE, translator
+
+RELAY_NAME = "relay"
+
+
+class TicketsSettings(BaseSettings):
+    """Environment: `SHILIU_TICKETS_…`, nested with `__` (e.g. `SHILIU_TICKETS_STORE__KIND`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHILIU_TICKETS_", env_nested_delimiter="__")
+
+    store: StoreSettings = StoreSettings(sqlite_path=Path("data/tickets.sqlite"))
+    bus: BusSettings = BusSettings()
+    host: str = "127.0.0.1"
+    port: int = Field(default=8701, ge=1, le=65535)
+    master_key: str = Field(
+        default="",
+        description="base64 of 32 random bytes; seals personal data. Required.",
+    )
+    relay_enabled: bool = True
+    poll_seconds: float = Field(default=0.5, gt=0)
+
+    @field_validator("master_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: str) -> str:
+        if value and len(_decode_key(value)) != MASTER_KEY_BYTES:
+            msg = f"must be base64 of exactly {MASTER_KEY_BYTES} bytes"
+            raise ValueError(msg)
+        return value
+
+
+def _decode_key(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        msg = "must be valid base64"
+        raise ValueError(msg) from None
+
+
+class Tickets:
+    """Everything the tickets service runs, built from settings."""
+
+    def __init__(self, settings: TicketsSettings) -> None:
+        if not settings.master_key:
+            msg = "SHILIU_TICKETS_MASTER_KEY is required (base64 of 32 random bytes)"
+            raise ValueError(msg)
+        key = _decode_key(settings.master_key)
+        self.settings = settings
+
+        def vault(app: Application[UUID]) -> PersonalDataVault:
+            return PersonalDataVault(Database(_datastore(app)), key)
+
+        self.board = WishBoard(eventsourcing_env(settings.store), vault=vault)
+        self.database = Database(_datastore(self.board))
+        self.translate = translator(self.board.mapper)
+        self.view = WishBoardView(
+            database=self.database,
+            recorder=self.board.recorder,
+            translate=self.translate,
+            poll_seconds=settings.poll_seconds,
+        )
+        self.broker = make_broker(settings.bus, name=f"shiliu-{SOURCE}")
+        self.relay = Relay(
+            name=RELAY_NAME,
+            recorder=self.board.recorder,
+            translate=self.translate,
+            positions=PositionStore(self.database),
+            publisher=JetStreamPublisher(
+                self.broker,
+                stream=TICKETS_STREAM.name,
+                timeout=settings.bus.publish_timeout_seconds,
+            ),
+            poll_seconds=settings.poll_seconds,
+        )
+        self.board.listeners += [self.view.wake, self.relay.wake]
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(self.view.run(), name="wish-board-view")]
+        if self.settings.relay_enabled:
+            await self.broker.connect()
+            tasks.append(asyncio.create_task(self.relay.run(), name="tickets-relay"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.settings.relay_enabled:
+                await self.broker.stop()
+
+    def close(self) -> None:
+        self.board.close()
+
+    def relay_status(self) -> dict[str, Any]:
+        head = self.board.recorder.max_notification_id() or 0
+        published = self.relay.positions.load(RELAY_NAME)
+        return {"head": head, "published": published, "lag": head - published}
+
+
+def _datastore(app: Application[UUID]) -> Any:
+    return getattr(app.recorder, "datastore")  # noqa: B009 - both recorders carry one
+
+
+def create_app(settings: TicketsSettings | None = None) -> FastAPI:
+    tickets = Tickets(settings or TicketsSettings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with tickets.running():
+            yield
+        tickets.close()
+
+    app = FastAPI(title="Shiliu tickets", version="0.1.0", lifespan=lifespan)
+    app.state.tickets = tickets
+    api.install(app)
+    app.include_router(api.wish_router(tickets.board, tickets.view))
+    app.include_router(asyncapi_router())
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": SOURCE}
+
+    @app.get("/ops/relay", tags=["ops"])
+    async def relay_status() -> dict[str, Any]:
+        return await asyncio.to_thread(tickets.relay_status)
+
+    return app

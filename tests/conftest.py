@@ -1,0 +1,116 @@
+"""Fixtures with real parts: a nats-server from the wheel on a free port, real SQLite files,
+and (for the `postgres` marker) the machine's PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from services.ledger.main import LedgerSettings
+from services.ledger.main import create_app as create_ledger
+from services.runtime.bus import provision
+from services.runtime.nats_server import EmbeddedNats, free_port
+from services.runtime.settings import BusSettings, StoreKind, StoreSettings
+from services.tickets.main import TicketsSettings
+from services.tickets.main import create_app as create_tickets
+
+PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    server = EmbeddedNats(tmp_path / "nats", port=free_port())
+    server.start()
+    asyncio.run(provision(BusSettings(url=server.url)))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bus(nats_server: EmbeddedNats) -> BusSettings:
+    return BusSettings(url=nats_server.url)
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(**PG, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the `test` database, dropped afterwards."""
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (CI must provide it)")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def pg_store(schema: str) -> StoreSettings:
+    return StoreSettings(
+        kind=StoreKind.POSTGRES, pg_host="127.0.0.1", pg_port=5432, pg_dbname="test",
+        pg_user="postgres", pg_schema=schema,
+    )  # fmt: skip
+
+
+def master_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, StoreSettings]:
+    """SQLite files by default; the PostgreSQL path when the test is parametrised with it."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        return {"tickets": pg_store(schema), "ledger": pg_store(schema + "_l")}
+    return {
+        "tickets": StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"),
+        "ledger": StoreSettings(sqlite_path=tmp_path / "ledger.sqlite"),
+    }
+
+
+def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> TicketsSettings:
+    return TicketsSettings(
+        store=store, bus=bus, master_key=master_key(), poll_seconds=0.05, **extra
+    )
+
+
+@pytest.fixture
+def tickets(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[TestClient]:
+    with TestClient(create_tickets(tickets_settings(bus, stores["tickets"]))) as client:
+        yield client
+
+
+@pytest.fixture
+def ledger(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[TestClient]:
+    settings = LedgerSettings(store=stores["ledger"], bus=bus)
+    with TestClient(create_ledger(settings)) as client:
+        yield client
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll until `check` returns a truthy value; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = check()
+    assert value, f"condition not met within {timeout}s (last value: {value!r})"
+    return value
