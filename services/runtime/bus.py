@@ -27,7 +27,7 @@ def make_broker(bus: BusSettings, *, name: str) -> NatsBroker:
         reconnect_time_wait=1,
         connect_timeout=int(bus.connect_timeout_seconds),
         allow_reconnect=True,
-        log_level=logging.INFO,
+        log_level=logging.DEBUG,
     )
 
 

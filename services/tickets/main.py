@@ -26,6 +26,7 @@ from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets import api
 from services.tickets.application import WishBoard
 from services.tickets.board import WishBoardView
+from services.tickets.pages import page_router
 from services.tickets.publishing import SOURCE, translator
 
 RELAY_NAME = "relay"
@@ -143,6 +144,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     api.install(app)
     app.include_router(api.wish_router(tickets.board, tickets.view))
     app.include_router(asyncapi_router())
+    app.include_router(page_router(tickets.board, tickets.view))
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

@@ -1,0 +1,122 @@
+"""Wish commands through `WishBoard` beside the raw commit rate of the same kind of store."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+
+from bench.timing import Rate, Step, measure
+from events.wishes import ClaimMode, WishCategory
+from services.runtime.database import eventsourcing_env
+from services.runtime.settings import StoreSettings
+from services.tickets.application import Caller, WishBoard
+from services.tickets.domain import Place
+
+Note = Callable[[str], None]
+STAFF = Caller(actor_id="staff-1", role="community_staff")
+RAW_TOPIC = "bench.commands:Tick"
+RAW_STATE = b'{"n":1}'
+
+
+class RawCommits(Application[UUID]):
+    """A bare application on the same kind of store; only its recorder is used."""
+
+    name = "rawcommits"
+
+
+@dataclass(frozen=True)
+class Phase:
+    seconds: float
+    warmup: float
+
+
+@dataclass(frozen=True)
+class CommandRow:
+    """One store and client count: commands/s bracketed by raw commits/s before and after."""
+
+    store: str
+    clients: int
+    commands: Rate
+    raw_before: Rate
+    raw_after: Rate
+
+    @property
+    def raw(self) -> float:
+        return (self.raw_before.per_second + self.raw_after.per_second) / 2
+
+    @property
+    def ratio(self) -> float:
+        return self.commands.per_second / self.raw if self.raw else 0.0
+
+
+def wish_commands(board: WishBoard, number: int) -> Iterator[None]:
+    """One client's own wishes, forever: post, verify, claim (three commands, one event each)."""
+    resident = Caller(actor_id=f"resident-{number}", role="resident")
+    unit_id = f"unit-{number}"
+    unit = Caller(actor_id=f"{unit_id}-staff", role="unit_staff")
+    place = Place(district="jinfeng", street="s01", community=f"c{number % 8:02d}", grid="g01")
+    while True:
+        outcome = board.post_wish(
+            resident,
+            place=place,
+            resident_id=f"person-{number}",
+            title="吃一顿热腾腾的饺子",
+            category=WishCategory.MEAL,
+            claim_mode=ClaimMode.EXCLUSIVE,
+            quota=1,
+        )
+        yield
+        board.verify_wish(STAFF, outcome.wish.id)
+        yield
+        board.claim_wish(unit, outcome.wish.id, unit_id)
+        yield
+
+
+def command_step(board: WishBoard) -> Callable[[int], Step]:
+    def step_for(number: int) -> Step:
+        return functools.partial(next, wish_commands(board, number))
+
+    return step_for
+
+
+def raw_step(recorder: ApplicationRecorder) -> Callable[[int], Step]:
+    """One trivial stored event per transaction, straight into the recorder."""
+
+    def step() -> None:
+        recorder.insert_events([StoredEvent(uuid4(), 1, RAW_TOPIC, RAW_STATE)])
+
+    return lambda _: step
+
+
+def command_rows(
+    label: str, store: StoreSettings, raw_store: StoreSettings, clients: tuple[int, ...],
+    phase: Phase, note: Note,
+) -> list[CommandRow]:  # fmt: skip
+    board = WishBoard(eventsourcing_env(store))
+    raw = RawCommits(eventsourcing_env(raw_store))
+    try:
+        return [_row(label, board, raw.recorder, n, phase, note) for n in clients]
+    finally:
+        board.close()
+        raw.close()
+
+
+def _row(
+    label: str, board: WishBoard, recorder: ApplicationRecorder, clients: int, phase: Phase,
+    note: Note,
+) -> CommandRow:  # fmt: skip
+    commands, raw = command_step(board), raw_step(recorder)
+    measure(clients, raw, phase.warmup)
+    note(f"{label} ×{clients}: raw commits (before)")
+    raw_before = measure(clients, raw, phase.seconds)
+    measure(clients, commands, phase.warmup)
+    note(f"{label} ×{clients}: wish commands")
+    done = measure(clients, commands, phase.seconds)
+    note(f"{label} ×{clients}: raw commits (after)")
+    raw_after = measure(clients, raw, phase.seconds)
+    return CommandRow(label, clients, done, raw_before, raw_after)

@@ -1,0 +1,142 @@
+"""The results as a Rich table for the terminal and a Markdown section of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.table import Table
+
+from bench.commands import CommandRow
+from bench.relay import RelayRow
+
+START = "<!-- bench:wishes:start -->"
+END = "<!-- bench:wishes:end -->"
+
+HEADER = """# Benchmarks
+
+Each benchmark measures a Shiliu path and, in the same run on the same store or server, a raw
+baseline of the layer beneath it; it reports both and their ratio. The machine is shared and
+noisy, so **ratios matter, absolute numbers are noisy**: compare ratios across runs, and treat
+absolute rates as this run's weather. Baselines are measured before and after the path they
+bracket; a large before/after difference means the run was disturbed.
+
+File created on {date} on a machine with {machine}.
+"""
+
+
+@dataclass(frozen=True)
+class Machine:
+    nproc: int
+    cpu: str
+    python: str
+    date: str
+
+    @classmethod
+    def here(cls) -> Machine:
+        return cls(
+            nproc=len(os.sched_getaffinity(0)),
+            cpu=_cpu_model(),
+            python=platform.python_version(),
+            date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+
+    def describe(self) -> str:
+        return f"nproc {self.nproc} ({self.cpu}), Python {self.python}"
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
+@dataclass(frozen=True)
+class Run:
+    command: str
+    machine: Machine
+    seconds: float
+    commands: Sequence[CommandRow]
+    relay: RelayRow
+    notes: Sequence[str]
+
+
+def _spread(before: float, after: float) -> str:
+    return f"{before:,.0f} / {after:,.0f}"
+
+
+def command_cells(row: CommandRow) -> list[str]:
+    return [
+        f"{row.store}, {row.clients} client{'s' if row.clients > 1 else ''}",
+        f"{row.commands.per_second:,.0f}",
+        f"{row.raw:,.0f}",
+        _spread(row.raw_before.per_second, row.raw_after.per_second),
+        f"{row.ratio:.2f}",
+    ]
+
+
+def relay_cells(row: RelayRow) -> list[str]:
+    return [
+        f"relay → JetStream ({row.events:,} events, {row.payload_bytes:,.0f} B)",
+        f"{row.relay.per_second:,.0f}",
+        f"{row.raw:,.0f}",
+        _spread(row.raw_before.per_second, row.raw_after.per_second),
+        f"{row.ratio:.2f}",
+    ]
+
+
+COLUMNS = ("Path", "Rate/s", "Raw baseline/s", "Raw before / after", "Ratio")
+
+
+def rich_table(run: Run) -> Table:
+    table = Table(title="Wish path vs raw baselines (same run)")
+    for index, column in enumerate(COLUMNS):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in run.commands:
+        table.add_row(*command_cells(row))
+    table.add_row(*relay_cells(run.relay))
+    return table
+
+
+def markdown(run: Run) -> str:
+    rows = [command_cells(row) for row in run.commands] + [relay_cells(run.relay)]
+    lines = [
+        "## Wish path",
+        "",
+        f"Measured {run.machine.date} on {run.machine.describe()}; "
+        f"the run took {run.seconds:.0f} s. Produced by:",
+        "",
+        "```sh",
+        run.command,
+        "```",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join([":---"] + ["---:"] * (len(COLUMNS) - 1)) + "|",
+        *("| " + " | ".join(cells) + " |" for cells in rows),
+        "",
+        *run.notes,
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_section(path: Path, run: Run) -> None:
+    """Replace the delimited section (or append it), creating the file with its header."""
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+    else:
+        text = HEADER.format(date=run.machine.date, machine=run.machine.describe())
+    section = f"{START}\n{markdown(run)}{END}"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        after = rest.split(END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")

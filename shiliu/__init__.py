@@ -1,0 +1,1 @@
+"""The `shiliu` command: the embedded default, one service at a time, and operator tools."""

@@ -1,0 +1,219 @@
+"""`shiliu`: start everything or one service, seed demo data, and show the bus's state."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import nats
+import typer
+import uvicorn
+from nats.js.errors import NotFoundError
+from rich.console import Console
+from rich.table import Table
+
+from events.topology import CONSUMERS, STREAMS
+from services.runtime.bus import provision as provision_bus
+from services.runtime.nats_server import NatsServerError
+from services.runtime.settings import BusSettings, StoreSettings
+from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, run_stack
+
+app = typer.Typer(help="Shiliu (石榴): co-governance of embedded communities.", no_args_is_help=True)
+console = Console()
+NatsUrl = Annotated[str, typer.Option(help="NATS to talk to", envvar="SHILIU_NATS_URL")]
+DEFAULT_NATS = "nats://127.0.0.1:14222"
+SERVICES = ("tickets", "ledger", "matching", "notify")
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="where stores and JetStream live")] = Path("data"),
+    nats_port: Annotated[int, typer.Option(envvar="SHILIU_NATS_PORT")] = 14222,
+    nats_url: Annotated[str | None, typer.Option(help="use this NATS instead")] = None,
+    tickets_port: Annotated[int, typer.Option(envvar="SHILIU_TICKETS_PORT")] = 8701,
+    ledger_port: Annotated[int, typer.Option(envvar="SHILIU_LEDGER_PORT")] = 8702,
+    matching_port: Annotated[int, typer.Option(envvar="SHILIU_MATCHING_PORT")] = 8703,
+    notify_port: Annotated[int, typer.Option(envvar="SHILIU_NOTIFY_PORT")] = 8704,
+    demo: Annotated[bool, typer.Option(help="seed the demo district on first start")] = True,
+) -> None:
+    """Start Shiliu on the embedded default: local nats-server, every service, SQLite."""
+    ports = {"tickets": tickets_port, "ledger": ledger_port, "matching": matching_port,
+             "notify": notify_port}  # fmt: skip
+    config = EmbeddedConfig(
+        data_dir=data_dir, nats_port=nats_port, nats_url=nats_url, ports=ports, seed_demo=demo
+    )
+    try:
+        asyncio.run(run_stack(config, on_ready=_announce))
+    except NatsServerError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def _announce(urls: dict[str, str]) -> None:
+    table = Table(title="Shiliu is up (Ctrl-C stops it)")
+    table.add_column("part")
+    table.add_column("address")
+    for name, url in urls.items():
+        table.add_row(name, url)
+    table.add_row("wish board (web)", f"{urls['tickets']}/board/jinfeng/c01")
+    table.add_row("ledger", f"{urls['ledger']}/ledger/jinfeng/c01/wishes")
+    table.add_row("AsyncAPI", f"{urls['tickets']}/asyncapi.json")
+    console.print(table)
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="tickets | ledger | matching | notify")],
+) -> None:
+    """Run one service alone, configured from its environment (SHILIU_<SERVICE>_…)."""
+    if service not in SERVICES:
+        console.print(f"[red]error:[/red] unknown service {service!r}; one of {SERVICES}")
+        raise typer.Exit(2)
+    module = __import__(f"services.{service}.main", fromlist=["create_app"])
+    settings = getattr(module, f"{service.capitalize()}Settings")()
+    uvicorn.run(module.create_app(settings), host=settings.host, port=settings.port)
+
+
+@app.command()
+def provision(
+    nats_url: NatsUrl = DEFAULT_NATS,
+    migrate: Annotated[bool, typer.Option(help="update drifted streams/consumers")] = False,
+) -> None:
+    """Create the bus's streams and durable consumers (the one owner of them)."""
+    drifts = asyncio.run(provision_bus(BusSettings(url=nats_url), migrate=migrate))
+    for drift in drifts:
+        console.print(
+            f"[yellow]drift[/yellow] {drift.kind} {drift.name}.{drift.field}: "
+            f"declared {drift.declared!r}, server has {drift.actual!r}"
+        )
+    if drifts:
+        console.print("re-run with --migrate to apply the declared settings")
+        raise typer.Exit(1)
+    console.print("streams and consumers are as declared")
+
+
+@app.command()
+def seed(
+    tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
+    per_community: Annotated[int, typer.Option(min=1, max=100)] = 5,
+) -> None:
+    """Seed the demo district's wishes through the tickets service's HTTP API."""
+    from shiliu.demo import seed as seed_demo  # noqa: PLC0415
+
+    posted = asyncio.run(seed_demo(tickets_url, wishes_per_community=per_community))
+    console.print(f"seeded {posted} wishes")
+
+
+@app.command()
+def status(
+    nats_url: NatsUrl = DEFAULT_NATS,
+    tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
+    ledger_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['ledger']}",
+) -> None:
+    """Streams, consumer positions and lag, relay lag, and parked messages."""
+    report = asyncio.run(_bus_report(nats_url))
+    streams = Table(title="streams")
+    for column in ("stream", "messages", "first seq", "last seq"):
+        streams.add_column(column)
+    for row in report["streams"]:
+        streams.add_row(*map(str, row))
+    consumers = Table(title="consumers")
+    for column in ("consumer", "delivered", "acked", "lag (pending)", "awaiting ack", "redelivered"):
+        consumers.add_column(column)
+    for row in report["consumers"]:
+        consumers.add_row(*map(str, row))
+    console.print(streams, consumers)
+    relay = _get_json(f"{tickets_url}/ops/relay")
+    console.print(f"tickets relay: {relay if relay is not None else 'tickets not reachable'}")
+    parked = _get_json(f"{ledger_url}/ops/parked")
+    count = "ledger not reachable" if parked is None else len(parked)
+    console.print(f"parked messages (ledger): {count}")
+
+
+def _get_json(url: str) -> Any:
+    try:
+        response = httpx.get(url, timeout=3.0)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return response.json()
+
+
+async def _bus_report(url: str) -> dict[str, list[tuple[object, ...]]]:
+    client = await nats.connect(url, connect_timeout=3, max_reconnect_attempts=1)
+    try:
+        js = client.jetstream()
+        streams: list[tuple[object, ...]] = []
+        for spec in STREAMS:
+            try:
+                s = (await js.stream_info(spec.name)).state
+                streams.append((spec.name, s.messages, s.first_seq, s.last_seq))
+            except NotFoundError:
+                streams.append((spec.name, "missing", "-", "-"))
+        consumers: list[tuple[object, ...]] = []
+        for c in CONSUMERS:
+            try:
+                info = await js.consumer_info(c.stream, c.durable)
+                consumers.append((c.durable, info.delivered.stream_seq, info.ack_floor.stream_seq,
+                                  info.num_pending, info.num_ack_pending, info.num_redelivered))  # fmt: skip
+            except NotFoundError:
+                consumers.append((c.durable, "missing", "-", "-", "-", "-"))
+        return {"streams": streams, "consumers": consumers}
+    finally:
+        await client.close()
+
+
+@app.command()
+def parked(
+    data_dir: Annotated[Path, typer.Option(help="the embedded default's data folder")] = Path(
+        "data"
+    ),
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """List messages the ledger parked (malformed, unknown, or failing past max_deliver)."""
+    from services.ledger.main import Ledger, LedgerSettings  # noqa: PLC0415
+
+    ledger = Ledger(
+        LedgerSettings(store=StoreSettings(sqlite_path=data_dir / "ledger.sqlite"), consume=False)
+    )
+    try:
+        rows = ledger.parking.list(limit=limit)
+    finally:
+        ledger.close()
+    table = Table(title=f"parked messages ({len(rows)})")
+    for column in ("id", "consumer", "subject", "seq", "deliveries", "error", "payload"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(str(row.id), row.consumer, row.subject, str(row.stream_sequence),
+                      str(row.deliveries), row.error, row.payload[:120])  # fmt: skip
+    console.print(table)
+
+
+@app.command("rebuild-ledger")
+def rebuild_ledger(
+    nats_url: NatsUrl = DEFAULT_NATS,
+    into: Annotated[Path | None, typer.Option(help="SQLite file for the rebuilt ledger")] = None,
+    data_dir: Annotated[Path, typer.Option()] = Path("data"),
+) -> None:
+    """Rebuild the ledger from the stream into a fresh store and compare it with the live one."""
+    from services.ledger.main import Ledger, LedgerSettings  # noqa: PLC0415
+    from services.ledger.rebuild import replay_into  # noqa: PLC0415
+
+    target = into or Path(tempfile.mkdtemp()) / "ledger-rebuilt.sqlite"
+    rebuilt = Ledger(LedgerSettings(store=StoreSettings(sqlite_path=target), consume=False))
+    live = Ledger(
+        LedgerSettings(store=StoreSettings(sqlite_path=data_dir / "ledger.sqlite"), consume=False)
+    )
+    try:
+        applied, skipped = asyncio.run(replay_into(rebuilt.ledger, BusSettings(url=nats_url)))
+        same = rebuilt.ledger.dump() == live.ledger.dump()
+    finally:
+        rebuilt.close()
+        live.close()
+    console.print(f"replayed {applied} events ({skipped} malformed skipped) into {target}")
+    console.print("rebuild equals the live ledger" if same else "[yellow]rebuild differs[/yellow]")
+    if not same:
+        raise typer.Exit(1)

@@ -1,0 +1,97 @@
+"""A demo district shaped like Jinfeng: 68 communities in 8 streets, wishes in every state.
+
+Seeded through the tickets service's own HTTP API, so the demo exercises the real path
+(store, relay, bus, ledger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DISTRICT = "jinfeng"
+STREETS = 8
+COMMUNITIES = 68
+WISHES = (
+    ("吃一顿热腾腾的饺子", "meal"),
+    ("帮忙收拾一下家里", "housework"),
+    ("为晚归的人点亮夜路", "lighting"),
+    ("一台买菜用的公共三轮车", "goods"),
+    ("陪老人聊聊天", "company"),
+    ("修一修漏水的水龙头", "repair"),
+    ("教孩子们写毛笔字", "learning"),
+    ("测一次血压", "health"),
+    ("陪同去医院复查", "mobility"),
+)
+STAFF = {"X-Actor-Id": "demo-staff", "X-Actor-Role": "community_staff"}
+
+
+@dataclass(frozen=True)
+class Community:
+    street: str
+    code: str
+
+
+def communities() -> list[Community]:
+    return [Community(f"s{(i % STREETS) + 1}", f"c{i + 1:02d}") for i in range(COMMUNITIES)]
+
+
+def _unit(community: Community, n: int) -> dict[str, str]:
+    return {"X-Actor-Id": f"unit-{community.code}-{n}-staff", "X-Actor-Role": "unit_staff"}
+
+
+async def _post(client: httpx.AsyncClient, path: str, headers: dict[str, str], body: Any) -> None:
+    response = await client.post(path, json=body, headers=headers)
+    response.raise_for_status()
+
+
+async def _seed_wish(
+    client: httpx.AsyncClient, community: Community, n: int, rng: random.Random
+) -> None:
+    title, category = rng.choice(WISHES)
+    joint = rng.random() < 0.2
+    resident = f"resident-{community.code}-{n}"
+    response = await client.post(
+        "/wishes",
+        json={
+            "district": DISTRICT, "street": community.street, "community": community.code,
+            "grid": f"g{rng.randint(1, 30):02d}", "resident_id": resident, "title": title,
+            "category": category, "claim_mode": "joint" if joint else "exclusive",
+            "quota": 3 if joint else 1,
+        },
+        headers={"X-Actor-Id": resident, "X-Actor-Role": "resident"},
+    )  # fmt: skip
+    response.raise_for_status()
+    wish = f"/wishes/{response.json()['wish']['id']}"
+    progress = rng.randint(0, 5)
+    if progress >= 1:
+        await _post(client, f"{wish}/verification", STAFF, None)
+    unit = f"unit-{community.code}-{rng.randint(1, 6)}"
+    if progress >= 2:  # noqa: PLR2004 - steps of the lifecycle
+        await _post(client, f"{wish}/claims", _unit(community, 1), {"unit_id": unit})
+    if progress >= 3:  # noqa: PLR2004
+        await _post(client, f"{wish}/fulfilment", _unit(community, 1), {"unit_id": unit})
+    if progress >= 4:  # noqa: PLR2004
+        await _post(client, f"{wish}/fulfilment/verification", STAFF, None)
+    if progress >= 5:  # noqa: PLR2004
+        resident_headers = {"X-Actor-Id": resident, "X-Actor-Role": "resident"}
+        await _post(client, f"{wish}/acknowledgement", resident_headers, {"rating": 5})
+
+
+async def seed(tickets_url: str, *, wishes_per_community: int = 5, seed_value: int = 2026) -> int:
+    """Post and advance the demo wishes; return how many wishes were posted."""
+    rng = random.Random(seed_value)
+    jobs = [(c, n) for c in communities() for n in range(wishes_per_community)]
+    limit = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=tickets_url, timeout=30.0) as client:
+
+        async def one(community: Community, n: int, wish_rng: random.Random) -> None:
+            async with limit:
+                await _seed_wish(client, community, n, wish_rng)
+
+        await asyncio.gather(*(one(c, n, random.Random(rng.random())) for c, n in jobs))
+    return len(jobs)

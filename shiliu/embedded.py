@@ -1,0 +1,146 @@
+"""The embedded default: a local nats-server, every service and the web page, in one process.
+
+SQLite stores and JetStream's files live under one data folder; every port is configurable
+and bound to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.ledger.main import LedgerSettings
+from services.ledger.main import create_app as create_ledger
+from services.matching.main import MatchingSettings
+from services.matching.main import create_app as create_matching
+from services.notify.main import NotifySettings
+from services.notify.main import create_app as create_notify
+from services.runtime.bus import provision
+from services.runtime.nats_server import EmbeddedNats, PortInUseError, is_port_free
+from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets.main import TicketsSettings
+from services.tickets.main import create_app as create_tickets
+
+DEFAULT_PORTS = {"tickets": 8701, "ledger": 8702, "matching": 8703, "notify": 8704}
+
+
+@dataclass
+class EmbeddedConfig:
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    nats_port: int = 14222
+    nats_url: str | None = None
+    """Use this NATS instead of starting one (the embedded server is then not started)."""
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    seed_demo: bool = True
+
+
+class _QuietServer(uvicorn.Server):
+    """Signals are handled once for the whole stack, not by each server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def master_key(data_dir: Path, name: str) -> str:
+    """The service's master key from the env, else one generated once into the data folder."""
+    env = os.environ.get(f"SHILIU_{name.upper()}_MASTER_KEY")
+    if env:
+        return env
+    path = data_dir / "keys" / f"{name}.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(base64.b64encode(os.urandom(32)).decode(), encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
+
+
+def build_apps(config: EmbeddedConfig, bus: BusSettings) -> dict[str, FastAPI]:
+    data = config.data_dir
+    return {
+        "tickets": create_tickets(
+            TicketsSettings(
+                store=StoreSettings(sqlite_path=data / "tickets.sqlite"),
+                bus=bus,
+                master_key=master_key(data, "tickets"),
+            )
+        ),
+        "ledger": create_ledger(
+            LedgerSettings(store=StoreSettings(sqlite_path=data / "ledger.sqlite"), bus=bus)
+        ),
+        "matching": create_matching(MatchingSettings()),
+        "notify": create_notify(NotifySettings()),
+    }
+
+
+def check_ports(config: EmbeddedConfig) -> None:
+    for name, port in config.ports.items():
+        if not is_port_free(config.host, port):
+            msg = (
+                f"port {port} for the {name} service is already in use on {config.host}. "
+                f"Stop whatever holds it, or choose another with --{name}-port <port>."
+            )
+            raise PortInUseError(msg)
+
+
+async def run_stack(
+    config: EmbeddedConfig, *, on_ready: Callable[[dict[str, str]], None] | None = None
+) -> None:
+    """Start everything, seed the demo district on first start, and serve until signalled."""
+    check_ports(config)
+    nats = None
+    if config.nats_url is None:
+        nats = EmbeddedNats(config.data_dir / "nats", host=config.host, port=config.nats_port)
+        await asyncio.to_thread(nats.start)
+    bus = BusSettings(url=config.nats_url or (nats.url if nats else ""))
+    try:
+        await provision(bus)
+        servers = {
+            name: _QuietServer(
+                uvicorn.Config(app, host=config.host, port=config.ports[name], log_level="warning")
+            )
+            for name, app in build_apps(config, bus).items()
+        }
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        tasks = [asyncio.create_task(server.serve()) for server in servers.values()]
+        while not all(server.started for server in servers.values()):
+            if any(task.done() for task in tasks):
+                break
+            await asyncio.sleep(0.05)
+        urls = {name: f"http://{config.host}:{config.ports[name]}" for name in servers}
+        urls["nats"] = bus.url
+        await _seed_once(config, urls["tickets"])
+        if on_ready:
+            on_ready(urls)
+        await asyncio.wait(
+            [asyncio.create_task(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED
+        )
+        for server in servers.values():
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        if nats is not None:
+            await asyncio.to_thread(nats.stop)
+
+
+async def _seed_once(config: EmbeddedConfig, tickets_url: str) -> None:
+    marker = config.data_dir / ".demo-seeded"
+    if not config.seed_demo or marker.exists():
+        return
+    from shiliu.demo import seed  # noqa: PLC0415 - only on first start
+
+    await seed(tickets_url)
+    marker.write_text("seeded\n", encoding="utf-8")

@@ -1,0 +1,54 @@
+"""Malformed or unknown bus messages are parked where an operator sees them; nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import nats
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from events.topology import TICKETS_STREAM
+from services.runtime.settings import BusSettings, StoreSettings
+from shiliu.cli import app as cli
+from tests.conftest import eventually
+from tests.tickets.helpers import RESIDENT, posting
+
+GARBAGE = [
+    ("shiliu.jinfeng.c01.tickets.wish.posted", b"{not json at all"),
+    ("shiliu.jinfeng.c01.tickets.wish.teleported", b'{"type": "WishTeleported", "wish_id": "x"}'),
+    ("shiliu.jinfeng.c01.tickets.wish.claimed", b'{"type": "WishClaimed", "quota": "many"}'),
+]
+
+
+async def _publish_garbage(bus: BusSettings) -> None:
+    client = await nats.connect(bus.url)
+    js = client.jetstream()
+    for subject, payload in GARBAGE:
+        await js.publish(subject, payload, stream=TICKETS_STREAM.name)
+    await client.close()
+
+
+def test_malformed_and_unknown_messages_are_parked_and_the_consumer_carries_on(
+    tickets: TestClient, ledger: TestClient, bus: BusSettings, stores: dict[str, StoreSettings]
+) -> None:
+    asyncio.run(_publish_garbage(bus))
+    tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
+
+    parked = eventually(lambda: (rows := ledger.get("/ops/parked").json()) and len(rows) == 3 and rows)
+    eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json()["wishes"] == 1)
+
+    by_subject = {row["subject"]: row for row in parked}
+    assert set(by_subject) == {subject for subject, _ in GARBAGE}
+    assert by_subject[GARBAGE[0][0]]["payload"] == "{not json at all"
+    assert "not a known wish event" in by_subject[GARBAGE[1][0]]["error"]
+    assert all(row["consumer"] == "ledger-wishes" for row in parked)
+
+    ledger_file = stores["ledger"].sqlite_path
+    listing = CliRunner().invoke(
+        cli, ["parked", "--data-dir", str(Path(ledger_file).parent)], env={"COLUMNS": "400"}
+    )
+    assert listing.exit_code == 0, listing.output
+    assert "parked messages (3)" in listing.output
+    assert "teleported" in listing.output

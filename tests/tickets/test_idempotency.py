@@ -1,0 +1,56 @@
+"""A command retried with the same Idempotency-Key returns the first result, storing nothing."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
+
+
+def _head(tickets: TestClient) -> int:
+    return int(tickets.get("/ops/relay").json()["head"])
+
+
+def test_a_retried_posting_returns_the_first_wish_and_stores_nothing_new(
+    tickets: TestClient,
+) -> None:
+    headers = {**RESIDENT, "Idempotency-Key": "post-1"}
+    first = tickets.post("/wishes", json=posting(), headers=headers)
+    head = _head(tickets)
+    again = tickets.post("/wishes", json=posting(), headers=headers)
+    assert again.status_code == first.status_code == 201
+    assert again.json()["wish"] == first.json()["wish"]
+    assert _head(tickets) == head
+
+
+def test_a_retried_losing_claim_is_refused_again_without_a_second_refusal(
+    tickets: TestClient,
+) -> None:
+    wish_id = tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
+    tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
+    tickets.post(f"/wishes/{wish_id}/claims", json={"unit_id": "a"}, headers=unit("a"))
+    headers = {**unit("b"), "Idempotency-Key": "claim-b"}
+    first = tickets.post(f"/wishes/{wish_id}/claims", json={"unit_id": "b"}, headers=headers)
+    head = _head(tickets)
+    again = tickets.post(f"/wishes/{wish_id}/claims", json={"unit_id": "b"}, headers=headers)
+    assert first.status_code == again.status_code == 409
+    assert again.json() == first.json()
+    assert _head(tickets) == head
+    assert tickets.get(f"/wishes/{wish_id}").json()["refusals"] == 1
+
+
+def test_reusing_a_key_for_a_different_request_is_refused(tickets: TestClient) -> None:
+    headers = {**RESIDENT, "Idempotency-Key": "post-2"}
+    tickets.post("/wishes", json=posting(), headers=headers).raise_for_status()
+    other = tickets.post("/wishes", json=posting(title="陪老人聊聊天"), headers=headers)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "request.idempotency_key_reused"
+
+
+def test_the_same_key_from_two_actors_means_two_commands(tickets: TestClient) -> None:
+    key = {"Idempotency-Key": "shared"}
+    one = tickets.post("/wishes", json=posting(), headers={**RESIDENT, **key})
+    two = tickets.post(
+        "/wishes", json=posting(), headers={"X-Actor-Id": "resident-2", "X-Actor-Role": "resident", **key}
+    )
+    assert one.json()["wish"]["id"] != two.json()["wish"]["id"]
