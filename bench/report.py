@@ -74,7 +74,7 @@ def _spread(before: float, after: float) -> str:
 
 def command_cells(row: CommandRow) -> list[str]:
     return [
-        f"{row.store}, {row.clients} client{'s' if row.clients > 1 else ''}",
+        f"{row.store} ×{row.clients}",
         f"{row.commands.per_second:,.0f}",
         f"{row.raw:,.0f}",
         _spread(row.raw_before.per_second, row.raw_after.per_second),
@@ -84,7 +84,7 @@ def command_cells(row: CommandRow) -> list[str]:
 
 def relay_cells(row: RelayRow) -> list[str]:
     return [
-        f"relay → JetStream ({row.events:,} events, {row.payload_bytes:,.0f} B)",
+        f"relay ({row.events:,} × {row.payload_bytes:,.0f} B)",
         f"{row.relay.per_second:,.0f}",
         f"{row.raw:,.0f}",
         _spread(row.raw_before.per_second, row.raw_after.per_second),
@@ -92,7 +92,7 @@ def relay_cells(row: RelayRow) -> list[str]:
     ]
 
 
-COLUMNS = ("Path", "Rate/s", "Raw baseline/s", "Raw before / after", "Ratio")
+COLUMNS = ("Path", "Rate/s", "Raw/s", "Raw before / after", "Ratio")
 
 
 def rich_table(run: Run) -> Table:

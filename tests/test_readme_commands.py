@@ -1,0 +1,91 @@
+"""The README's two commands, run as written in a fresh clone of this repository."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.runtime.nats_server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- readme:commands:start -->")[1].split("<!-- readme:commands:end -->")[0]
+    lines = re.findall(r"^(\./\S+(?: \S+)*?)\s+#", block, flags=re.MULTILINE)
+    return [line.strip() for line in lines]
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("clone") / "shiliu"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(target)], check=True)
+    return target
+
+
+def test_the_readme_names_exactly_two_commands_up_and_test() -> None:
+    assert readme_commands() == ["./run up", "./run test"]
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "./run up exited early"
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout}s")
+
+
+def test_the_up_command_starts_shiliu_with_the_demo_district_in_a_fresh_clone(
+    clone: Path,
+) -> None:
+    ports = {name: str(free_port()) for name in ("NATS", "TICKETS", "LEDGER", "MATCHING", "NOTIFY")}
+    env = {**os.environ, **{f"SHILIU_{name}_PORT": port for name, port in ports.items()}}
+    command = readme_commands()[0].split()
+    log = (clone / "up.log").open("wb")
+    process = subprocess.Popen(command, cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        tickets = f"http://127.0.0.1:{ports['TICKETS']}"
+        ledger = f"http://127.0.0.1:{ports['LEDGER']}"
+        _wait_for(f"{ledger}/health", process, timeout=600)
+
+        def seeded() -> bool:
+            figures = httpx.get(f"{ledger}/ledger/jinfeng/wishes", timeout=5).json()
+            return len(figures) == 68  # noqa: PLR2004 - the demo district's communities
+
+        deadline = time.monotonic() + 120
+        while not seeded():
+            assert time.monotonic() < deadline, "the demo district never reached the ledger"
+            time.sleep(1)
+        page = _wait_for(f"{tickets}/board/jinfeng/c01", process, timeout=10)
+        assert "微心愿" in page.text
+        assert (clone / "data" / "tickets.sqlite").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("./run up did not stop on SIGINT")
+    assert process.returncode == 0, (clone / "up.log").read_text(errors="replace")[-3000:]
+
+
+def test_the_test_command_runs_in_a_fresh_clone(clone: Path) -> None:
+    """The full suite would recurse into this test; one fast file proves the command works."""
+    command = [*readme_commands()[1].split(), "tests/tickets/test_wish.py", "-q"]
+    result = subprocess.run(command, cwd=clone, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\b\d+ passed\b", result.stdout)

@@ -1,0 +1,212 @@
+"""The wish board page in a real browser: Debian's chromium against uvicorn, NATS and SQLite."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from services.runtime.nats_server import free_port
+from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets.main import create_app
+from tests.conftest import tickets_settings
+from tests.tickets.helpers import RESIDENT, STAFF, posting
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path("/tmp/board.png")  # noqa: S108 - a fixed place to look at by hand
+
+
+@pytest.fixture
+def site(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[str]:
+    """The tickets app served by uvicorn on a free port, in a background thread."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(tickets_settings(bus, stores["tickets"])),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="board-page-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        reason = f"{CHROMIUM} is missing: apt-get install chromium fonts-wqy-microhei"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def post_on_the_page(page: Page, title: str, **choices: str) -> None:
+    form = page.locator("form.post")
+    form.locator("input[name=title]").fill(title)
+    form.locator("select[name=category]").select_option(choices.get("category", "meal"))
+    form.locator("select[name=claim_mode]").select_option(choices.get("claim_mode", "exclusive"))
+    form.locator("input[name=quota]").fill(choices.get("quota", "1"))
+    form.locator("input[name=resident_id]").fill("person-1")
+    form.locator("input[name=street]").fill("s01")
+    form.locator("input[name=contact_name]").fill("王秀兰")
+    form.locator("input[name=contact_phone]").fill("13812345678")
+    form.locator("input[name=actor_id]").fill("resident-1")
+    form.locator("select[name=role]").select_option("resident")
+    form.locator("button[type=submit]").click()
+
+
+def claim_on_the_page(page: Page, title: str, unit_id: str) -> None:
+    form = page.locator("tr", has_text=title).locator("form.claim")
+    form.locator("input[name=unit_id]").fill(unit_id)
+    form.locator("input[name=actor_id]").fill(f"{unit_id}-staff")
+    form.locator("select[name=role]").select_option("unit_staff")
+    form.locator("button[type=submit]").click()
+
+
+def open_wish(site: str, title: str) -> str:
+    """A wish posted and verified through the JSON API, as community staff would."""
+    posted = httpx.post(f"{site}/wishes", json=posting(title=title), headers=RESIDENT)
+    assert posted.status_code == 201, posted.text
+    wish_id: str = posted.json()["wish"]["id"]
+    verified = httpx.post(f"{site}/wishes/{wish_id}/verification", headers=STAFF)
+    assert verified.status_code == 200, verified.text
+    return wish_id
+
+
+@pytest.mark.browser
+def test_a_resident_posts_a_wish_and_a_unit_claims_it_on_the_board_in_chinese(
+    site: str, page: Page
+) -> None:
+    page.goto(f"{site}/board/jinfeng/c01")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("微心愿墙")
+
+    post_on_the_page(page, "吃一顿热腾腾的饺子")
+    row = page.locator("tr", has_text="吃一顿热腾腾的饺子")
+    expect(row).to_contain_text("待审核")
+    expect(row).to_contain_text("餐食")
+    expect(row.locator("form.claim")).to_have_count(0)
+    expect(page.locator("form.post input[name=actor_id]")).to_have_value("resident-1")
+
+    wish_id = row.get_attribute("data-wish-id")
+    verified = httpx.post(f"{site}/wishes/{wish_id}/verification", headers=STAFF)
+    assert verified.status_code == 200, verified.text
+    page.reload()
+    expect(row).to_contain_text("待认领")
+
+    claim_on_the_page(page, "吃一顿热腾腾的饺子", "unit-a")
+    expect(row).to_contain_text("已认领")
+    expect(row.locator(".claimants")).to_have_text("unit-a")
+    expect(row.locator("form.claim")).to_have_count(0)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+@pytest.mark.browser
+def test_the_board_switches_to_english(site: str, page: Page) -> None:
+    page.goto(f"{site}/board/jinfeng/c01")
+    page.get_by_role("link", name="English").click()
+    expect(page).to_have_url(f"{site}/board/jinfeng/c01?lang=en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Wish board")
+
+    post_on_the_page(page, "Light the path for late walkers", category="lighting")
+    row = page.locator("tr", has_text="Light the path for late walkers")
+    expect(row).to_contain_text("Awaiting review")
+    expect(row).to_contain_text("Lighting")
+    assert "lang=en" in page.url
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    page.get_by_role("link", name="中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(row).to_contain_text("待审核")
+
+
+@pytest.mark.browser
+def test_a_second_claim_shows_who_holds_the_wish(site: str, browser: Browser) -> None:
+    open_wish(site, "帮忙收拾一下家里")
+    first, second = browser.new_context(), browser.new_context()
+    unit_a, unit_b = first.new_page(), second.new_page()
+    for page in (unit_a, unit_b):
+        page.goto(f"{site}/board/jinfeng/c01")
+
+    claim_on_the_page(unit_a, "帮忙收拾一下家里", "unit-a")
+    expect(unit_a.locator("tr", has_text="帮忙收拾一下家里")).to_contain_text("已认领")
+    with unit_b.expect_response(lambda r: r.request.method == "POST") as answer:
+        claim_on_the_page(unit_b, "帮忙收拾一下家里", "unit-b")
+
+    assert answer.value.status == 409
+    expect(unit_b.get_by_role("alert")).to_contain_text("unit-a")
+    expect(unit_b.get_by_role("alert")).to_contain_text("认领未成功")
+    row = unit_b.locator("tr", has_text="帮忙收拾一下家里")
+    expect(row.locator(".claimants")).to_have_text("unit-a")
+    first.close()
+    second.close()
+
+
+@pytest.mark.browser
+def test_an_exclusive_wish_with_a_larger_quota_is_refused_naming_the_quota(
+    site: str, page: Page
+) -> None:
+    page.goto(f"{site}/board/jinfeng/c01")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        post_on_the_page(page, "一台买菜用的公共三轮车", category="mobility", quota="3")
+
+    assert answer.value.status == 422
+    expect(page.get_by_role("alert")).to_contain_text("名额")
+    expect(page.locator("form.post input[name=title]")).to_have_value("一台买菜用的公共三轮车")
+    expect(page.locator("tr", has_text="一台买菜用的公共三轮车")).to_have_count(0)
+
+
+def test_a_claim_on_an_unknown_wish_gets_the_not_found_page(site: str) -> None:
+    answer = httpx.post(
+        f"{site}/board/jinfeng/c01/wishes/{uuid4()}/claims?lang=en",
+        data={"unit_id": "unit-a", "actor_id": "unit-a-staff", "role": "unit_staff"},
+    )
+    assert answer.status_code == 404
+    assert "No such wish" in answer.text
+    assert 'href="/board/jinfeng/c01?lang=en"' in answer.text
+
+
+def test_a_form_without_an_actor_is_refused_naming_the_field(site: str) -> None:
+    wish_id = open_wish(site, "为晚归的人点亮夜路")
+    answer = httpx.post(
+        f"{site}/board/jinfeng/c01/wishes/{wish_id}/claims", data={"unit_id": "unit-a"}
+    )
+    assert answer.status_code == 422
+    assert "请检查「操作人编号」的填写。" in answer.text
+    assert "待认领" in answer.text
