@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
-from bench.timing import Rate, Step, measure
+from bench.timing import Bracketed, Step, bracket, measure
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.database import eventsourcing_env
 from services.runtime.settings import StoreSettings
@@ -32,26 +32,18 @@ class RawCommits(Application[UUID]):
 @dataclass(frozen=True)
 class Phase:
     seconds: float
+    """Per slice; a row takes `rounds` command slices and `rounds + 1` raw slices."""
     warmup: float
+    rounds: int
 
 
 @dataclass(frozen=True)
 class CommandRow:
-    """One store and client count: commands/s bracketed by raw commits/s before and after."""
+    """One store and client count: wish commands/s interleaved with raw commits/s."""
 
     store: str
     clients: int
-    commands: Rate
-    raw_before: Rate
-    raw_after: Rate
-
-    @property
-    def raw(self) -> float:
-        return (self.raw_before.per_second + self.raw_after.per_second) / 2
-
-    @property
-    def ratio(self) -> float:
-        return self.commands.per_second / self.raw if self.raw else 0.0
+    result: Bracketed
 
 
 def wish_commands(board: WishBoard, number: int) -> Iterator[None]:
@@ -110,13 +102,13 @@ def _row(
     label: str, board: WishBoard, recorder: ApplicationRecorder, clients: int, phase: Phase,
     note: Note,
 ) -> CommandRow:  # fmt: skip
+    note(f"{label} ×{clients}: wish commands interleaved with raw commits")
     commands, raw = command_step(board), raw_step(recorder)
     measure(clients, raw, phase.warmup)
-    note(f"{label} ×{clients}: raw commits (before)")
-    raw_before = measure(clients, raw, phase.seconds)
     measure(clients, commands, phase.warmup)
-    note(f"{label} ×{clients}: wish commands")
-    done = measure(clients, commands, phase.seconds)
-    note(f"{label} ×{clients}: raw commits (after)")
-    raw_after = measure(clients, raw, phase.seconds)
-    return CommandRow(label, clients, done, raw_before, raw_after)
+    result = bracket(
+        phase.rounds,
+        raw=lambda: measure(clients, raw, phase.seconds),
+        path=lambda: measure(clients, commands, phase.seconds),
+    )
+    return CommandRow(label, clients, result)

@@ -11,8 +11,9 @@ from pathlib import Path
 from uuid import uuid4
 
 import nats
+from faststream.nats import NatsBroker
 
-from bench.timing import Rate
+from bench.timing import Bracketed, Rate
 from events.subjects import subject_for
 from events.topology import TICKETS_STREAM
 from events.wishes import ClaimMode, WishCategory
@@ -34,21 +35,11 @@ SAVE_BATCH = 100
 
 @dataclass(frozen=True)
 class RelayRow:
-    """Relay events/s bracketed by raw JetStream publishes/s before and after."""
+    """Relay events/s interleaved with raw JetStream publishes/s of the same messages."""
 
     events: int
     payload_bytes: float
-    relay: Rate
-    raw_before: Rate
-    raw_after: Rate
-
-    @property
-    def raw(self) -> float:
-        return (self.raw_before.per_second + self.raw_after.per_second) / 2
-
-    @property
-    def ratio(self) -> float:
-        return self.relay.per_second / self.raw if self.raw else 0.0
+    result: Bracketed
 
 
 def fill(board: WishBoard, wishes: int) -> None:
@@ -96,49 +87,61 @@ async def publish_raw(url: str, messages: Sequence[Message]) -> Rate:
         await client.drain()
 
 
-async def run_relay(board: WishBoard, bus: BusSettings) -> Rate:
-    broker = make_broker(bus, name="shiliu-bench")
-    await broker.connect()
-    try:
-        relay = Relay(
-            name="relay",
-            recorder=board.recorder,
-            translate=translator(board.mapper),
-            positions=PositionStore(Database(getattr(board.recorder, "datastore"))),  # noqa: B009
-            publisher=JetStreamPublisher(broker, stream=TICKETS_STREAM.name, timeout=TIMEOUT),
-        )
-        started = time.perf_counter()
-        sent = await relay.run_once()
-        return Rate(sent, time.perf_counter() - started)
-    finally:
-        await broker.stop()
+def relay_for(board: WishBoard, broker: NatsBroker) -> Relay:
+    return Relay(
+        name="relay",
+        recorder=board.recorder,
+        translate=translator(board.mapper),
+        positions=PositionStore(Database(getattr(board.recorder, "datastore"))),  # noqa: B009
+        publisher=JetStreamPublisher(broker, stream=TICKETS_STREAM.name, timeout=TIMEOUT),
+    )
 
 
-def messages_of(board: WishBoard, events: int) -> list[Message]:
-    """What the relay will publish (same subjects and payloads), for the raw publisher."""
+async def relay_once(relay: Relay) -> Rate:
+    started = time.perf_counter()
+    sent = await relay.run_once()
+    return Rate(sent, time.perf_counter() - started)
+
+
+async def fill_round(board: WishBoard, wishes: int) -> list[Message]:
+    """Append fresh wish events; return them as the relay will publish them."""
+    after = board.recorder.max_notification_id() or 0
+    await asyncio.to_thread(fill, board, wishes)
     translate = translator(board.mapper)
-    translated = [translate(n) for n in board.recorder.select_notifications(1, events)]
+    notifications = board.recorder.select_notifications(after + 1, 3 * wishes)
+    translated = [translate(n) for n in notifications]
     return [(subject_for(e), encode(e)) for e in translated if e is not None]
 
 
-async def relay_row(workdir: Path, events: int, note: Note) -> RelayRow:
-    note(f"relay: filling a tickets store with {events} wish events")
+async def bracketed_relay(board: WishBoard, url: str, wishes: int, rounds: int) -> RelayRow:
+    """Each round publishes its fresh events raw, then relays them; a last raw slice closes."""
+    broker = make_broker(BusSettings(url=url), name="shiliu-bench")
+    await broker.connect()
+    relay = relay_for(board, broker)
+    raws: list[Rate] = []
+    relayed: list[Rate] = []
+    sizes: list[int] = []
+    try:
+        for _ in range(rounds):
+            messages = await fill_round(board, wishes)
+            sizes += [len(payload) for _, payload in messages]
+            raws.append(await publish_raw(url, messages))
+            relayed.append(await relay_once(relay))
+        raws.append(await publish_raw(url, messages))
+    finally:
+        await broker.stop()
+    result = Bracketed(path=tuple(relayed), raw=tuple(raws))
+    return RelayRow(len(sizes), sum(sizes) / len(sizes), result)
+
+
+async def relay_row(workdir: Path, wishes: int, rounds: int, note: Note) -> RelayRow:
+    note(f"relay: {rounds} rounds of {3 * wishes} events, raw publishes between")
     board = WishBoard(eventsourcing_env(StoreSettings(sqlite_path=workdir / "relay.sqlite")))
     server = EmbeddedNats(workdir / "nats", port=free_port())
     try:
-        await asyncio.to_thread(fill, board, events // 3)
-        messages = messages_of(board, events)
         server.start()
-        bus = BusSettings(url=server.url)
-        await provision(bus)
-        note("relay: raw JetStream publishes (before)")
-        raw_before = await publish_raw(server.url, messages)
-        note("relay: relay run_once")
-        relayed = await run_relay(board, bus)
-        note("relay: raw JetStream publishes (after)")
-        raw_after = await publish_raw(server.url, messages)
+        await provision(BusSettings(url=server.url))
+        return await bracketed_relay(board, server.url, wishes, rounds)
     finally:
         server.stop()
         board.close()
-    size = sum(len(payload) for _, payload in messages) / max(len(messages), 1)
-    return RelayRow(len(messages), size, relayed, raw_before, raw_after)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bench.commands import CommandRow
 from bench.relay import RelayRow
+from bench.timing import Bracketed
 
 START = "<!-- bench:wishes:start -->"
 END = "<!-- bench:wishes:end -->"
@@ -22,8 +23,9 @@ HEADER = """# Benchmarks
 Each benchmark measures a Shiliu path and, in the same run on the same store or server, a raw
 baseline of the layer beneath it; it reports both and their ratio. The machine is shared and
 noisy, so **ratios matter, absolute numbers are noisy**: compare ratios across runs, and treat
-absolute rates as this run's weather. Baselines are measured before and after the path they
-bracket; a large before/after difference means the run was disturbed.
+absolute rates as this run's weather. Path and baseline are measured in interleaved slices
+(raw, path, raw, path, …, raw); each path slice is divided by the mean of the two baseline
+slices around it, and the median of those ratios is reported with its min–max.
 
 File created on {date} on a machine with {machine}.
 """
@@ -68,31 +70,26 @@ class Run:
     notes: Sequence[str]
 
 
-def _spread(before: float, after: float) -> str:
-    return f"{before:,.0f} / {after:,.0f}"
+def _cells(path: str, result: Bracketed) -> list[str]:
+    ratios = result.ratios
+    return [
+        path,
+        f"{result.path_rate:,.0f}",
+        f"{result.raw_rate:,.0f}",
+        f"{result.ratio:.2f}",
+        f"{min(ratios):.2f}–{max(ratios):.2f}",
+    ]
 
 
 def command_cells(row: CommandRow) -> list[str]:
-    return [
-        f"{row.store} ×{row.clients}",
-        f"{row.commands.per_second:,.0f}",
-        f"{row.raw:,.0f}",
-        _spread(row.raw_before.per_second, row.raw_after.per_second),
-        f"{row.ratio:.2f}",
-    ]
+    return _cells(f"{row.store} ×{row.clients}", row.result)
 
 
 def relay_cells(row: RelayRow) -> list[str]:
-    return [
-        f"relay ({row.events:,} × {row.payload_bytes:,.0f} B)",
-        f"{row.relay.per_second:,.0f}",
-        f"{row.raw:,.0f}",
-        _spread(row.raw_before.per_second, row.raw_after.per_second),
-        f"{row.ratio:.2f}",
-    ]
+    return _cells(f"relay ({row.events:,} × {row.payload_bytes:,.0f} B)", row.result)
 
 
-COLUMNS = ("Path", "Rate/s", "Raw/s", "Raw before / after", "Ratio")
+COLUMNS = ("Path", "Rate/s", "Raw/s", "Ratio", "Ratio min–max")
 
 
 def rich_table(run: Run) -> Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -50,3 +51,47 @@ def measure(clients: int, step_for: Callable[[int], Step], seconds: float) -> Ra
         operations=sum(done for done, _ in results),
         seconds=max(end for _, end in results) - clock["start"],
     )
+
+
+@dataclass(frozen=True)
+class Bracketed:
+    """A path measured in rounds, each round between two raw-baseline measurements.
+
+    Interleaving short slices lets each ratio see the same weather as its baseline; the
+    median ratio over rounds is the figure, the min–max its spread.
+    """
+
+    path: tuple[Rate, ...]
+    raw: tuple[Rate, ...]
+
+    @property
+    def path_rate(self) -> float:
+        return _pooled(self.path)
+
+    @property
+    def raw_rate(self) -> float:
+        return _pooled(self.raw)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [
+            rate.per_second / ((before.per_second + after.per_second) / 2)
+            for rate, before, after in zip(self.path, self.raw, self.raw[1:], strict=False)
+        ]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+
+def _pooled(rates: tuple[Rate, ...]) -> float:
+    return sum(r.operations for r in rates) / sum(r.seconds for r in rates)
+
+
+def bracket(rounds: int, raw: Callable[[], Rate], path: Callable[[], Rate]) -> Bracketed:
+    """raw, path, raw, path, …, raw: `rounds` path slices and `rounds + 1` baseline slices."""
+    raws, paths = [raw()], []
+    for _ in range(rounds):
+        paths.append(path())
+        raws.append(raw())
+    return Bracketed(path=tuple(paths), raw=tuple(raws))

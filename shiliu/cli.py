@@ -21,7 +21,9 @@ from services.runtime.nats_server import NatsServerError
 from services.runtime.settings import BusSettings, StoreSettings
 from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, run_stack
 
-app = typer.Typer(help="Shiliu (石榴): co-governance of embedded communities.", no_args_is_help=True)
+app = typer.Typer(
+    help="Shiliu (石榴): co-governance of embedded communities.", no_args_is_help=True
+)
 console = Console()
 NatsUrl = Annotated[str, typer.Option(help="NATS to talk to", envvar="SHILIU_NATS_URL")]
 DEFAULT_NATS = "nats://127.0.0.1:14222"
@@ -81,9 +83,14 @@ def serve(
 def provision(
     nats_url: NatsUrl = DEFAULT_NATS,
     migrate: Annotated[bool, typer.Option(help="update drifted streams/consumers")] = False,
+    replicas: Annotated[
+        int, typer.Option(min=1, max=5, help="stream replicas (3 on a cluster)")
+    ] = 1,
 ) -> None:
     """Create the bus's streams and durable consumers (the one owner of them)."""
-    drifts = asyncio.run(provision_bus(BusSettings(url=nats_url), migrate=migrate))
+    drifts = asyncio.run(
+        provision_bus(BusSettings(url=nats_url), migrate=migrate, replicas=replicas)
+    )
     for drift in drifts:
         console.print(
             f"[yellow]drift[/yellow] {drift.kind} {drift.name}.{drift.field}: "
@@ -101,7 +108,7 @@ def seed(
     per_community: Annotated[int, typer.Option(min=1, max=100)] = 5,
 ) -> None:
     """Seed the demo district's wishes through the tickets service's HTTP API."""
-    from shiliu.demo import seed as seed_demo  # noqa: PLC0415
+    from shiliu.demo import seed as seed_demo
 
     posted = asyncio.run(seed_demo(tickets_url, wishes_per_community=per_community))
     console.print(f"seeded {posted} wishes")
@@ -121,7 +128,14 @@ def status(
     for row in report["streams"]:
         streams.add_row(*map(str, row))
     consumers = Table(title="consumers")
-    for column in ("consumer", "delivered", "acked", "lag (pending)", "awaiting ack", "redelivered"):
+    for column in (
+        "consumer",
+        "delivered",
+        "acked",
+        "lag (pending)",
+        "awaiting ack",
+        "redelivered",
+    ):
         consumers.add_column(column)
     for row in report["consumers"]:
         consumers.add_row(*map(str, row))
@@ -157,8 +171,11 @@ async def _bus_report(url: str) -> dict[str, list[tuple[object, ...]]]:
         for c in CONSUMERS:
             try:
                 info = await js.consumer_info(c.stream, c.durable)
-                consumers.append((c.durable, info.delivered.stream_seq, info.ack_floor.stream_seq,
-                                  info.num_pending, info.num_ack_pending, info.num_redelivered))  # fmt: skip
+                delivered, acked = info.delivered.stream_seq, info.ack_floor.stream_seq
+                consumers.append(
+                    (c.durable, delivered, acked, info.num_pending, info.num_ack_pending,
+                     info.num_redelivered)
+                )  # fmt: skip
             except NotFoundError:
                 consumers.append((c.durable, "missing", "-", "-", "-", "-"))
         return {"streams": streams, "consumers": consumers}
@@ -174,7 +191,7 @@ def parked(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """List messages the ledger parked (malformed, unknown, or failing past max_deliver)."""
-    from services.ledger.main import Ledger, LedgerSettings  # noqa: PLC0415
+    from services.ledger.main import Ledger, LedgerSettings
 
     ledger = Ledger(
         LedgerSettings(store=StoreSettings(sqlite_path=data_dir / "ledger.sqlite"), consume=False)
@@ -199,8 +216,8 @@ def rebuild_ledger(
     data_dir: Annotated[Path, typer.Option()] = Path("data"),
 ) -> None:
     """Rebuild the ledger from the stream into a fresh store and compare it with the live one."""
-    from services.ledger.main import Ledger, LedgerSettings  # noqa: PLC0415
-    from services.ledger.rebuild import replay_into  # noqa: PLC0415
+    from services.ledger.main import Ledger, LedgerSettings
+    from services.ledger.rebuild import replay_into
 
     target = into or Path(tempfile.mkdtemp()) / "ledger-rebuilt.sqlite"
     rebuilt = Ledger(LedgerSettings(store=StoreSettings(sqlite_path=target), consume=False))

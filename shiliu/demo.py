@@ -71,13 +71,13 @@ async def _seed_wish(
     if progress >= 1:
         await _post(client, f"{wish}/verification", STAFF, None)
     unit = f"unit-{community.code}-{rng.randint(1, 6)}"
-    if progress >= 2:  # noqa: PLR2004 - steps of the lifecycle
+    if progress >= 2:
         await _post(client, f"{wish}/claims", _unit(community, 1), {"unit_id": unit})
-    if progress >= 3:  # noqa: PLR2004
+    if progress >= 3:
         await _post(client, f"{wish}/fulfilment", _unit(community, 1), {"unit_id": unit})
-    if progress >= 4:  # noqa: PLR2004
+    if progress >= 4:
         await _post(client, f"{wish}/fulfilment/verification", STAFF, None)
-    if progress >= 5:  # noqa: PLR2004
+    if progress >= 5:
         resident_headers = {"X-Actor-Id": resident, "X-Actor-Role": "resident"}
         await _post(client, f"{wish}/acknowledgement", resident_headers, {"rating": 5})
 

@@ -140,7 +140,7 @@ async def _seed_once(config: EmbeddedConfig, tickets_url: str) -> None:
     marker = config.data_dir / ".demo-seeded"
     if not config.seed_demo or marker.exists():
         return
-    from shiliu.demo import seed  # noqa: PLC0415 - only on first start
+    from shiliu.demo import seed
 
     await seed(tickets_url)
     marker.write_text("seeded\n", encoding="utf-8")

@@ -64,7 +64,7 @@ def test_the_up_command_starts_shiliu_with_the_demo_district_in_a_fresh_clone(
 
         def seeded() -> bool:
             figures = httpx.get(f"{ledger}/ledger/jinfeng/wishes", timeout=5).json()
-            return len(figures) == 68  # noqa: PLR2004 - the demo district's communities
+            return len(figures) == 68
 
         deadline = time.monotonic() + 120
         while not seeded():

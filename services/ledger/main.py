@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,9 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.ledger.api import ledger_router, parking_router
 from services.ledger.projection import WishLedger
 from services.ledger.subscribers import WishEventConsumer
-from services.ledger.subscribers import ledger_router as bus_router
 from services.runtime.asyncapi import asyncapi_router
-from services.runtime.bus import make_broker
+from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, open_datastore
 from services.runtime.http import install_error_handlers
 from services.runtime.parking import ParkingLot
@@ -44,18 +44,26 @@ class Ledger:
         self.ledger = WishLedger(self.database)
         self.parking = ParkingLot(self.database)
         self.consumer = WishEventConsumer(self.database, self.ledger, self.parking)
-        self.broker = make_broker(settings.bus, name="shiliu-ledger")
-        self.broker.include_router(bus_router(self.consumer, batch_size=settings.batch_size))
+        self.pull = PullLoop(
+            settings.bus,
+            self.consumer.spec,
+            self.consumer.on_wish_events,
+            batch_size=settings.batch_size,
+        )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        if self.settings.consume:
-            await self.broker.start()
+        task = (
+            asyncio.create_task(self.pull.run(), name="ledger-wishes")
+            if self.settings.consume
+            else None
+        )
         try:
             yield
         finally:
-            if self.settings.consume:
-                await self.broker.stop()
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     def close(self) -> None:
         self.datastore.close()

@@ -162,7 +162,9 @@ class WishLedger:
             rows = tx.fetchall()
         summaries: dict[str, dict[str, int]] = {}
         for row in rows:
-            summaries.setdefault(row["community"], {s: 0 for s in STATES})[row["state"]] = row["n"]
+            summaries.setdefault(row["community"], dict.fromkeys(STATES, 0))[row["state"]] = row[
+                "n"
+            ]
         return [
             CommunitySummary(community=c, wishes=sum(counts.values()), by_state=counts)
             for c, counts in summaries.items()
@@ -173,9 +175,7 @@ class WishLedger:
         with self.database.transaction(commit=False) as tx:
             tx.execute("SELECT * FROM {t:ledger_wishes} ORDER BY wish_id")
             wishes = [dict(row) for row in tx.fetchall()]
-            tx.execute(
-                "SELECT * FROM {t:ledger_unit_claims} ORDER BY district, community, unit_id"
-            )
+            tx.execute("SELECT * FROM {t:ledger_unit_claims} ORDER BY district, community, unit_id")
             units = [dict(row) for row in tx.fetchall()]
         return {"wishes": wishes, "unit_claims": units}
 

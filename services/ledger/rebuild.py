@@ -27,7 +27,9 @@ async def replay_into(
 
     Uses an ephemeral consumer, so the live durable consumer is untouched; commits per batch.
     """
-    client = await nats.connect(bus.url, connect_timeout=int(bus.connect_timeout_seconds))
+    client = await nats.connect(
+        servers=bus.servers, connect_timeout=int(bus.connect_timeout_seconds)
+    )
     try:
         js = client.jetstream()
         subscription = await js.pull_subscribe(

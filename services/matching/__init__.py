@@ -1,1 +1,4 @@
-"""Matching (资源清单 resource lists ↔ 需求清单 demand lists): proposes and tracks matches. Arrives with the two-lists issue."""
+"""Matching of resource lists (资源清单) and demand lists (需求清单).
+
+Proposes and tracks matches; arrives with the two-lists issue.
+"""

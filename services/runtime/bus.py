@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def make_broker(bus: BusSettings, *, name: str) -> NatsBroker:
     """A broker that reconnects forever (nats-py otherwise gives up after ~2 minutes)."""
     return NatsBroker(
-        bus.url,
+        bus.servers,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -31,12 +31,13 @@ def make_broker(bus: BusSettings, *, name: str) -> NatsBroker:
     )
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
         duplicate_window=spec.duplicate_window_seconds,
         max_age=spec.max_age_days * 86400,
+        num_replicas=replicas,
     )
 
 
@@ -64,14 +65,19 @@ class Drift:
     actual: object
 
 
-async def provision(bus: BusSettings, *, migrate: bool = False) -> list[Drift]:
-    """Create missing streams and consumers; report (or, with `migrate`, update) drifted ones."""
-    client = await nats.connect(bus.url, connect_timeout=int(bus.connect_timeout_seconds))
+async def provision(bus: BusSettings, *, migrate: bool = False, replicas: int = 1) -> list[Drift]:
+    """Create missing streams and consumers; report (or, with `migrate`, update) drifted ones.
+
+    `replicas` is the deployment's choice: 1 on the embedded server, 3 on a cluster.
+    """
+    client = await nats.connect(
+        servers=bus.servers, connect_timeout=int(bus.connect_timeout_seconds)
+    )
     try:
         js = client.jetstream()
         drifts: list[Drift] = []
         for stream in STREAMS:
-            drifts += await _provision_stream(js, stream, migrate=migrate)
+            drifts += await _provision_stream(js, stream, migrate=migrate, replicas=replicas)
         for consumer in CONSUMERS:
             drifts += await _provision_consumer(js, consumer, migrate=migrate)
         return drifts
@@ -80,9 +86,9 @@ async def provision(bus: BusSettings, *, migrate: bool = False) -> list[Drift]:
 
 
 async def _provision_stream(
-    js: JetStreamContext, spec: StreamSpec, *, migrate: bool
+    js: JetStreamContext, spec: StreamSpec, *, migrate: bool, replicas: int
 ) -> list[Drift]:
-    wanted = stream_config(spec)
+    wanted = stream_config(spec, replicas)
     try:
         info = await js.stream_info(spec.name)
     except NotFoundError:
@@ -92,7 +98,7 @@ async def _provision_stream(
     actual = info.config
     drifts = [
         Drift("stream", spec.name, field, getattr(wanted, field), getattr(actual, field))
-        for field in ("subjects", "duplicate_window", "max_age")
+        for field in ("subjects", "duplicate_window", "max_age", "num_replicas")
         if _differs(getattr(wanted, field), getattr(actual, field))
     ]
     if drifts and migrate:

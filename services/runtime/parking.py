@@ -40,7 +40,7 @@ class ParkingLot:
         self.database = database
         database.execute_script(_DDL)
 
-    def park_in(  # noqa: PLR0913 - what an operator needs to see
+    def park_in(
         self,
         tx: Cursor,
         *,

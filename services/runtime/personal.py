@@ -58,7 +58,9 @@ class PersonalDataVault:
             row = tx.fetchone()
         if key is None or row is None:
             return None
-        data: dict[str, Any] = orjson.loads(_open(AESGCM(key), bytes(row["sealed"]), person_id.encode()))
+        data: dict[str, Any] = orjson.loads(
+            _open(AESGCM(key), bytes(row["sealed"]), person_id.encode())
+        )
         return data
 
     def erase(self, person_id: str) -> None:

@@ -43,5 +43,10 @@ class BusSettings(BaseModel):
     """How a service reaches NATS."""
 
     url: str = "nats://127.0.0.1:4222"
+    """One URL, or several separated by commas (the seeds of a cluster)."""
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @property
+    def servers(self) -> list[str]:
+        return [part.strip() for part in self.url.split(",") if part.strip()]

@@ -18,8 +18,8 @@ from events.wishes import (
     WithdrawalReason,
 )
 from services.runtime.http import install_error_handlers, no_details
-from services.runtime.identity import RequestActor, current_actor
 from services.runtime.idempotency import IdempotencyKeyReusedError
+from services.runtime.identity import RequestActor, current_actor
 from services.tickets.application import (
     Caller,
     ClaimRefusedError,
@@ -144,7 +144,7 @@ def install(app: FastAPI) -> None:
     install_error_handlers(app, ERRORS)
 
 
-def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:  # noqa: C901 - one route each
+def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
     router = APIRouter(prefix="/wishes", tags=["wishes"])
 
     @router.post("", status_code=201, response_model=Outcome)

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from pydantic import BaseModel
 
 from events.wishes import (
@@ -133,8 +133,6 @@ class _StampTranscoding(Transcoding):
         return Stamp(**data)
 
 
-
-
 class WishBoard(Application[UUID]):
     """Posts, claims and fulfils micro-wishes; the tickets service's store of record."""
 
@@ -154,14 +152,14 @@ class WishBoard(Application[UUID]):
         self.listeners: list[Callable[[], None]] = []
         self._locks = [threading.Lock() for _ in range(64)]
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(_PlaceTranscoding())
         transcoder.register(_StampTranscoding())
 
     # Commands
 
-    def post_wish(  # noqa: PLR0913 - a posting's fields
+    def post_wish(
         self,
         caller: Caller,
         *,
@@ -263,7 +261,7 @@ class WishBoard(Application[UUID]):
 
     def _load(self, wish_id: UUID) -> Wish:
         try:
-            wish = self.repository.get(wish_id)
+            wish: object = self.repository.get(wish_id)
         except AggregateNotFoundError:
             raise WishNotFoundError(wish_id) from None
         if not isinstance(wish, Wish):
@@ -332,7 +330,9 @@ class WishBoard(Application[UUID]):
         if caller.idempotency_key is None:
             return None
         try:
-            receipt = self.repository.get(receipt_id(caller.actor_id, caller.idempotency_key))
+            receipt: object = self.repository.get(
+                receipt_id(caller.actor_id, caller.idempotency_key)
+            )
         except AggregateNotFoundError:
             return None
         assert isinstance(receipt, Receipt)

@@ -19,8 +19,8 @@ from events.envelope import IntegrationEvent
 from events.wishes import (
     WishAcknowledged,
     WishClaimed,
-    WishClaimReleased,
     WishClaimRefused,
+    WishClaimReleased,
     WishEvent,
     WishPosted,
 )
@@ -103,9 +103,9 @@ class WishBoardView(LogFollower):
             PositionStore.save_in(tx, self.name, batch[-1].id)
         return applied
 
-    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+    async def wait_for(self, position: int, within: float = 5.0) -> bool:
         """Read-your-writes: wait until the view has applied `position`."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while await self.position() < position:
             if asyncio.get_running_loop().time() > deadline:
                 return False
@@ -175,6 +175,6 @@ def _apply(tx: Cursor, event: WishEvent) -> None:
     changes["claimants"] = json.dumps(claimants)
     assignments = ", ".join(f"{column} = ?" for column in changes)
     tx.execute(
-        f"UPDATE {{t:wish_board}} SET {assignments} WHERE wish_id = ?",  # noqa: S608 - fixed columns
+        f"UPDATE {{t:wish_board}} SET {assignments} WHERE wish_id = ?",
         [*changes.values(), str(event.wish_id)],
     )

@@ -118,7 +118,7 @@ class Wish(Aggregate):
     """A micro-wish on a community's wish board."""
 
     @event("Posted")
-    def __init__(  # noqa: PLR0913 - the facts of a posting
+    def __init__(
         self,
         *,
         stamp: Stamp,
@@ -143,7 +143,7 @@ class Wish(Aggregate):
         self.posted_at = stamp.occurred_at
 
     @classmethod
-    def post(  # noqa: PLR0913
+    def post(
         cls,
         *,
         stamp: Stamp,
@@ -238,7 +238,7 @@ class Wish(Aggregate):
 
     def acknowledge(self, rating: int | None, stamp: Stamp) -> None:
         self._require("acknowledge", WishState.FULFILLED)
-        if rating is not None and not 1 <= rating <= 5:  # noqa: PLR2004
+        if rating is not None and not 1 <= rating <= 5:
             raise InvalidWishError("rating", "must be between 1 and 5")
         self._acknowledged(rating=rating, stamp=stamp)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification
 
 from events.envelope import Actor, IntegrationEvent, Role, Territory
@@ -96,6 +96,7 @@ def translator(mapper: Mapper[UUID]) -> Callable[[Notification], IntegrationEven
 def to_integration_event(
     domain_event: DomainEventProtocol[UUID], name: str, position: int
 ) -> IntegrationEvent:
+    assert isinstance(domain_event, Aggregate.Event)
     event_class, fields = _FIELDS[name]
     stamp: Stamp = getattr(domain_event, "stamp")  # noqa: B009 - every wish event has one
     place = stamp.place

@@ -36,7 +36,9 @@ def test_malformed_and_unknown_messages_are_parked_and_the_consumer_carries_on(
     asyncio.run(_publish_garbage(bus))
     tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
 
-    parked = eventually(lambda: (rows := ledger.get("/ops/parked").json()) and len(rows) == 3 and rows)
+    parked = eventually(
+        lambda: (rows := ledger.get("/ops/parked").json()) and len(rows) == 3 and rows
+    )
     eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json()["wishes"] == 1)
 
     by_subject = {row["subject"]: row for row in parked}

@@ -16,7 +16,8 @@ def test_the_sqlite_store_fsyncs_every_commit(tmp_path: Path) -> None:
             journal = tx.fetchone()
             tx.execute("PRAGMA synchronous")
             synchronous = tx.fetchone()
-        assert journal is not None and synchronous is not None
+        assert journal is not None
+        assert synchronous is not None
         assert str(journal[0]).lower() == "wal"  # type: ignore[index]
         assert synchronous[0] == 2  # type: ignore[index]  # FULL
     finally:

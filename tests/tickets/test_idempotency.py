@@ -51,6 +51,8 @@ def test_the_same_key_from_two_actors_means_two_commands(tickets: TestClient) ->
     key = {"Idempotency-Key": "shared"}
     one = tickets.post("/wishes", json=posting(), headers={**RESIDENT, **key})
     two = tickets.post(
-        "/wishes", json=posting(), headers={"X-Actor-Id": "resident-2", "X-Actor-Role": "resident", **key}
+        "/wishes",
+        json=posting(),
+        headers={"X-Actor-Id": "resident-2", "X-Actor-Role": "resident", **key},
     )
     assert one.json()["wish"]["id"] != two.json()["wish"]["id"]
