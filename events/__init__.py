@@ -26,7 +26,11 @@ from events.wishes import (
     WithdrawalReason,
 )
 
+ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (*WISH_EVENTS,)
+"""Every integration event on the bus; each new event family is added here."""
+
 __all__ = [
+    "ALL_EVENTS",
     "CONSUMERS",
     "STREAMS",
     "WISH_EVENTS",

@@ -15,10 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.ledger.api import ledger_router, parking_router
 from services.ledger.projection import WishLedger
 from services.ledger.subscribers import WishEventConsumer
-from services.runtime.asyncapi import asyncapi_router
 from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, open_datastore
-from services.runtime.http import install_error_handlers
+from services.runtime.http import service_app
 from services.runtime.parking import ParkingLot
 from services.runtime.settings import BusSettings, StoreSettings
 
@@ -81,16 +80,10 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             yield
         ledger.close()
 
-    app = FastAPI(title="Shiliu ledger", version="0.1.0", lifespan=lifespan)
+    app = service_app("ledger", lifespan=lifespan)
     app.state.ledger = ledger
-    install_error_handlers(app, {})
     app.include_router(ledger_router(ledger.ledger))
     app.include_router(parking_router(ledger.parking))
-    app.include_router(asyncapi_router())
-
-    @app.get("/health", tags=["ops"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "service": "ledger"}
 
     @app.get("/ops/consumer", tags=["ops"])
     async def consumer_status() -> dict[str, Any]:

@@ -6,8 +6,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.runtime.asyncapi import asyncapi_router
-from services.runtime.http import install_error_handlers
+from services.runtime.http import service_app
 
 
 class MatchingSettings(BaseSettings):
@@ -20,13 +19,4 @@ class MatchingSettings(BaseSettings):
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
-    settings = settings or MatchingSettings()
-    app = FastAPI(title="Shiliu matching", version="0.1.0")
-    install_error_handlers(app, {})
-    app.include_router(asyncapi_router())
-
-    @app.get("/health", tags=["ops"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "service": "matching"}
-
-    return app
+    return service_app("matching")

@@ -13,12 +13,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
+from events import ALL_EVENTS
 from events.envelope import CODE_PATTERN, IntegrationEvent
 from events.subjects import subject_template
-from events.wishes import WISH_EVENTS
-
-ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (*WISH_EVENTS,)
-"""Every integration event on the bus; each new event family is added here."""
 
 ASYNCAPI_VERSION = "3.0.0"
 _SCHEMAS = "#/components/schemas/{model}"

@@ -7,6 +7,7 @@ each field and the rule it broke.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 Details = Callable[[Exception], dict[str, Any]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
@@ -64,3 +66,29 @@ def install_error_handlers(
 
 def no_details(_: Exception) -> dict[str, Any]:
     return {}
+
+
+def service_app(
+    name: str,
+    *,
+    lifespan: Lifespan | None = None,
+    errors: Mapping[type[Exception], tuple[int, Details]] | None = None,
+) -> FastAPI:
+    """A service's FastAPI app with the shared conventions: error shape, health, AsyncAPI.
+
+    Swagger UI and ReDoc load their assets from a CDN, which intranets do not have, so only
+    the OpenAPI document itself is served (`/openapi.json`).
+    """
+    from services.runtime.asyncapi import asyncapi_router
+
+    app = FastAPI(
+        title=f"Shiliu {name}", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    install_error_handlers(app, errors or {})
+    app.include_router(asyncapi_router())
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -17,7 +17,7 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
-from services.runtime.http import install_error_handlers, no_details
+from services.runtime.http import Details, no_details
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import RequestActor, current_actor
 from services.tickets.application import (
@@ -129,7 +129,7 @@ def _invalid_details(exc: Exception) -> dict[str, Any]:
     return {"fields": [{"field": f"body.{exc.field}", "rule": "domain", "message": str(exc)}]}
 
 
-ERRORS = {
+ERRORS: dict[type[Exception], tuple[int, Details]] = {
     WishNotFoundError: (404, no_details),
     IllegalTransitionError: (409, _transition_details),
     ClaimRefusedError: (409, _refusal_details),
@@ -138,10 +138,6 @@ ERRORS = {
     InvalidWishError: (422, _invalid_details),
     IdempotencyKeyReusedError: (422, no_details),
 }
-
-
-def install(app: FastAPI) -> None:
-    install_error_handlers(app, ERRORS)
 
 
 def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:

@@ -16,9 +16,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.topology import TICKETS_STREAM
-from services.runtime.asyncapi import asyncapi_router
 from services.runtime.bus import make_broker
 from services.runtime.database import Database, eventsourcing_env
+from services.runtime.http import service_app
 from services.runtime.personal import MASTER_KEY_BYTES, PersonalDataVault
 from services.runtime.positions import PositionStore
 from services.runtime.relay import JetStreamPublisher, Relay
@@ -139,16 +139,10 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             yield
         tickets.close()
 
-    app = FastAPI(title="Shiliu tickets", version="0.1.0", lifespan=lifespan)
+    app = service_app(SOURCE, lifespan=lifespan, errors=api.ERRORS)
     app.state.tickets = tickets
-    api.install(app)
     app.include_router(api.wish_router(tickets.board, tickets.view))
-    app.include_router(asyncapi_router())
     app.include_router(page_router(tickets.board, tickets.view))
-
-    @app.get("/health", tags=["ops"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "service": SOURCE}
 
     @app.get("/ops/relay", tags=["ops"])
     async def relay_status() -> dict[str, Any]:

@@ -14,9 +14,9 @@ from jsonschema.validators import validator_for
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from events import WISH_EVENTS, Actor, Role, Territory, subject_template
+from events import ALL_EVENTS, WISH_EVENTS, Actor, Role, Territory, subject_template
 from events.wishes import ClaimMode, WishCategory, WishPosted
-from services.runtime.asyncapi import ALL_EVENTS, asyncapi_router, bus_document
+from services.runtime.asyncapi import asyncapi_router, bus_document
 from tests.support.asyncapi_schema import asyncapi_3_0_0_schema
 
 COMPONENT_KEY = re.compile(r"^[a-zA-Z0-9.\-_]+$")
