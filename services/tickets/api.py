@@ -169,7 +169,7 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> WishList:
         items = await run_in_threadpool(
-            lambda: view.list(
+            lambda: view.entries(
                 district=district, community=community, states=state or (), limit=limit,
                 offset=offset,
             )

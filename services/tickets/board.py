@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from pydantic import BaseModel
@@ -35,9 +36,10 @@ _DDL = (
     "community TEXT NOT NULL, grid TEXT, title TEXT NOT NULL, category TEXT NOT NULL, "
     "claim_mode TEXT NOT NULL, quota INTEGER NOT NULL, state TEXT NOT NULL, "
     "claimants TEXT NOT NULL, refusals INTEGER NOT NULL, rating INTEGER, "
-    "posted_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    "posted_at TEXT NOT NULL, updated_at TEXT NOT NULL, expires_at TEXT)",
     "CREATE INDEX IF NOT EXISTS wish_board_by_community "
     "ON {t:wish_board} (district, community, posted_at)",
+    "CREATE INDEX IF NOT EXISTS wish_board_by_expiry ON {t:wish_board} (expires_at)",
 )
 _STATE_AFTER = {
     "WishVerified": WishState.OPEN,
@@ -49,7 +51,9 @@ _STATE_AFTER = {
     "WishWithdrawn": WishState.WITHDRAWN,
     "WishExpired": WishState.EXPIRED,
 }
-VIEW_NAME = "wish-board"
+VIEW_NAME = "wish-board-v2"
+"""Named with its schema version: a new version starts from position 0 and rebuilds."""
+_OPEN_STATES = (WishState.SUBMITTED, WishState.OPEN, WishState.CLAIMED)
 
 
 class BoardEntry(BaseModel):
@@ -68,6 +72,7 @@ class BoardEntry(BaseModel):
     rating: int | None
     posted_at: datetime
     updated_at: datetime
+    expires_at: datetime | None = None
 
 
 class WishBoardView(LogFollower):
@@ -79,11 +84,14 @@ class WishBoardView(LogFollower):
         translate: Callable[[Notification], IntegrationEvent | None],
         poll_seconds: float = 0.5,
     ) -> None:
+        positions = PositionStore(database)
+        if positions.load(VIEW_NAME) == 0:
+            database.execute_script(["DROP TABLE IF EXISTS {t:wish_board}"])
         database.execute_script(_DDL)
         super().__init__(
             name=VIEW_NAME,
             recorder=recorder,
-            positions=PositionStore(database),
+            positions=positions,
             poll_seconds=poll_seconds,
         )
         self.database = database
@@ -113,7 +121,7 @@ class WishBoardView(LogFollower):
             await asyncio.sleep(0.02)
         return True
 
-    def list(
+    def entries(
         self,
         *,
         district: str,
@@ -133,6 +141,17 @@ class WishBoardView(LogFollower):
             rows = tx.fetchall()
         return [_entry(row) for row in rows]
 
+    def due_for_expiry(self, now: datetime, limit: int = 500) -> list[UUID]:
+        """Wishes still open whose expiry has passed (ISO-8601 UTC strings sort by time)."""
+        states = ", ".join("?" * len(_OPEN_STATES))
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                f"SELECT wish_id FROM {{t:wish_board}} WHERE expires_at <= ? "
+                f"AND state IN ({states}) ORDER BY expires_at LIMIT ?",
+                [now.astimezone(UTC).isoformat(), *(s.value for s in _OPEN_STATES), limit],
+            )
+            return [UUID(row["wish_id"]) for row in tx.fetchall()]
+
 
 def _entry(row: Any) -> BoardEntry:
     data = dict(row)
@@ -145,11 +164,12 @@ def _apply(tx: Cursor, event: WishEvent) -> None:
     if isinstance(event, WishPosted):
         where = event.territory
         tx.execute(
-            "INSERT INTO {t:wish_board} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO {t:wish_board} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (wish_id) DO NOTHING",
             (str(event.wish_id), where.district, where.street, where.community, where.grid,
              event.title, event.category.value, event.claim_mode.value, event.quota,
-             WishState.SUBMITTED.value, "[]", 0, None, at, at),
+             WishState.SUBMITTED.value, "[]", 0, None, at, at,
+             event.expires_at.astimezone(UTC).isoformat() if event.expires_at else None),
         )  # fmt: skip
         return
     tx.execute("SELECT claimants FROM {t:wish_board} WHERE wish_id = ?", (str(event.wish_id),))

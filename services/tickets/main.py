@@ -26,6 +26,7 @@ from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets import api
 from services.tickets.application import WishBoard
 from services.tickets.board import WishBoardView
+from services.tickets.expiry import ExpirySweeper
 from services.tickets.pages import page_router
 from services.tickets.publishing import SOURCE, translator
 
@@ -47,6 +48,7 @@ class TicketsSettings(BaseSettings):
     )
     relay_enabled: bool = True
     poll_seconds: float = Field(default=0.5, gt=0)
+    expiry_sweep_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("master_key")
     @classmethod
@@ -101,10 +103,16 @@ class Tickets:
             poll_seconds=settings.poll_seconds,
         )
         self.board.listeners += [self.view.wake, self.relay.wake]
+        self.expiry = ExpirySweeper(
+            self.board, self.view, every_seconds=settings.expiry_sweep_seconds
+        )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(self.view.run(), name="wish-board-view")]
+        tasks = [
+            asyncio.create_task(self.view.run(), name="wish-board-view"),
+            asyncio.create_task(self.expiry.run(), name="wish-expiry"),
+        ]
         if self.settings.relay_enabled:
             await self.broker.connect()
             tasks.append(asyncio.create_task(self.relay.run(), name="tickets-relay"))

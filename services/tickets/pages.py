@@ -176,7 +176,7 @@ class BoardPage:
     ) -> HTMLResponse:  # fmt: skip
         district, community = where
         entries = await run_in_threadpool(
-            lambda: self.view.list(district=district, community=community, limit=BOARD_LIMIT)
+            lambda: self.view.entries(district=district, community=community, limit=BOARD_LIMIT)
         )
         remembered = {field: request.cookies.get(name, "") for field, name in COOKIES.items()}
         html = self.templates.get_template("board.html").render(

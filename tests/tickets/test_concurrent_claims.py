@@ -27,6 +27,9 @@ def _topics(board: WishBoard) -> list[str]:
     return [n.topic.rsplit(".", 1)[-1] for n in board.recorder.select_notifications(1, 10_000)]
 
 
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_fifty_concurrent_claims_on_an_exclusive_wish_give_one_winner_and_49_recorded_refusals(
     bus: BusSettings, stores: dict[str, StoreSettings], ledger: TestClient
 ) -> None:
