@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,14 +13,17 @@ import nats
 import typer
 import uvicorn
 from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from events.envelope import Role
 from events.topology import CONSUMERS, STREAMS
 from services.runtime.bus import provision as provision_bus
+from services.runtime.identity import Claims, Scope, issue_token
 from services.runtime.nats_server import NatsServerError
 from services.runtime.settings import BusSettings, StoreSettings
-from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, run_stack
+from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, auth_keys, run_stack
 
 app = typer.Typer(
     help="Shiliu (石榴): co-governance of embedded communities.", no_args_is_help=True
@@ -106,11 +110,16 @@ def provision(
 def seed(
     tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
     per_community: Annotated[int, typer.Option(min=1, max=100)] = 5,
+    data_dir: Annotated[Path, typer.Option(help="holds the demo signing key")] = Path("data"),
 ) -> None:
     """Seed the demo district's wishes through the tickets service's HTTP API."""
     from shiliu.demo import seed as seed_demo
 
-    posted = asyncio.run(seed_demo(tickets_url, wishes_per_community=per_community))
+    key = auth_keys(data_dir).signing_key_file
+    assert key is not None
+    posted = asyncio.run(
+        seed_demo(tickets_url, key.read_bytes(), wishes_per_community=per_community)
+    )
     console.print(f"seeded {posted} wishes")
 
 
@@ -119,8 +128,10 @@ def status(
     nats_url: NatsUrl = DEFAULT_NATS,
     tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
     ledger_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['ledger']}",
+    data_dir: Annotated[Path, typer.Option(help="signs the operator's token")] = Path("data"),
 ) -> None:
     """Streams, consumer positions and lag, relay lag, and parked messages."""
+    headers = _operator_headers(data_dir)
     report = asyncio.run(_bus_report(nats_url))
     streams = Table(title="streams")
     for column in ("stream", "messages", "first seq", "last seq"):
@@ -140,16 +151,24 @@ def status(
     for row in report["consumers"]:
         consumers.add_row(*map(str, row))
     console.print(streams, consumers)
-    relay = _get_json(f"{tickets_url}/ops/relay")
+    relay = _get_json(f"{tickets_url}/ops/relay", headers)
     console.print(f"tickets relay: {relay if relay is not None else 'tickets not reachable'}")
-    parked = _get_json(f"{ledger_url}/ops/parked")
+    parked = _get_json(f"{ledger_url}/ops/parked", headers)
     count = "ledger not reachable" if parked is None else len(parked)
     console.print(f"parked messages (ledger): {count}")
 
 
-def _get_json(url: str) -> Any:
+def _operator_headers(data_dir: Path) -> dict[str, str]:
+    key = data_dir / "keys" / "auth-signing.pem"
+    if not key.exists():
+        return {}
+    claims = Claims(sub="cli-operator", role=Role.OPERATOR)
+    return {"Authorization": f"Bearer {issue_token(key.read_bytes(), claims)}"}
+
+
+def _get_json(url: str, headers: dict[str, str]) -> Any:
     try:
-        response = httpx.get(url, timeout=3.0)
+        response = httpx.get(url, headers=headers, timeout=3.0)
         response.raise_for_status()
     except httpx.HTTPError:
         return None
@@ -181,6 +200,33 @@ async def _bus_report(url: str) -> dict[str, list[tuple[object, ...]]]:
         return {"streams": streams, "consumers": consumers}
     finally:
         await client.close()
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="the role the bearer acts in")],
+    sub: Annotated[str, typer.Option(help="the bearer's id")],
+    district: Annotated[str | None, typer.Option()] = "jinfeng",
+    street: Annotated[str | None, typer.Option()] = None,
+    community: Annotated[str | None, typer.Option()] = None,
+    grid: Annotated[str | None, typer.Option()] = None,
+    person: Annotated[str | None, typer.Option(help="residents: their person id")] = None,
+    unit: Annotated[str | None, typer.Option(help="unit staff: their unit")] = None,
+    hours: Annotated[float, typer.Option(min=0.01, max=24 * 30)] = 8,
+    data_dir: Annotated[Path, typer.Option(help="holds the signing key")] = Path("data"),
+) -> None:
+    """Issue a signed token with the embedded default's key (for scripts and API clients)."""
+    key = data_dir / "keys" / "auth-signing.pem"
+    if not key.exists():
+        console.print(f"[red]error:[/red] no signing key at {key}; start `shiliu up` once first")
+        raise typer.Exit(2)
+    try:
+        scope = Scope(district=district, street=street, community=community, grid=grid)
+        claims = Claims(sub=sub, role=role, scope=scope, person=person, unit=unit)
+    except ValidationError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    typer.echo(issue_token(key.read_bytes(), claims, lifetime=timedelta(hours=hours)))
 
 
 @app.command()

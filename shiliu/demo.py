@@ -13,6 +13,9 @@ from typing import Any
 
 import httpx
 
+from events.envelope import Role
+from services.runtime.identity import Claims, Scope, issue_token
+
 DISTRICT = "jinfeng"
 STREETS = 8
 COMMUNITIES = 68
@@ -27,7 +30,6 @@ WISHES = (
     ("测一次血压", "health"),
     ("陪同去医院复查", "mobility"),
 )
-STAFF = {"X-Actor-Id": "demo-staff", "X-Actor-Role": "community_staff"}
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,25 @@ def communities() -> list[Community]:
     return [Community(f"s{(i % STREETS) + 1}", f"c{i + 1:02d}") for i in range(COMMUNITIES)]
 
 
-def _unit(community: Community, n: int) -> dict[str, str]:
-    return {"X-Actor-Id": f"unit-{community.code}-{n}-staff", "X-Actor-Role": "unit_staff"}
+class Issuer:
+    """Signs the demo actors' tokens with the embedded default's key."""
+
+    def __init__(self, signing_key_pem: bytes) -> None:
+        self.pem = signing_key_pem
+
+    def headers(self, community: Community, sub: str, role: Role, **extra: str) -> dict[str, str]:
+        scope = Scope(district=DISTRICT, street=community.street, community=community.code)
+        claims = Claims(sub=sub, role=role, scope=scope, **extra)
+        return {"Authorization": f"Bearer {issue_token(self.pem, claims)}"}
+
+    def resident(self, community: Community, person: str) -> dict[str, str]:
+        return self.headers(community, person, Role.RESIDENT, person=person)
+
+    def staff(self, community: Community) -> dict[str, str]:
+        return self.headers(community, f"staff-{community.code}", Role.COMMUNITY_STAFF)
+
+    def unit(self, community: Community, unit: str) -> dict[str, str]:
+        return self.headers(community, f"{unit}-staff", Role.UNIT_STAFF, unit=unit)
 
 
 async def _post(client: httpx.AsyncClient, path: str, headers: dict[str, str], body: Any) -> None:
@@ -50,7 +69,7 @@ async def _post(client: httpx.AsyncClient, path: str, headers: dict[str, str], b
 
 
 async def _seed_wish(
-    client: httpx.AsyncClient, community: Community, n: int, rng: random.Random
+    client: httpx.AsyncClient, issuer: Issuer, community: Community, n: int, rng: random.Random
 ) -> None:
     title, category = rng.choice(WISHES)
     joint = rng.random() < 0.2
@@ -63,35 +82,39 @@ async def _seed_wish(
             "category": category, "claim_mode": "joint" if joint else "exclusive",
             "quota": 3 if joint else 1,
         },
-        headers={"X-Actor-Id": resident, "X-Actor-Role": "resident"},
+        headers=issuer.resident(community, resident),
     )  # fmt: skip
     response.raise_for_status()
     wish = f"/wishes/{response.json()['wish']['id']}"
     progress = rng.randint(0, 5)
     if progress >= 1:
-        await _post(client, f"{wish}/verification", STAFF, None)
+        await _post(client, f"{wish}/verification", issuer.staff(community), None)
     unit = f"unit-{community.code}-{rng.randint(1, 6)}"
     if progress >= 2:
-        await _post(client, f"{wish}/claims", _unit(community, 1), {"unit_id": unit})
+        await _post(client, f"{wish}/claims", issuer.unit(community, unit), {"unit_id": unit})
     if progress >= 3:
-        await _post(client, f"{wish}/fulfilment", _unit(community, 1), {"unit_id": unit})
+        await _post(client, f"{wish}/fulfilment", issuer.unit(community, unit), {"unit_id": unit})
     if progress >= 4:
-        await _post(client, f"{wish}/fulfilment/verification", STAFF, None)
+        await _post(client, f"{wish}/fulfilment/verification", issuer.staff(community), None)
     if progress >= 5:
-        resident_headers = {"X-Actor-Id": resident, "X-Actor-Role": "resident"}
+        resident_headers = issuer.resident(community, resident)
         await _post(client, f"{wish}/acknowledgement", resident_headers, {"rating": 5})
 
 
-async def seed(tickets_url: str, *, wishes_per_community: int = 5, seed_value: int = 2026) -> int:
+async def seed(
+    tickets_url: str, signing_key_pem: bytes, *, wishes_per_community: int = 5,
+    seed_value: int = 2026,
+) -> int:  # fmt: skip
     """Post and advance the demo wishes; return how many wishes were posted."""
     rng = random.Random(seed_value)
+    issuer = Issuer(signing_key_pem)
     jobs = [(c, n) for c in communities() for n in range(wishes_per_community)]
     limit = asyncio.Semaphore(8)
     async with httpx.AsyncClient(base_url=tickets_url, timeout=30.0) as client:
 
         async def one(community: Community, n: int, wish_rng: random.Random) -> None:
             async with limit:
-                await _seed_wish(client, community, n, wish_rng)
+                await _seed_wish(client, issuer, community, n, wish_rng)
 
         await asyncio.gather(*(one(c, n, random.Random(rng.random())) for c, n in jobs))
     return len(jobs)

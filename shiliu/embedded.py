@@ -16,6 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from fastapi import FastAPI
 
 from services.ledger.main import LedgerSettings
@@ -25,6 +32,7 @@ from services.matching.main import create_app as create_matching
 from services.notify.main import NotifySettings
 from services.notify.main import create_app as create_notify
 from services.runtime.bus import provision
+from services.runtime.identity import AuthSettings
 from services.runtime.nats_server import EmbeddedNats, PortInUseError, is_port_free
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import TicketsSettings
@@ -65,21 +73,43 @@ def master_key(data_dir: Path, name: str) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+def auth_keys(data_dir: Path) -> AuthSettings:
+    """The embedded default's own token issuer: an Ed25519 key pair made once in the data folder.
+
+    Services only need the public key; the private key signs the demo sign-in and `shiliu token`.
+    """
+    keys = data_dir / "keys"
+    private, public = keys / "auth-signing.pem", keys / "auth-public.pem"
+    if not private.exists():
+        keys.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        private.touch(mode=0o600)
+        private.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        public.write_bytes(
+            key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        )
+    return AuthSettings(public_key_file=public, signing_key_file=private)
+
+
 def build_apps(config: EmbeddedConfig, bus: BusSettings) -> dict[str, FastAPI]:
     data = config.data_dir
+    auth = auth_keys(data)
     return {
         "tickets": create_tickets(
             TicketsSettings(
                 store=StoreSettings(sqlite_path=data / "tickets.sqlite"),
                 bus=bus,
                 master_key=master_key(data, "tickets"),
+                auth=auth,
             )
         ),
         "ledger": create_ledger(
-            LedgerSettings(store=StoreSettings(sqlite_path=data / "ledger.sqlite"), bus=bus)
+            LedgerSettings(
+                store=StoreSettings(sqlite_path=data / "ledger.sqlite"), bus=bus, auth=auth
+            )
         ),
-        "matching": create_matching(MatchingSettings()),
-        "notify": create_notify(NotifySettings()),
+        "matching": create_matching(MatchingSettings(auth=auth)),
+        "notify": create_notify(NotifySettings(auth=auth)),
     }
 
 
@@ -142,5 +172,7 @@ async def _seed_once(config: EmbeddedConfig, tickets_url: str) -> None:
         return
     from shiliu.demo import seed
 
-    await seed(tickets_url)
+    key = auth_keys(config.data_dir).signing_key_file
+    assert key is not None
+    await seed(tickets_url, key.read_bytes())
     marker.write_text("seeded\n", encoding="utf-8")

@@ -23,6 +23,7 @@ from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
+from tests.support.tokens import auth_settings, bearer
 
 PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
 
@@ -88,20 +89,24 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, StoreSet
 
 def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> TicketsSettings:
     return TicketsSettings(
-        store=store, bus=bus, master_key=master_key(), poll_seconds=0.05, **extra
-    )
+        store=store, bus=bus, master_key=master_key(), poll_seconds=0.05, auth=auth_settings(),
+        **extra,
+    )  # fmt: skip
 
 
 @pytest.fixture
 def tickets(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[TestClient]:
-    with TestClient(create_tickets(tickets_settings(bus, stores["tickets"]))) as client:
+    app = create_tickets(tickets_settings(bus, stores["tickets"]))
+    with TestClient(app, headers=bearer("operator-1", "operator", scope={})) as client:
         yield client
 
 
 @pytest.fixture
 def ledger(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[TestClient]:
-    settings = LedgerSettings(store=stores["ledger"], bus=bus)
-    with TestClient(create_ledger(settings)) as client:
+    settings = LedgerSettings(store=stores["ledger"], bus=bus, auth=auth_settings())
+    with TestClient(
+        create_ledger(settings), headers=bearer("auditor-1", "auditor", scope={})
+    ) as client:
         yield client
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from events.envelope import Role
+from services.runtime.identity import Claims, issue_token
 from services.runtime.nats_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,8 +64,16 @@ def test_the_up_command_starts_shiliu_with_the_demo_district_in_a_fresh_clone(
         ledger = f"http://127.0.0.1:{ports['LEDGER']}"
         _wait_for(f"{ledger}/health", process, timeout=600)
 
+        key = (clone / "data" / "keys" / "auth-signing.pem").read_bytes()
+        official = Claims(
+            sub="official-1", role=Role.DISTRICT_OFFICIAL, scope={"district": "jinfeng"}
+        )  # type: ignore[arg-type]
+        headers = {"Authorization": f"Bearer {issue_token(key, official)}"}
+
         def seeded() -> bool:
-            figures = httpx.get(f"{ledger}/ledger/jinfeng/wishes", timeout=5).json()
+            figures = httpx.get(
+                f"{ledger}/ledger/jinfeng/wishes", headers=headers, timeout=5
+            ).json()
             return len(figures) == 68
 
         deadline = time.monotonic() + 120

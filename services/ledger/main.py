@@ -18,6 +18,7 @@ from services.ledger.subscribers import WishEventConsumer
 from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, open_datastore
 from services.runtime.http import service_app
+from services.runtime.identity import AuthSettings, authorize
 from services.runtime.parking import ParkingLot
 from services.runtime.settings import BusSettings, StoreSettings
 
@@ -29,6 +30,7 @@ class LedgerSettings(BaseSettings):
 
     store: StoreSettings = StoreSettings(sqlite_path=Path("data/ledger.sqlite"))
     bus: BusSettings = BusSettings()
+    auth: AuthSettings = AuthSettings()
     host: str = "127.0.0.1"
     port: int = Field(default=8702, ge=1, le=65535)
     consume: bool = True
@@ -80,12 +82,12 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             yield
         ledger.close()
 
-    app = service_app("ledger", lifespan=lifespan)
+    app = service_app("ledger", auth=ledger.settings.auth, lifespan=lifespan)
     app.state.ledger = ledger
     app.include_router(ledger_router(ledger.ledger))
     app.include_router(parking_router(ledger.parking))
 
-    @app.get("/ops/consumer", tags=["ops"])
+    @app.get("/ops/consumer", tags=["ops"], dependencies=[authorize("ops.read")])
     async def consumer_status() -> dict[str, Any]:
         return ledger.status()
 

@@ -81,6 +81,7 @@ class CommunityWishLedger(BaseModel):
 
 
 class CommunitySummary(BaseModel):
+    street: str
     community: str
     wishes: int
     by_state: dict[str, int]
@@ -155,20 +156,28 @@ class WishLedger:
     def district(self, district: str) -> list[CommunitySummary]:
         with self.database.transaction(commit=False) as tx:
             tx.execute(
-                "SELECT community, state, COUNT(*) AS n FROM {t:ledger_wishes} "
-                "WHERE district = ? GROUP BY community, state ORDER BY community",
+                "SELECT street, community, state, COUNT(*) AS n FROM {t:ledger_wishes} "
+                "WHERE district = ? GROUP BY street, community, state ORDER BY community",
                 (district,),
             )
             rows = tx.fetchall()
-        summaries: dict[str, dict[str, int]] = {}
+        summaries: dict[tuple[str, str], dict[str, int]] = {}
         for row in rows:
-            summaries.setdefault(row["community"], dict.fromkeys(STATES, 0))[row["state"]] = row[
-                "n"
-            ]
+            key = (row["street"], row["community"])
+            summaries.setdefault(key, dict.fromkeys(STATES, 0))[row["state"]] = row["n"]
         return [
-            CommunitySummary(community=c, wishes=sum(counts.values()), by_state=counts)
-            for c, counts in summaries.items()
+            CommunitySummary(street=street, community=c, wishes=sum(n.values()), by_state=n)
+            for (street, c), n in summaries.items()
         ]
+
+    def street_of(self, district: str, community: str) -> str | None:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT street FROM {t:ledger_wishes} WHERE district = ? AND community = ? LIMIT 1",
+                (district, community),
+            )
+            row = tx.fetchone()
+        return str(row["street"]) if row else None
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Every row, in a stable order: what a rebuild must reproduce exactly."""

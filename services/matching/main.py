@@ -7,6 +7,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.http import service_app
+from services.runtime.identity import AuthSettings
 
 
 class MatchingSettings(BaseSettings):
@@ -14,9 +15,10 @@ class MatchingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHILIU_MATCHING_", env_nested_delimiter="__")
 
+    auth: AuthSettings = AuthSettings()
     host: str = "127.0.0.1"
     port: int = Field(default=8703, ge=1, le=65535)
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
-    return service_app("matching")
+    return service_app("matching", auth=(settings or MatchingSettings()).auth)

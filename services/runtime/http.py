@@ -15,6 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.runtime.identity import Authenticator, AuthSettings
+from services.runtime.policy import ForbiddenError
+
 Details = Callable[[Exception], dict[str, Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -71,6 +74,7 @@ def no_details(_: Exception) -> dict[str, Any]:
 def service_app(
     name: str,
     *,
+    auth: AuthSettings,
     lifespan: Lifespan | None = None,
     errors: Mapping[type[Exception], tuple[int, Details]] | None = None,
 ) -> FastAPI:
@@ -84,7 +88,8 @@ def service_app(
     app = FastAPI(
         title=f"Shiliu {name}", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
-    install_error_handlers(app, errors or {})
+    app.state.authenticator = Authenticator(auth)
+    install_error_handlers(app, {ForbiddenError: (403, no_details), **(errors or {})})
     app.include_router(asyncapi_router())
 
     @app.get("/health", tags=["ops"])

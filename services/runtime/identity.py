@@ -1,54 +1,232 @@
-"""Who is calling. Until real authentication arrives, the actor comes from request headers;
-this module is the one piece to replace.
+"""Who is calling: signed bearer tokens (JWT) or API keys, checked by every service.
+
+Tokens are verified against a public key or a JWKS (so an existing identity provider can
+issue them); the embedded default signs its own with an Ed25519 key kept in the data folder.
+API keys (for member units' systems and Open311 clients) are stored only as SHA-256 hashes.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Header, HTTPException
+import jwt
+from fastapi import Depends, Header, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events.envelope import Role
+from events.envelope import Code, Role
+from services.runtime.policy import POLICY, ForbiddenError, Ownership, Rule
 
-ACTOR_ID = "X-Actor-Id"
-ACTOR_ROLE = "X-Actor-Role"
-
-
-class RequestActor:
-    """The authenticated actor of one request, and what they asked for it."""
-
-    def __init__(
-        self,
-        actor_id: str,
-        role: Role,
-        on_behalf_of: str | None,
-        correlation_id: UUID | None,
-        idempotency_key: str | None,
-    ) -> None:
-        self.actor_id = actor_id
-        self.role = role
-        self.on_behalf_of = on_behalf_of
-        self.correlation_id = correlation_id
-        self.idempotency_key = idempotency_key
+COOKIE = "shiliu_token"
+ALGORITHMS = ["EdDSA", "RS256", "ES256"]
 
 
-def _missing(header: str) -> HTTPException:
-    return HTTPException(
-        401,
-        {"code": "auth.missing_actor", "message": f"header {header} is required", "field": header},
-    )
+class Scope(BaseModel):
+    """The territory a principal acts in; an unset level means "all of it"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    district: Code | None = None
+    street: Code | None = None
+    community: Code | None = None
+    grid: Code | None = None
+
+    def contains(self, *, district: str, street: str, community: str, grid: str | None) -> bool:
+        target = {"district": district, "street": street, "community": community, "grid": grid}
+        return all(
+            mine is None or mine == target[level] for level, mine in self.model_dump().items()
+        )
 
 
-def current_actor(
-    x_actor_id: Annotated[str | None, Header(max_length=64)] = None,
-    x_actor_role: Annotated[Role | None, Header()] = None,
-    x_on_behalf_of: Annotated[str | None, Header(max_length=64)] = None,
-    x_correlation_id: Annotated[UUID | None, Header()] = None,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
-) -> RequestActor:
-    if not x_actor_id:
-        raise _missing(ACTOR_ID)
-    if x_actor_role is None:
-        raise _missing(ACTOR_ROLE)
-    return RequestActor(x_actor_id, x_actor_role, x_on_behalf_of, x_correlation_id, idempotency_key)
+class Claims(BaseModel):
+    """What a Shiliu token says about its bearer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sub: Annotated[str, Field(min_length=1, max_length=64)]
+    role: Role
+    scope: Scope = Scope()
+    person: str | None = None
+    """The resident's person id, for residents."""
+    unit: str | None = None
+    """The member unit, for unit staff."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated actor of one request."""
+
+    id: str
+    role: Role
+    scope: Scope
+    person: str | None = None
+    unit: str | None = None
+    method: str = "token"
+
+
+class AuthSettings(BaseModel):
+    """How a service verifies callers. Set one of the key sources; API keys are optional."""
+
+    issuer: str = "shiliu"
+    audience: str = "shiliu"
+    public_key_file: Path | None = None
+    """PEM public key (Ed25519, RSA or EC) of the token issuer."""
+    jwks_file: Path | None = None
+    """A JWKS document, e.g. exported from the district's identity provider."""
+    jwks_url: str | None = None
+    """The identity provider's JWKS endpoint (the only outbound call, when configured)."""
+    api_keys_file: Path | None = None
+    """JSON list of {"id", "sha256", "role", "scope", "unit"} records."""
+    signing_key_file: Path | None = None
+    """Private key for the embedded default's sign-in page and `shiliu token`; else unset."""
+
+
+@dataclass
+class Authenticator:
+    settings: AuthSettings
+    _keys: list[Any] = field(default_factory=list)
+    _jwks_client: jwt.PyJWKClient | None = None
+    _api_keys: dict[str, Claims] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if s.public_key_file:
+            self._keys.append(s.public_key_file.read_bytes())
+        if s.jwks_file:
+            self._keys += [k.key for k in jwt.PyJWKSet.from_json(s.jwks_file.read_text()).keys]
+        if s.jwks_url:
+            self._jwks_client = jwt.PyJWKClient(s.jwks_url, cache_keys=True)
+        if s.api_keys_file:
+            for record in json.loads(s.api_keys_file.read_text(encoding="utf-8")):
+                self._api_keys[record["sha256"]] = Claims(
+                    sub=record["id"], role=record["role"], scope=record.get("scope", {}),
+                    unit=record.get("unit"),
+                )  # fmt: skip
+
+    def verify_token(self, token: str) -> Principal:
+        keys = list(self._keys)
+        if self._jwks_client is not None:
+            keys.append(self._jwks_client.get_signing_key_from_jwt(token).key)
+        if not keys:
+            raise _unauthorized("auth.not_configured", "this service has no token keys")
+        error: jwt.PyJWTError | None = None
+        for key in keys:
+            try:
+                payload = jwt.decode(token, key, algorithms=ALGORITHMS,
+                                     audience=self.settings.audience, issuer=self.settings.issuer,
+                                     options={"require": ["exp", "sub", "iss", "aud"]})  # fmt: skip
+            except jwt.ExpiredSignatureError:
+                raise _unauthorized("auth.token_expired", "the token has expired") from None
+            except jwt.PyJWTError as e:
+                error = e
+                continue
+            return _principal(payload, "token")
+        raise _unauthorized("auth.invalid_token", f"the token is not valid: {error}")
+
+    def verify_api_key(self, key: str) -> Principal:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        for known, claims in self._api_keys.items():
+            if hmac.compare_digest(known, digest):
+                return _principal(claims.model_dump(), "api_key")
+        raise _unauthorized("auth.unknown_api_key", "the API key is not known")
+
+
+def _principal(payload: Mapping[str, Any], method: str) -> Principal:
+    try:
+        claims = Claims.model_validate(payload)
+    except ValidationError as e:
+        raise _unauthorized("auth.invalid_claims", f"the token's claims are invalid: {e}") from e
+    return Principal(claims.sub, claims.role, claims.scope, claims.person, claims.unit, method)
+
+
+def _unauthorized(code: str, message: str) -> HTTPException:
+    return HTTPException(401, {"code": code, "message": message},
+                         headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+def issue_token(
+    private_key_pem: bytes,
+    claims: Claims,
+    *,
+    issuer: str = "shiliu",
+    audience: str = "shiliu",
+    lifetime: timedelta = timedelta(hours=8),
+) -> str:
+    """Sign a token (the embedded default and tests; production uses its identity provider)."""
+    now = datetime.now(UTC)
+    payload = {**claims.model_dump(mode="json", exclude_none=True), "iss": issuer,
+               "aud": audience, "iat": now, "exp": now + lifetime}  # fmt: skip
+    return jwt.encode(payload, private_key_pem, algorithm="EdDSA")
+
+
+def principal_of(request: Request) -> Principal:
+    """Authenticate the request: bearer token, then API key, then the sign-in cookie."""
+    authenticator: Authenticator = request.app.state.authenticator
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return authenticator.verify_token(header[7:].strip())
+    if api_key := request.headers.get("x-api-key"):
+        return authenticator.verify_api_key(api_key)
+    if cookie := request.cookies.get(COOKIE):
+        return authenticator.verify_token(cookie)
+    raise _unauthorized("auth.missing_credentials", "send a bearer token or an X-API-Key")
+
+
+@dataclass(frozen=True)
+class Access:
+    """An authenticated principal allowed the action's role check; territory comes next."""
+
+    principal: Principal
+    action: str
+    rule: Rule
+    correlation_id: UUID | None = None
+    idempotency_key: str | None = None
+
+    def check_place(self, *, district: str, street: str, community: str, grid: str | None) -> None:
+        if self.rule.public:
+            return
+        if not self.principal.scope.contains(
+            district=district, street=street, community=community, grid=grid
+        ):
+            msg = f"{self.action} at {district}/{community} is outside your territory"
+            raise ForbiddenError("policy.outside_territory", msg)
+
+    def check_person(self, person_id: str) -> str | None:
+        """For a resident-owned item: residents only their own; others act on behalf (returned)."""
+        if self.rule.ownership is not Ownership.PERSON:
+            return None
+        if self.principal.role is Role.RESIDENT:
+            if self.principal.person != person_id:
+                raise ForbiddenError("policy.not_your_own", f"{self.action} only for yourself")
+            return None
+        return person_id
+
+    def check_unit(self, unit_id: str) -> None:
+        if self.rule.ownership is Ownership.UNIT and self.principal.unit != unit_id:
+            raise ForbiddenError("policy.not_your_unit", f"{self.action} only for your own unit")
+
+
+def authorize(action: str) -> Any:
+    """A dependency that authenticates, then checks the role against the policy table."""
+    rule = POLICY[action]
+
+    def dependency(
+        principal: Annotated[Principal, Depends(principal_of)],
+        x_correlation_id: Annotated[UUID | None, Header()] = None,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+    ) -> Access:
+        if principal.role not in rule.roles:
+            raise ForbiddenError(
+                "policy.role_not_allowed", f"a {principal.role.value} may not {action}"
+            )
+        return Access(principal, action, rule, x_correlation_id, idempotency_key)
+
+    dependency.action = action  # type: ignore[attr-defined]
+    return Depends(dependency)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -19,7 +19,7 @@ from events.wishes import (
 )
 from services.runtime.http import Details, no_details
 from services.runtime.idempotency import IdempotencyKeyReusedError
-from services.runtime.identity import RequestActor, current_actor
+from services.runtime.identity import Access, authorize
 from services.tickets.application import (
     Caller,
     ClaimRefusedError,
@@ -38,7 +38,6 @@ from services.tickets.domain import (
     WishState,
 )
 
-Actor = Annotated[RequestActor, Depends(current_actor)]
 PersonId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -95,13 +94,22 @@ class WishList(BaseModel):
     offset: int
 
 
-def caller_of(actor: RequestActor) -> Caller:
+def caller_of(access: Access) -> Caller:
+    """The application's view of an authorised request; the guard checks territory and owner."""
+
+    def guard(place: Place, resident_id: str) -> str | None:
+        access.check_place(
+            district=place.district, street=place.street, community=place.community,
+            grid=place.grid,
+        )  # fmt: skip
+        return access.check_person(resident_id)
+
     return Caller(
-        actor_id=actor.actor_id,
-        role=actor.role.value,
-        on_behalf_of=actor.on_behalf_of,
-        correlation_id=actor.correlation_id,
-        idempotency_key=actor.idempotency_key,
+        actor_id=access.principal.id,
+        role=access.principal.role.value,
+        correlation_id=access.correlation_id,
+        idempotency_key=access.idempotency_key,
+        guard=guard,
     )
 
 
@@ -144,11 +152,13 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
     router = APIRouter(prefix="/wishes", tags=["wishes"])
 
     @router.post("", status_code=201, response_model=Outcome)
-    async def post_wish(body: PostWish, actor: Actor) -> Outcome:
+    async def post_wish(
+        body: PostWish, access: Annotated[Access, authorize("wish.post")]
+    ) -> Outcome:
         personal = _personal(body)
         return await run_in_threadpool(
             lambda: board.post_wish(
-                caller_of(actor),
+                caller_of(access),
                 place=Place(body.district, body.street, body.community, body.grid),
                 resident_id=body.resident_id,
                 title=body.title,
@@ -160,7 +170,7 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
             )
         )
 
-    @router.get("", response_model=WishList)
+    @router.get("", response_model=WishList, dependencies=[authorize("wish.read")])
     async def list_wishes(
         district: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
         community: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
@@ -176,51 +186,77 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         )  # fmt: skip
         return WishList(items=items, limit=limit, offset=offset)
 
-    @router.get("/{wish_id}", response_model=WishSnapshot)
+    @router.get("/{wish_id}", response_model=WishSnapshot, dependencies=[authorize("wish.read")])
     async def get_wish(wish_id: UUID) -> WishSnapshot:
         return await run_in_threadpool(board.get_wish, wish_id)
 
     @router.post("/{wish_id}/verification", response_model=Outcome)
-    async def verify_wish(wish_id: UUID, actor: Actor) -> Outcome:
-        return await run_in_threadpool(board.verify_wish, caller_of(actor), wish_id)
+    async def verify_wish(
+        wish_id: UUID, access: Annotated[Access, authorize("wish.verify")]
+    ) -> Outcome:
+        return await run_in_threadpool(board.verify_wish, caller_of(access), wish_id)
 
     @router.post("/{wish_id}/rejection", response_model=Outcome)
-    async def reject_wish(wish_id: UUID, body: Rejection, actor: Actor) -> Outcome:
-        return await run_in_threadpool(board.reject_wish, caller_of(actor), wish_id, body.reason)
+    async def reject_wish(
+        wish_id: UUID, body: Rejection, access: Annotated[Access, authorize("wish.reject")]
+    ) -> Outcome:
+        return await run_in_threadpool(board.reject_wish, caller_of(access), wish_id, body.reason)
 
     @router.post("/{wish_id}/claims", status_code=201, response_model=Outcome)
-    async def claim_wish(wish_id: UUID, body: Claim, actor: Actor) -> Outcome:
-        return await run_in_threadpool(board.claim_wish, caller_of(actor), wish_id, body.unit_id)
+    async def claim_wish(
+        wish_id: UUID, body: Claim, access: Annotated[Access, authorize("wish.claim")]
+    ) -> Outcome:
+        access.check_unit(body.unit_id)
+        return await run_in_threadpool(board.claim_wish, caller_of(access), wish_id, body.unit_id)
 
     @router.post("/{wish_id}/claims/{unit_id}/release", response_model=Outcome)
-    async def release_claim(wish_id: UUID, unit_id: str, body: Release, actor: Actor) -> Outcome:
+    async def release_claim(
+        wish_id: UUID,
+        unit_id: str,
+        body: Release,
+        access: Annotated[Access, authorize("wish.release")],
+    ) -> Outcome:
+        access.check_unit(unit_id)
         return await run_in_threadpool(
-            board.release_claim, caller_of(actor), wish_id, unit_id, body.reason
+            board.release_claim, caller_of(access), wish_id, unit_id, body.reason
         )
 
     @router.post("/{wish_id}/fulfilment", response_model=Outcome)
-    async def report_fulfilment(wish_id: UUID, body: Claim, actor: Actor) -> Outcome:
+    async def report_fulfilment(
+        wish_id: UUID, body: Claim, access: Annotated[Access, authorize("wish.report_fulfilment")]
+    ) -> Outcome:
+        access.check_unit(body.unit_id)
         return await run_in_threadpool(
-            board.report_fulfilment, caller_of(actor), wish_id, body.unit_id
+            board.report_fulfilment, caller_of(access), wish_id, body.unit_id
         )
 
     @router.post("/{wish_id}/fulfilment/verification", response_model=Outcome)
-    async def verify_fulfilment(wish_id: UUID, actor: Actor) -> Outcome:
-        return await run_in_threadpool(board.verify_fulfilment, caller_of(actor), wish_id)
+    async def verify_fulfilment(
+        wish_id: UUID, access: Annotated[Access, authorize("wish.verify_fulfilment")]
+    ) -> Outcome:
+        return await run_in_threadpool(board.verify_fulfilment, caller_of(access), wish_id)
 
     @router.post("/{wish_id}/acknowledgement", response_model=Outcome)
-    async def acknowledge_wish(wish_id: UUID, body: Acknowledgement, actor: Actor) -> Outcome:
+    async def acknowledge_wish(
+        wish_id: UUID,
+        body: Acknowledgement,
+        access: Annotated[Access, authorize("wish.acknowledge")],
+    ) -> Outcome:
         return await run_in_threadpool(
-            board.acknowledge_wish, caller_of(actor), wish_id, body.rating
+            board.acknowledge_wish, caller_of(access), wish_id, body.rating
         )
 
     @router.post("/{wish_id}/withdrawal", response_model=Outcome)
-    async def withdraw_wish(wish_id: UUID, body: Withdrawal, actor: Actor) -> Outcome:
-        return await run_in_threadpool(board.withdraw_wish, caller_of(actor), wish_id, body.reason)
+    async def withdraw_wish(
+        wish_id: UUID, body: Withdrawal, access: Annotated[Access, authorize("wish.withdraw")]
+    ) -> Outcome:
+        return await run_in_threadpool(board.withdraw_wish, caller_of(access), wish_id, body.reason)
 
     @router.post("/{wish_id}/expiry", response_model=Outcome)
-    async def expire_wish(wish_id: UUID, actor: Actor) -> Outcome:
-        return await run_in_threadpool(board.expire_wish, caller_of(actor), wish_id)
+    async def expire_wish(
+        wish_id: UUID, access: Annotated[Access, authorize("wish.expire")]
+    ) -> Outcome:
+        return await run_in_threadpool(board.expire_wish, caller_of(access), wish_id)
 
     return router
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -38,6 +38,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Guard(Protocol):
+    def __call__(self, place: Place, resident_id: str) -> str | None:
+        """Raise if the caller may not act on a wish here; return whom they act for, if not
+        themselves."""
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who sends a command; the HTTP layer builds it from the authenticated request."""
@@ -47,6 +53,7 @@ class Caller:
     on_behalf_of: str | None = None
     correlation_id: UUID | None = None
     idempotency_key: str | None = None
+    guard: Guard | None = None
 
 
 class WishSnapshot(BaseModel):
@@ -188,7 +195,7 @@ class WishBoard(Application[UUID]):
                 expires_at=expires_at,
             )
 
-        outcome = self._create(caller, "post_wish", payload, place, create)
+        outcome = self._create(caller, "post_wish", payload, place, resident_id, create)
         if personal and self.vault is not None:
             self.vault.put(resident_id, str(outcome.wish.id), "wish", personal)
         return outcome
@@ -268,13 +275,14 @@ class WishBoard(Application[UUID]):
             raise WishNotFoundError(wish_id)
         return wish
 
-    def _stamp(self, caller: Caller, place: Place) -> Stamp:
+    def _stamp(self, caller: Caller, place: Place, resident_id: str) -> Stamp:
+        on_behalf_of = caller.guard(place, resident_id) if caller.guard else None
         return Stamp(
             place=place,
             actor_id=caller.actor_id,
             actor_role=caller.role,
             occurred_at=self.clock(),
-            on_behalf_of=caller.on_behalf_of,
+            on_behalf_of=on_behalf_of or caller.on_behalf_of,
             correlation_id=caller.correlation_id or uuid4(),
         )
 
@@ -284,12 +292,13 @@ class WishBoard(Application[UUID]):
         command: str,
         payload: dict[str, Any],
         place: Place,
+        resident_id: str,
         create: Callable[[Stamp], Wish],
     ) -> Outcome:
         def attempt() -> Outcome:
             if (first := self._first_outcome(caller, command, payload)) is not None:
                 return first
-            wish = create(self._stamp(caller, place))
+            wish = create(self._stamp(caller, place, resident_id))
             return self._save(caller, command, payload, wish, None)
 
         return self._retrying(attempt)
@@ -308,7 +317,7 @@ class WishBoard(Application[UUID]):
             if (first := self._first_outcome(caller, command, payload)) is not None:
                 return first
             wish = self._load(wish_id)
-            refusal = decide(wish, self._stamp(caller, wish.place))
+            refusal = decide(wish, self._stamp(caller, wish.place, wish.resident_id))
             return self._save(caller, command, payload, wish, refusal)
 
         with self._locks[hash(wish_id) % len(self._locks)]:

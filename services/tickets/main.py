@@ -19,6 +19,7 @@ from events.topology import TICKETS_STREAM
 from services.runtime.bus import make_broker
 from services.runtime.database import Database, eventsourcing_env
 from services.runtime.http import service_app
+from services.runtime.identity import AuthSettings, authorize
 from services.runtime.personal import MASTER_KEY_BYTES, PersonalDataVault
 from services.runtime.positions import PositionStore
 from services.runtime.relay import JetStreamPublisher, Relay
@@ -40,6 +41,7 @@ class TicketsSettings(BaseSettings):
 
     store: StoreSettings = StoreSettings(sqlite_path=Path("data/tickets.sqlite"))
     bus: BusSettings = BusSettings()
+    auth: AuthSettings = AuthSettings()
     host: str = "127.0.0.1"
     port: int = Field(default=8701, ge=1, le=65535)
     master_key: str = Field(
@@ -147,12 +149,12 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             yield
         tickets.close()
 
-    app = service_app(SOURCE, lifespan=lifespan, errors=api.ERRORS)
+    app = service_app(SOURCE, auth=tickets.settings.auth, lifespan=lifespan, errors=api.ERRORS)
     app.state.tickets = tickets
     app.include_router(api.wish_router(tickets.board, tickets.view))
     app.include_router(page_router(tickets.board, tickets.view))
 
-    @app.get("/ops/relay", tags=["ops"])
+    @app.get("/ops/relay", tags=["ops"], dependencies=[authorize("ops.read")])
     async def relay_status() -> dict[str, Any]:
         return await asyncio.to_thread(tickets.relay_status)
 

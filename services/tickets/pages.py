@@ -22,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from events.envelope import CODE_PATTERN, Role
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.idempotency import IdempotencyKeyReusedError
-from services.runtime.identity import RequestActor
-from services.tickets.api import Claim, PersonId, PostWish, caller_of
+from services.tickets.api import Claim, PersonId, PostWish
 from services.tickets.application import Caller, ClaimRefusedError, Outcome, WishBoard
 from services.tickets.board import BoardEntry, WishBoardView
 from services.tickets.domain import (
@@ -75,7 +74,7 @@ class ActingAs(BaseModel):
         return role
 
     def caller(self) -> Caller:
-        return caller_of(RequestActor(self.actor_id, self.role, None, None, self.key))
+        return Caller(actor_id=self.actor_id, role=self.role.value, idempotency_key=self.key)
 
 
 def _field_problem(exc: Exception, words: Words) -> str:

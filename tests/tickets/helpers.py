@@ -1,15 +1,18 @@
-"""Request helpers for the wish tests: actors as headers, a sample posting."""
+"""Request helpers for the wish tests: actors as bearer tokens, a sample posting."""
 
 from __future__ import annotations
 
 from typing import Any
 
-RESIDENT = {"X-Actor-Id": "resident-1", "X-Actor-Role": "resident"}
-STAFF = {"X-Actor-Id": "staff-1", "X-Actor-Role": "community_staff"}
+from tests.support.tokens import bearer
+
+RESIDENT = bearer("resident-1", "resident", person="person-1")
+STAFF = bearer("staff-1", "community_staff")
+OPERATOR = bearer("operator-1", "operator", scope={})
 
 
 def unit(unit_id: str) -> dict[str, str]:
-    return {"X-Actor-Id": f"{unit_id}-staff", "X-Actor-Role": "unit_staff"}
+    return bearer(f"{unit_id}-staff", "unit_staff", unit=unit_id)
 
 
 def posting(**changes: Any) -> dict[str, Any]:
@@ -28,3 +31,13 @@ def posting(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def in_community(community: str) -> dict[str, dict[str, str]]:
+    """Resident, staff and unit headers for actors of another community of the district."""
+    scope = {"district": "jinfeng", "street": "s01", "community": community}
+    return {
+        "resident": bearer("resident-1", "resident", scope=scope, person="person-1"),
+        "staff": bearer(f"staff-{community}", "community_staff", scope=scope),
+        **{u: bearer(f"{u}-staff", "unit_staff", scope=scope, unit=u) for u in ("a", "b", "c")},
+    }

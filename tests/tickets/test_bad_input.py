@@ -78,13 +78,12 @@ def test_an_unknown_wish_is_404_and_a_malformed_id_is_422(tickets: TestClient) -
     assert _fields(malformed.json()) == ["path.wish_id"]
 
 
-def test_a_request_without_an_actor_is_401_naming_the_header(tickets: TestClient) -> None:
-    response = tickets.post("/wishes", json=posting())
+def test_a_request_without_credentials_is_401_saying_what_to_send(tickets: TestClient) -> None:
+    response = tickets.post("/wishes", json=posting(), headers={"Authorization": ""})
     assert response.status_code == 401
     assert response.json()["error"] == {
-        "code": "auth.missing_actor",
-        "message": "header X-Actor-Id is required",
-        "field": "X-Actor-Id",
+        "code": "auth.missing_credentials",
+        "message": "send a bearer token or an X-API-Key",
     }
 
 

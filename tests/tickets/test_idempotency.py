@@ -53,6 +53,6 @@ def test_the_same_key_from_two_actors_means_two_commands(tickets: TestClient) ->
     two = tickets.post(
         "/wishes",
         json=posting(),
-        headers={"X-Actor-Id": "resident-2", "X-Actor-Role": "resident", **key},
+        headers={**STAFF, **key},
     )
     assert one.json()["wish"]["id"] != two.json()["wish"]["id"]

@@ -1,0 +1,66 @@
+"""Who may do what where: the one policy table every service enforces.
+
+A principal acts inside a territory scope (district → street → community → grid); an action is
+allowed when the role is listed for it and the target lies inside the scope. Some actions also
+require ownership: a resident acts on their own items, unit staff for their own unit.
+Public reads (the wish boards) skip the territory check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from events.envelope import Role
+
+R = Role
+
+
+class Ownership(StrEnum):
+    NONE = "none"
+    PERSON = "person"
+    """A resident only for themselves; the other listed roles act on a resident's behalf."""
+    UNIT = "unit"
+    """Unit staff only for their own unit."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role]
+    ownership: Ownership = Ownership.NONE
+    public: bool = False
+    """Readable by every authenticated principal, whatever their territory."""
+
+
+def _rule(*roles: Role, ownership: Ownership = Ownership.NONE, public: bool = False) -> Rule:
+    return Rule(frozenset(roles), ownership, public)
+
+
+_COMMUNITY_DESK = (R.COMMUNITY_STAFF, R.COMMUNITY_SECRETARY)
+_NEAR_RESIDENTS = (R.BUILDING_CHIEF, R.GRID_WORKER, *_COMMUNITY_DESK)
+_OVERSIGHT = (*_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL, R.AUDITOR)
+
+POLICY: dict[str, Rule] = {
+    "wish.post": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
+    "wish.read": _rule(*Role, public=True),
+    "wish.verify": _rule(*_COMMUNITY_DESK),
+    "wish.reject": _rule(*_COMMUNITY_DESK),
+    "wish.claim": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),
+    "wish.release": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),
+    "wish.report_fulfilment": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),
+    "wish.verify_fulfilment": _rule(*_COMMUNITY_DESK),
+    "wish.acknowledge": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
+    "wish.withdraw": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
+    "wish.expire": _rule(*_COMMUNITY_DESK, R.SYSTEM),
+    "ledger.read": _rule(*_OVERSIGHT, R.GRID_WORKER),
+    "ops.read": _rule(R.OPERATOR, R.AUDITOR),
+}
+"""Every command and query an endpoint exposes; an endpoint without an entry fails the suite."""
+
+
+class ForbiddenError(Exception):
+    """Refused by policy; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
