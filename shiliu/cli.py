@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
+from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import nats
 import typer
 import uvicorn
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from events.access import OPERATOR_USER
 from events.envelope import Role
 from events.topology import CONSUMERS, STREAMS
 from services.runtime.bus import provision as provision_bus
 from services.runtime.identity import Claims, Scope, issue_token
+from services.runtime.nats_auth import read_password
 from services.runtime.nats_server import NatsServerError
 from services.runtime.settings import BusSettings, StoreSettings
 from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, auth_keys, run_stack
@@ -29,7 +33,12 @@ app = typer.Typer(
     help="Shiliu (石榴): co-governance of embedded communities.", no_args_is_help=True
 )
 console = Console()
+T = TypeVar("T")
 NatsUrl = Annotated[str, typer.Option(help="NATS to talk to", envvar="SHILIU_NATS_URL")]
+BusDataDir = Annotated[
+    Path,
+    typer.Option(help="the embedded default's data folder (holds the bus operator's password)"),
+]
 DEFAULT_NATS = "nats://127.0.0.1:14222"
 SERVICES = ("tickets", "ledger", "matching", "notify")
 
@@ -90,11 +99,11 @@ def provision(
     replicas: Annotated[
         int, typer.Option(min=1, max=5, help="stream replicas (3 on a cluster)")
     ] = 1,
+    data_dir: BusDataDir = Path("data"),
 ) -> None:
     """Create the bus's streams and durable consumers (the one owner of them)."""
-    drifts = asyncio.run(
-        provision_bus(BusSettings(url=nats_url), migrate=migrate, replicas=replicas)
-    )
+    bus = _operator_bus(nats_url, data_dir)
+    drifts = _on_the_bus(bus, provision_bus(bus, migrate=migrate, replicas=replicas))
     for drift in drifts:
         console.print(
             f"[yellow]drift[/yellow] {drift.kind} {drift.name}.{drift.field}: "
@@ -128,11 +137,14 @@ def status(
     nats_url: NatsUrl = DEFAULT_NATS,
     tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
     ledger_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['ledger']}",
-    data_dir: Annotated[Path, typer.Option(help="signs the operator's token")] = Path("data"),
+    data_dir: Annotated[
+        Path, typer.Option(help="signs the operator's token; holds its bus password")
+    ] = Path("data"),
 ) -> None:
     """Streams, consumer positions and lag, relay lag, and parked messages."""
     headers = _operator_headers(data_dir)
-    report = asyncio.run(_bus_report(nats_url))
+    bus = _operator_bus(nats_url, data_dir)
+    report = _on_the_bus(bus, _bus_report(bus))
     streams = Table(title="streams")
     for column in ("stream", "messages", "first seq", "last seq"):
         streams.add_column(column)
@@ -175,8 +187,35 @@ def _get_json(url: str, headers: dict[str, str]) -> Any:
     return response.json()
 
 
-async def _bus_report(url: str) -> dict[str, list[tuple[object, ...]]]:
-    client = await nats.connect(url, connect_timeout=3, max_reconnect_attempts=1)
+def _operator_bus(url: str, data_dir: Path) -> BusSettings:
+    """The bus as its operator: SHILIU_NATS_USER and SHILIU_NATS_PASSWORD if set, else the
+    embedded default's operator password; no user at all for an open NATS."""
+    user = os.environ.get("SHILIU_NATS_USER")
+    password = os.environ.get("SHILIU_NATS_PASSWORD")
+    if not user:
+        user, password = OPERATOR_USER.name, read_password(data_dir, OPERATOR_USER.name)
+    if password is None:
+        return BusSettings(url=url)
+    return BusSettings(url=url, user=user, password=SecretStr(password))
+
+
+def _on_the_bus(bus: BusSettings, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`; a bus that cannot be reached or refuses the operator ends with a clear error."""
+    try:
+        return asyncio.run(work)
+    except nats.errors.Error as error:
+        console.print(
+            f"[red]error:[/red] the bus at {bus.url} ({bus.user or 'no user'}): {error}. "
+            "The operator's password comes from --data-dir, or set SHILIU_NATS_USER and "
+            "SHILIU_NATS_PASSWORD."
+        )
+        raise typer.Exit(2) from None
+
+
+async def _bus_report(bus: BusSettings) -> dict[str, list[tuple[object, ...]]]:
+    client = await nats.connect(
+        bus.servers, connect_timeout=3, max_reconnect_attempts=1, **bus.auth_options()
+    )
     try:
         js = client.jetstream()
         streams: list[tuple[object, ...]] = []
@@ -271,7 +310,8 @@ def rebuild_ledger(
         LedgerSettings(store=StoreSettings(sqlite_path=data_dir / "ledger.sqlite"), consume=False)
     )
     try:
-        applied, skipped = asyncio.run(replay_into(rebuilt.ledger, BusSettings(url=nats_url)))
+        bus = _operator_bus(nats_url, data_dir)
+        applied, skipped = _on_the_bus(bus, replay_into(rebuilt.ledger, bus))
         same = rebuilt.ledger.dump() == live.ledger.dump()
     finally:
         rebuilt.close()

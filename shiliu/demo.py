@@ -1,7 +1,8 @@
 """A demo district shaped like Jinfeng: 68 communities in 8 streets, wishes in every state.
 
 Seeded through the tickets service's own HTTP API, so the demo exercises the real path
-(store, relay, bus, ledger).
+(store, relay, bus, ledger). Residents come with made-up contact details (names, 139… phone
+numbers, addresses), so the personal-data path is exercised too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ WISHES = (
     ("测一次血压", "health"),
     ("陪同去医院复查", "mobility"),
 )
+SURNAMES = "王李张刘陈杨马赵黄周吴丁"
+GIVEN_NAMES = ("秀兰", "建国", "桂英", "志强", "玉梅", "海燕", "军", "丽", "福海", "春花")
+FULL_NAMES = ("阿依古丽·买买提", "马晓梅", "古丽娜尔", "艾尼瓦尔·吐尔逊")
+"""A multi-ethnic district: some names do not split into surname and given name."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,18 @@ class Community:
 
 def communities() -> list[Community]:
     return [Community(f"s{(i % STREETS) + 1}", f"c{i + 1:02d}") for i in range(COMMUNITIES)]
+
+
+def contact(community: Community, n: int, seed_value: int = 2026) -> dict[str, str]:
+    """The n-th demo resident's contact details: made up, the same on every run."""
+    rng = random.Random(f"{seed_value}:{community.code}:{n}")
+    if rng.random() < 0.2:
+        name = rng.choice(FULL_NAMES)
+    else:
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN_NAMES)
+    building, stair, floor, door = (rng.randint(1, k) for k in (30, 6, 18, 4))
+    address = f"金凤区{community.code}社区{building}号楼{stair}单元{floor}0{door}"
+    return {"name": name, "phone": f"139{rng.randrange(10**8):08d}", "address": address}
 
 
 class Issuer:
@@ -69,7 +86,12 @@ async def _post(client: httpx.AsyncClient, path: str, headers: dict[str, str], b
 
 
 async def _seed_wish(
-    client: httpx.AsyncClient, issuer: Issuer, community: Community, n: int, rng: random.Random
+    client: httpx.AsyncClient,
+    issuer: Issuer,
+    community: Community,
+    n: int,
+    rng: random.Random,
+    seed_value: int,
 ) -> None:
     title, category = rng.choice(WISHES)
     joint = rng.random() < 0.2
@@ -80,7 +102,7 @@ async def _seed_wish(
             "district": DISTRICT, "street": community.street, "community": community.code,
             "grid": f"g{rng.randint(1, 30):02d}", "resident_id": resident, "title": title,
             "category": category, "claim_mode": "joint" if joint else "exclusive",
-            "quota": 3 if joint else 1,
+            "quota": 3 if joint else 1, "contact": contact(community, n, seed_value),
         },
         headers=issuer.resident(community, resident),
     )  # fmt: skip
@@ -114,7 +136,7 @@ async def seed(
 
         async def one(community: Community, n: int, wish_rng: random.Random) -> None:
             async with limit:
-                await _seed_wish(client, issuer, community, n, wish_rng)
+                await _seed_wish(client, issuer, community, n, wish_rng, seed_value)
 
         await asyncio.gather(*(one(c, n, random.Random(rng.random())) for c, n in jobs))
     return len(jobs)

@@ -33,6 +33,7 @@ from services.notify.main import NotifySettings
 from services.notify.main import create_app as create_notify
 from services.runtime.bus import provision
 from services.runtime.identity import AuthSettings
+from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, PortInUseError, is_port_free
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import TicketsSettings
@@ -91,21 +92,26 @@ def auth_keys(data_dir: Path) -> AuthSettings:
     return AuthSettings(public_key_file=public, signing_key_file=private)
 
 
-def build_apps(config: EmbeddedConfig, bus: BusSettings) -> dict[str, FastAPI]:
+def build_apps(
+    config: EmbeddedConfig, bus: BusSettings, passwords: dict[str, str]
+) -> dict[str, FastAPI]:
+    """Every service, each on the bus as its own user."""
     data = config.data_dir
     auth = auth_keys(data)
     return {
         "tickets": create_tickets(
             TicketsSettings(
                 store=StoreSettings(sqlite_path=data / "tickets.sqlite"),
-                bus=bus,
+                bus=bus_as("tickets", bus, passwords),
                 master_key=master_key(data, "tickets"),
                 auth=auth,
             )
         ),
         "ledger": create_ledger(
             LedgerSettings(
-                store=StoreSettings(sqlite_path=data / "ledger.sqlite"), bus=bus, auth=auth
+                store=StoreSettings(sqlite_path=data / "ledger.sqlite"),
+                bus=bus_as("ledger", bus, passwords),
+                auth=auth,
             )
         ),
         "matching": create_matching(MatchingSettings(auth=auth)),
@@ -128,18 +134,25 @@ async def run_stack(
 ) -> None:
     """Start everything, seed the demo district on first start, and serve until signalled."""
     check_ports(config)
+    passwords = stored_passwords(config.data_dir)
     nats = None
     if config.nats_url is None:
-        nats = EmbeddedNats(config.data_dir / "nats", host=config.host, port=config.nats_port)
+        authorization = await asyncio.to_thread(hashed_authorization, passwords)
+        nats = EmbeddedNats(
+            config.data_dir / "nats",
+            host=config.host,
+            port=config.nats_port,
+            authorization=authorization,
+        )
         await asyncio.to_thread(nats.start)
     bus = BusSettings(url=config.nats_url or (nats.url if nats else ""))
     try:
-        await provision(bus)
+        await provision(bus_as("operator", bus, passwords))
         servers = {
             name: _QuietServer(
                 uvicorn.Config(app, host=config.host, port=config.ports[name], log_level="warning")
             )
-            for name, app in build_apps(config, bus).items()
+            for name, app in build_apps(config, bus, passwords).items()
         }
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

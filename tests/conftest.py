@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
 from services.runtime.bus import provision
+from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
 from services.tickets.main import TicketsSettings
@@ -40,6 +42,35 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
 @pytest.fixture
 def bus(nats_server: EmbeddedNats) -> BusSettings:
     return BusSettings(url=nats_server.url)
+
+
+@dataclass(frozen=True)
+class SecuredBus:
+    """A nats-server that admits only the bus users; their passwords are under `data_dir`."""
+
+    server: EmbeddedNats
+    data_dir: Path
+    passwords: dict[str, str]
+
+    def as_user(self, user: str) -> BusSettings:
+        return bus_as(user, BusSettings(url=self.server.url), self.passwords)
+
+
+@pytest.fixture
+def secured_bus(tmp_path: Path) -> Iterator[SecuredBus]:
+    """As the embedded default runs it: every bus user with its permissions, provisioned."""
+    data_dir = tmp_path / "data"
+    passwords = stored_passwords(data_dir)
+    server = EmbeddedNats(
+        tmp_path / "secured-nats", port=free_port(), authorization=hashed_authorization(passwords)
+    )
+    server.start()
+    try:
+        secured = SecuredBus(server, data_dir, passwords)
+        asyncio.run(provision(secured.as_user("operator")))
+        yield secured
+    finally:
+        server.stop()
 
 
 def _pg_available() -> bool:

@@ -19,9 +19,11 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 from typer.testing import CliRunner
 
+from events.access import BUS_USERS, OPERATOR_USER, bus_user
 from services.ledger.main import LedgerSettings
 from services.matching.main import MatchingSettings
 from services.notify.main import NotifySettings
+from services.runtime.nats_auth import compose_config, password_env
 from services.runtime.settings import BusSettings
 from services.tickets.main import TicketsSettings
 from shiliu.cli import SERVICES, app
@@ -264,3 +266,54 @@ def test_the_nats_cluster_runs_jetstream_on_every_node() -> None:
     assert len(cluster_names) == 1
     assert len(volumes) == len(NATS_NODES)
     assert volumes <= set(COMPOSE["volumes"])
+
+
+def _reference(value: str) -> str:
+    """The variable a required `${NAME:?message}` reference reads."""
+    assert _REQUIRED_REFERENCE.fullmatch(value), value
+    match = _REFERENCE.fullmatch(value)
+    assert match is not None, value
+    return match.group(1)
+
+
+def test_every_service_on_the_bus_connects_as_its_own_user_with_a_password_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    on_the_bus = set()
+    for name, container in _service_containers():
+        service = _served(container)
+        assert service is not None
+        assert bus_user(service).name == service  # its user exists, bus or not yet
+        if "bus" not in SETTINGS[service].model_fields:
+            continue
+        environment = _environment(container)
+        prefix = f"SHILIU_{service.upper()}_BUS__"
+        assert environment[f"{prefix}USER"] == service, name
+        assert _reference(environment[f"{prefix}PASSWORD"]) == password_env(service), name
+        bus = _settings(container, monkeypatch).bus
+        assert bus.user == service
+        assert bus.password is not None
+        on_the_bus.add(service)
+    assert {"tickets", "ledger"} <= on_the_bus
+
+
+def test_provisioning_runs_as_the_operator_with_its_password_from_the_environment() -> None:
+    environment = _environment(CONTAINERS["provision"])
+    assert environment["SHILIU_NATS_USER"] == OPERATOR_USER.name
+    assert _reference(environment["SHILIU_NATS_PASSWORD"]) == password_env(OPERATOR_USER.name)
+
+
+def test_every_nats_node_admits_only_the_bus_users_of_the_generated_config() -> None:
+    config = ROOT / "deploy" / "nats" / "authorization.conf"
+    assert config.read_text(encoding="utf-8") == compose_config(), (
+        "regenerate: python -m services.runtime.nats_auth > deploy/nats/authorization.conf"
+    )
+    for node in NATS_NODES:
+        container = CONTAINERS[node]
+        mounted = _option(_command(container), "--config")
+        assert f"./deploy/nats/authorization.conf:{mounted}:ro" in container["volumes"], node
+        environment = _environment(container)
+        for user in BUS_USERS:
+            variable = password_env(user.name)
+            assert _reference(environment[variable]) == variable, (node, variable)
+            assert f"${variable}" in config.read_text(encoding="utf-8")

@@ -65,6 +65,7 @@ class Ledger:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            await self.consumer.workers.drain()
 
     def close(self) -> None:
         self.datastore.close()

@@ -28,7 +28,7 @@ async def replay_into(
     Uses an ephemeral consumer, so the live durable consumer is untouched; commits per batch.
     """
     client = await nats.connect(
-        servers=bus.servers, connect_timeout=int(bus.connect_timeout_seconds)
+        servers=bus.servers, connect_timeout=int(bus.connect_timeout_seconds), **bus.auth_options()
     )
     try:
         js = client.jetstream()

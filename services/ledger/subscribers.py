@@ -7,7 +7,6 @@ applied is nacked whole, with its messages parked once they reach max_deliver.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -19,6 +18,7 @@ from events.wishes import AnyWishEvent, WishEvent
 from services.ledger.projection import WishLedger
 from services.runtime.database import Cursor, Database
 from services.runtime.parking import ParkingLot
+from services.runtime.workers import StoreWorkers
 
 log = logging.getLogger(__name__)
 WISH_EVENT: TypeAdapter[WishEvent] = TypeAdapter(AnyWishEvent)
@@ -39,6 +39,7 @@ class WishEventConsumer:
         self.parking = parking
         self.spec = spec
         self.applied = 0
+        self.workers = StoreWorkers(f"{spec.durable}-store")
 
     async def on_wish_events(self, batch: Sequence[Msg]) -> None:
         events: list[WishEvent] = []
@@ -49,7 +50,7 @@ class WishEventConsumer:
             except ValidationError as error:
                 malformed.append((message, _describe(error)))
         try:
-            self.applied += await asyncio.to_thread(self._commit, events, malformed)
+            self.applied += await self.workers.run(self._commit, events, malformed)
         except Exception:
             log.exception("ledger could not apply a batch of %d; will retry", len(batch))
             await self._retry_or_park(batch)
@@ -66,7 +67,7 @@ class WishEventConsumer:
     async def _retry_or_park(self, batch: Sequence[Msg]) -> None:
         for message in batch:
             if message.metadata.num_delivered >= self.spec.max_deliver - 1:
-                await asyncio.to_thread(self._park_alone, message, "gave up after max_deliver")
+                await self.workers.run(self._park_alone, message, "gave up after max_deliver")
                 await message.ack()
             else:
                 await message.nak(delay=2.0)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import nats
 from faststream.nats import NatsBroker
+from faststream.nats.security import NatsUserPassword
+from nats.aio.client import DEFAULT_INBOX_PREFIX
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
@@ -20,9 +22,12 @@ log = logging.getLogger(__name__)
 
 def make_broker(bus: BusSettings, *, name: str) -> NatsBroker:
     """A broker that reconnects forever (nats-py otherwise gives up after ~2 minutes)."""
+    auth = bus.auth_options()
     return NatsBroker(
         bus.servers,
         name=name,
+        security=NatsUserPassword(auth["user"], auth["password"]) if bus.user else None,
+        inbox_prefix=auth.get("inbox_prefix", DEFAULT_INBOX_PREFIX),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=int(bus.connect_timeout_seconds),
@@ -71,7 +76,7 @@ async def provision(bus: BusSettings, *, migrate: bool = False, replicas: int = 
     `replicas` is the deployment's choice: 1 on the embedded server, 3 on a cluster.
     """
     client = await nats.connect(
-        servers=bus.servers, connect_timeout=int(bus.connect_timeout_seconds)
+        servers=bus.servers, connect_timeout=int(bus.connect_timeout_seconds), **bus.auth_options()
     )
     try:
         js = client.jetstream()

@@ -35,6 +35,7 @@ async def connect(bus: BusSettings, name: str) -> Client:
         connect_timeout=int(bus.connect_timeout_seconds),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        **bus.auth_options(),
     )
 
 

@@ -77,17 +77,27 @@ class Database:
                 tx.execute(statement)
 
 
-def eventsourcing_env(store: StoreSettings) -> dict[str, str]:
-    """The eventsourcing library's environment for one application on this store."""
+AES_CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
+"""The library's AES-GCM cipher built on the `cryptography` package."""
+
+
+def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str, str]:
+    """The eventsourcing library's environment for one application on this store.
+
+    With a `cipher_key` (base64 of an AES key) stored events and snapshots are encrypted.
+    """
+    cipher = {"CIPHER_TOPIC": AES_CIPHER_TOPIC, "CIPHER_KEY": cipher_key} if cipher_key else {}
     if store.kind is StoreKind.SQLITE:
         store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(store.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
+            **cipher,
         }
     ensure_pg_schema(store)
     return {
+        **cipher,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": store.pg_dbname,
         "POSTGRES_HOST": store.pg_host,

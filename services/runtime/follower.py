@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from services.runtime.positions import PositionStore
+from services.runtime.workers import StoreWorkers
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ class LogFollower(ABC):
         positions: PositionStore,
         batch_size: int = 500,
         poll_seconds: float = 0.5,
+        workers: StoreWorkers | None = None,
     ) -> None:
+        self.workers = workers or StoreWorkers(name)
         self.name = name
         self.recorder = recorder
         self.positions = positions
@@ -49,14 +52,14 @@ class LogFollower(ABC):
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def position(self) -> int:
-        return await asyncio.to_thread(self.positions.load, self.name)
+        return await self.workers.run(self.positions.load, self.name)
 
     async def run_once(self) -> int:
         """Process everything pending now; return how many items were produced."""
         produced = 0
         while True:
             start = await self.position()
-            batch = await asyncio.to_thread(
+            batch = await self.workers.run(
                 self.recorder.select_notifications, start + 1, self.batch_size
             )
             if not batch:

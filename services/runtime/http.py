@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.runtime.identity import Authenticator, AuthSettings
 from services.runtime.policy import ForbiddenError
+
+if TYPE_CHECKING:
+    from services.runtime.limits import LimitSettings
 
 Details = Callable[[Exception], dict[str, Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -77,13 +80,16 @@ def service_app(
     auth: AuthSettings,
     lifespan: Lifespan | None = None,
     errors: Mapping[type[Exception], tuple[int, Details]] | None = None,
+    limits: LimitSettings | None = None,
 ) -> FastAPI:
-    """A service's FastAPI app with the shared conventions: error shape, health, AsyncAPI.
+    """A service's FastAPI app with the shared conventions: error shape, health, AsyncAPI,
+    and input limits (body size, content type, rate per actor; defaults unless given).
 
     Swagger UI and ReDoc load their assets from a CDN, which intranets do not have, so only
     the OpenAPI document itself is served (`/openapi.json`).
     """
     from services.runtime.asyncapi import asyncapi_router
+    from services.runtime.limits import LimitSettings, install_limits
 
     app = FastAPI(
         title=f"Shiliu {name}", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
@@ -91,6 +97,7 @@ def service_app(
     app.state.authenticator = Authenticator(auth)
     install_error_handlers(app, {ForbiddenError: (403, no_details), **(errors or {})})
     app.include_router(asyncapi_router())
+    install_limits(app, limits or LimitSettings())
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

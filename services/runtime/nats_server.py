@@ -55,10 +55,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedNats:
     """A nats-server child process with JetStream stored under `store_dir`."""
 
-    def __init__(self, store_dir: Path, *, host: str = "127.0.0.1", port: int = 14222) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 14222,
+        authorization: str = "",
+    ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port
+        self.authorization = authorization
+        """An `authorization { ... }` block (see `nats_auth`); empty leaves the server open."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,6 +80,7 @@ class EmbeddedNats:
             f'server_name: "shiliu-embedded"\n'
             "max_payload: 1MB\n"
             f'jetstream {{\n  store_dir: "{self.store_dir / "jetstream"}"\n}}\n'
+            f"{self.authorization}"
         )
 
     def start(self, *, timeout: float = 10.0) -> None:

@@ -3,17 +3,27 @@
 Envelope encryption: every person has a random data key, stored wrapped by the service's
 master key; records are sealed with AES-GCM under the person's key. Erasure deletes the
 wrapped key and the ciphertexts, so history (which only names the person's id) stays intact.
+Every unmasked read is logged in the transaction that reads it; an erasure leaves an audit row.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.sqlite import SQLiteDatastore
+from pydantic import BaseModel
 
 from services.runtime.database import Cursor, Database
+
+log = logging.getLogger(__name__)
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:person_keys} "
@@ -21,9 +31,80 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:personal_records} "
     "(person_id TEXT NOT NULL, record_id TEXT NOT NULL, kind TEXT NOT NULL, "
     "sealed {blob} NOT NULL, PRIMARY KEY (person_id, record_id))",
+    "CREATE TABLE IF NOT EXISTS {t:personal_access_log} (id {serial}, accessed_at TEXT NOT NULL, "
+    "actor_id TEXT NOT NULL, role TEXT NOT NULL, person_id TEXT NOT NULL, "
+    "record_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, "
+    "district TEXT NOT NULL, street TEXT NOT NULL, community TEXT NOT NULL, grid TEXT)",
+    "CREATE INDEX IF NOT EXISTS personal_access_log_by_person "
+    "ON {t:personal_access_log} (person_id)",
+    "CREATE TABLE IF NOT EXISTS {t:person_erasures} (id {serial}, person_id TEXT NOT NULL, "
+    "erased_at TEXT NOT NULL, actor_id TEXT NOT NULL, role TEXT NOT NULL, "
+    "reason TEXT NOT NULL, records INTEGER NOT NULL)",
 )
 _NONCE = 12
 MASTER_KEY_BYTES = 32
+_TERRITORY = ("district", "street", "community", "grid")
+
+
+class PersonalDataError(Exception):
+    code = "person.error"
+
+
+class PersonNotFoundError(PersonalDataError):
+    code = "person.not_found"
+
+    def __init__(self, person_id: str) -> None:
+        super().__init__(f"no personal data is kept about {person_id}")
+        self.person_id = person_id
+
+
+class PersonErasedError(PersonalDataError):
+    """The person's data was erased: it is gone, not merely hidden."""
+
+    code = "person.erased"
+
+    def __init__(self, person_id: str, erased_at: datetime) -> None:
+        super().__init__(f"the personal data of {person_id} was erased at {erased_at}")
+        self.person_id = person_id
+        self.erased_at = erased_at
+
+
+class Disclosure(BaseModel):
+    """One access to unmasked personal data: who, in which role, which record, when and why."""
+
+    accessed_at: datetime
+    actor_id: str
+    role: str
+    person_id: str
+    record_id: str
+    kind: str
+    reason: str
+    district: str
+    street: str
+    community: str
+    grid: str | None = None
+
+
+class Erasure(BaseModel):
+    """A person's key destroyed: by whom, in which role, when, why, and how many records."""
+
+    person_id: str
+    erased_at: datetime
+    actor_id: str
+    role: str
+    reason: str
+    records: int
+
+
+def _insert(table: str, model: BaseModel) -> tuple[str, list[Any]]:
+    row = model.model_dump(mode="json")
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    return f"INSERT INTO {{t:{table}}} ({columns}) VALUES ({marks})", list(row.values())
+
+
+def _columns(model: type[BaseModel]) -> str:
+    return ", ".join(model.model_fields)
 
 
 class PersonalDataVault:
@@ -33,10 +114,21 @@ class PersonalDataVault:
             raise ValueError(msg)
         self.database = database
         self._master = AESGCM(master_key)
+        self._digest_key = hashlib.sha256(b"shiliu personal-data digest\x00" + master_key).digest()
         database.execute_script(_DDL)
+
+    def digest(self, data: dict[str, Any]) -> str:
+        """A keyed digest of personal data, for comparing without keeping it (idempotency).
+
+        A plain hash of a phone number could be reversed by trying every number; this one
+        needs the master key.
+        """
+        body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        return hmac.new(self._digest_key, body, hashlib.sha256).hexdigest()
 
     def put(self, person_id: str, record_id: str, kind: str, data: dict[str, Any]) -> None:
         with self.database.transaction() as tx:
+            self._overwrite_deleted(tx)
             key = self._person_key(tx, person_id, create=True)
             assert key is not None
             sealed = _seal(AESGCM(key), orjson.dumps(data), person_id.encode())
@@ -50,12 +142,89 @@ class PersonalDataVault:
     def get(self, person_id: str, record_id: str) -> dict[str, Any] | None:
         """The record, or None when there is none or the person was erased."""
         with self.database.transaction(commit=False) as tx:
-            key = self._person_key(tx, person_id, create=False)
+            return self._read(tx, person_id, record_id)
+
+    def reveal(
+        self, person_id: str, record_id: str, disclosure: Disclosure
+    ) -> dict[str, Any] | None:
+        """The record, logged as disclosed in the same transaction (no log, no data)."""
+        with self.database.transaction() as tx:
+            data = self._read(tx, person_id, record_id)
+            if data is not None:
+                tx.execute(*_insert("personal_access_log", disclosure))
+        return data
+
+    def disclosures(
+        self, *, within: Mapping[str, str], person_id: str | None, limit: int, offset: int
+    ) -> list[Disclosure]:
+        """The access log, newest first, limited to records inside a territory."""
+        where = [f"{level} = ?" for level in _TERRITORY if level in within]
+        params: list[Any] = [within[level] for level in _TERRITORY if level in within]
+        if person_id is not None:
+            where.append("person_id = ?")
+            params.append(person_id)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        with self.database.transaction(commit=False) as tx:
             tx.execute(
-                "SELECT sealed FROM {t:personal_records} WHERE person_id = ? AND record_id = ?",
-                (person_id, record_id),
+                f"SELECT {_columns(Disclosure)} FROM {{t:personal_access_log}} {clause}"
+                "ORDER BY id DESC LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+            return [Disclosure.model_validate(dict(row)) for row in tx.fetchall()]
+
+    def records(self, person_id: str) -> dict[str, str]:
+        """The ids of the person's records, with their kinds."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT record_id, kind FROM {t:personal_records} WHERE person_id = ? "
+                "ORDER BY record_id",
+                (person_id,),
+            )
+            return {str(row["record_id"]): str(row["kind"]) for row in tx.fetchall()}
+
+    def erase(
+        self,
+        person_id: str,
+        *,
+        actor_id: str = "system",
+        role: str = "system",
+        reason: str = "",
+        at: datetime | None = None,
+    ) -> Erasure:
+        """Destroy the person's key and records (overwritten on disk), keeping an audit row."""
+        with self.database.transaction() as tx:
+            self._overwrite_deleted(tx)
+            tx.execute(
+                "SELECT COUNT(*) AS n FROM {t:personal_records} WHERE person_id = ?", (person_id,)
             )
             row = tx.fetchone()
+            erasure = Erasure(person_id=person_id, erased_at=at or datetime.now(UTC),
+                              actor_id=actor_id, role=role, reason=reason,
+                              records=int(row["n"]) if row else 0)  # fmt: skip
+            tx.execute("DELETE FROM {t:person_keys} WHERE person_id = ?", (person_id,))
+            tx.execute("DELETE FROM {t:personal_records} WHERE person_id = ?", (person_id,))
+            tx.execute(*_insert("person_erasures", erasure))
+        self._truncate_log()
+        return erasure
+
+    def erasure(self, person_id: str) -> Erasure | None:
+        """The person's latest erasure, if they were ever erased."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                f"SELECT {_columns(Erasure)} FROM {{t:person_erasures}} WHERE person_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (person_id,),
+            )
+            row = tx.fetchone()
+        return Erasure.model_validate(dict(row)) if row else None
+
+    def _read(self, tx: Cursor, person_id: str, record_id: str) -> dict[str, Any] | None:
+        key = self._person_key(tx, person_id, create=False)
+        tx.execute(
+            "SELECT sealed FROM {t:personal_records} WHERE person_id = ? AND record_id = ?",
+            (person_id, record_id),
+        )
+        row = tx.fetchone()
         if key is None or row is None:
             return None
         data: dict[str, Any] = orjson.loads(
@@ -63,10 +232,23 @@ class PersonalDataVault:
         )
         return data
 
-    def erase(self, person_id: str) -> None:
-        with self.database.transaction() as tx:
-            tx.execute("DELETE FROM {t:person_keys} WHERE person_id = ?", (person_id,))
-            tx.execute("DELETE FROM {t:personal_records} WHERE person_id = ?", (person_id,))
+    def _overwrite_deleted(self, tx: Cursor) -> None:
+        """SQLite keeps deleted rows in free space unless told to zero it; a wrapped key found
+        there would undo an erasure. (PostgreSQL reclaims dead rows at its next VACUUM.)"""
+        if not self.database.is_postgres:
+            tx.execute("PRAGMA secure_delete = ON")
+
+    def _truncate_log(self) -> None:
+        """Old page images of erased rows stay in SQLite's write-ahead log until a checkpoint."""
+        datastore = self.database.datastore
+        if not isinstance(datastore, SQLiteDatastore):
+            return
+        with datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = cursor.fetchone()
+        if busy is not None and busy[0]:
+            log.warning("the write-ahead log could not be truncated after an erasure")
 
     def _person_key(self, tx: Cursor, person_id: str, *, create: bool) -> bytes | None:
         tx.execute("SELECT wrapped_key FROM {t:person_keys} WHERE person_id = ?", (person_id,))

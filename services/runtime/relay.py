@@ -7,7 +7,6 @@ most the unconfirmed tail, which JetStream's dedup window and the consumers' tra
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -19,6 +18,7 @@ from events.envelope import IntegrationEvent
 from events.subjects import subject_for
 from services.runtime.follower import LogFollower
 from services.runtime.positions import PositionStore
+from services.runtime.workers import StoreWorkers
 
 Translate = Callable[[Notification], IntegrationEvent | None]
 
@@ -73,6 +73,7 @@ class Relay(LogFollower):
         publisher: Publisher,
         batch_size: int = 500,
         poll_seconds: float = 0.5,
+        workers: StoreWorkers | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -80,6 +81,7 @@ class Relay(LogFollower):
             positions=positions,
             batch_size=batch_size,
             poll_seconds=poll_seconds,
+            workers=workers,
         )
         self.translate = translate
         self.publisher = publisher
@@ -104,4 +106,4 @@ class Relay(LogFollower):
 
     async def _save(self, position: int) -> None:
         if position:
-            await asyncio.to_thread(self.positions.save, self.name, position)
+            await self.workers.run(self.positions.save, self.name, position)

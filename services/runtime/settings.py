@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from events.access import inbox_prefix
 
 
 class StoreKind(StrEnum):
@@ -46,7 +49,18 @@ class BusSettings(BaseModel):
     """One URL, or several separated by commas (the seeds of a cluster)."""
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    user: str | None = None
+    """This service's own NATS user (see `events.access`); none on an open server."""
+    password: SecretStr | None = None
+    """Shown as `**********` wherever settings are printed or logged."""
 
     @property
     def servers(self) -> list[str]:
         return [part.strip() for part in self.url.split(",") if part.strip()]
+
+    def auth_options(self) -> dict[str, Any]:
+        """`nats.connect` keywords: the user, its password, and its own inbox for replies."""
+        if self.user is None:
+            return {}
+        password = self.password.get_secret_value() if self.password else ""
+        return {"user": self.user, "password": password, "inbox_prefix": inbox_prefix(self.user)}

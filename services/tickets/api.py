@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -20,9 +21,17 @@ from events.wishes import (
 from services.runtime.http import Details, no_details
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, authorize
+from services.runtime.personal import (
+    Disclosure,
+    Erasure,
+    PersonErasedError,
+    PersonNotFoundError,
+)
+from services.runtime.policy import POLICY, ForbiddenError
 from services.tickets.application import (
     Caller,
     ClaimRefusedError,
+    ContactCard,
     Outcome,
     WishBoard,
     WishSnapshot,
@@ -39,6 +48,11 @@ from services.tickets.domain import (
 )
 
 PersonId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+PERSON_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+_VISIBLE = r"[^\s\x00-\x1f\x7f]"
+REASON = rf"^{_VISIBLE}([^\x00-\x1f\x7f]*{_VISIBLE})?$"
+"""Why personal data is revealed or erased (4–200 characters, no control characters, not
+padded): kept in the audit rows."""
 
 
 class _Body(BaseModel):
@@ -88,6 +102,10 @@ class Withdrawal(_Body):
     reason: WithdrawalReason
 
 
+class ErasureOrder(_Body):
+    reason: Annotated[str, Field(min_length=4, max_length=200, pattern=REASON)]
+
+
 class WishList(BaseModel):
     items: list[BoardEntry]
     limit: int
@@ -111,6 +129,20 @@ def caller_of(access: Access) -> Caller:
         idempotency_key=access.idempotency_key,
         guard=guard,
     )
+
+
+def _escalated(access: Access, action: str) -> Access:
+    """The same request, held to a stricter policy entry (revealing what is masked)."""
+    rule = POLICY[action]
+    if access.principal.role not in rule.roles:
+        message = f"a {access.principal.role.value} may not {action}"
+        raise ForbiddenError("policy.role_not_allowed", message)
+    return dataclasses.replace(access, action=action, rule=rule)
+
+
+def _erased_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, PersonErasedError)
+    return {"erased_at": exc.erased_at.isoformat()}
 
 
 def _transition_details(exc: Exception) -> dict[str, Any]:
@@ -145,6 +177,8 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     NotYetDueError: (409, no_details),
     InvalidWishError: (422, _invalid_details),
     IdempotencyKeyReusedError: (422, no_details),
+    PersonNotFoundError: (404, no_details),
+    PersonErasedError: (410, _erased_details),
 }
 
 
@@ -176,7 +210,7 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         community: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
         state: Annotated[list[WishState] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> WishList:
         items = await run_in_threadpool(
             lambda: view.entries(
@@ -257,6 +291,48 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         wish_id: UUID, access: Annotated[Access, authorize("wish.expire")]
     ) -> Outcome:
         return await run_in_threadpool(board.expire_wish, caller_of(access), wish_id)
+
+    @router.get("/{wish_id}/contact", response_model=ContactCard)
+    async def wish_contact(
+        wish_id: UUID,
+        access: Annotated[Access, authorize("wish.contact")],
+        reason: Annotated[str | None, Query(min_length=4, max_length=200, pattern=REASON)] = None,
+    ) -> ContactCard:
+        """Masked; unmasked (and logged) only for `personal.read` roles giving a reason."""
+        caller = caller_of(access if reason is None else _escalated(access, "personal.read"))
+        return await run_in_threadpool(lambda: board.contact_of(caller, wish_id, reason=reason))
+
+    return router
+
+
+def personal_router(board: WishBoard) -> APIRouter:
+    """Erasure (PIPL) and the log of who saw unmasked personal data."""
+    router = APIRouter(tags=["personal data"])
+
+    @router.post("/persons/{person_id}/erasure", response_model=Erasure)
+    async def erase_person(
+        person_id: Annotated[str, Path(pattern=PERSON_ID)],
+        body: ErasureOrder,
+        access: Annotated[Access, authorize("person.erase")],
+    ) -> Erasure:
+        return await run_in_threadpool(
+            board.erase_person, caller_of(access), person_id, body.reason
+        )
+
+    @router.get("/ops/personal-access", response_model=list[Disclosure])
+    async def personal_access(
+        access: Annotated[Access, authorize("ops.read")],
+        person_id: Annotated[str | None, Query(pattern=PERSON_ID)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[Disclosure]:
+        """Unmasked reads inside the caller's territory, newest first."""
+        scope = access.principal.scope.model_dump(exclude_none=True)
+        return await run_in_threadpool(
+            lambda: board.personal_accesses(
+                within=scope, person_id=person_id, limit=limit, offset=offset
+            )
+        )
 
     return router
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,7 +27,14 @@ from services.runtime.idempotency import (
     fingerprint,
     receipt_id,
 )
-from services.runtime.personal import PersonalDataVault
+from services.runtime.masking import mask_address, mask_name, mask_phone
+from services.runtime.personal import (
+    Disclosure,
+    Erasure,
+    PersonalDataVault,
+    PersonErasedError,
+    PersonNotFoundError,
+)
 from services.tickets.domain import Place, Stamp, Wish, WishError, WishNotFoundError, WishState
 
 Clock = Callable[[], datetime]
@@ -96,6 +103,34 @@ class WishSnapshot(BaseModel):
             expires_at=wish.expires_at,
             version=wish.version,
         )
+
+
+class ContactCard(BaseModel):
+    """A wish's resident contact: masked, unless revealed for a reason that was logged."""
+
+    wish_id: UUID
+    resident_id: str
+    masked: bool
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    details: str | None = None
+    """Free text about the person: cannot be masked, so only shown when revealed."""
+
+    @classmethod
+    def of(cls, wish: Wish, personal: dict[str, Any] | None, *, masked: bool) -> ContactCard:
+        contact: dict[str, str | None] = (personal or {}).get("contact") or {}
+
+        def shown(field: str, mask: Callable[[str], str]) -> str | None:
+            value = contact.get(field)
+            return mask(value) if masked and value is not None else value
+
+        return cls(
+            wish_id=wish.id, resident_id=wish.resident_id, masked=masked,
+            name=shown("name", mask_name), phone=shown("phone", mask_phone),
+            address=shown("address", mask_address),
+            details=None if masked else (personal or {}).get("details"),
+        )  # fmt: skip
 
 
 class Outcome(BaseModel):
@@ -182,7 +217,7 @@ class WishBoard(Application[UUID]):
         payload = {"place": place.__dict__, "resident_id": resident_id, "title": title,
                    "category": category, "claim_mode": claim_mode, "quota": quota,
                    "expires_at": expires_at.isoformat() if expires_at else None,
-                   "personal": personal}  # fmt: skip
+                   "personal": self._digest(personal)}  # fmt: skip
 
         def create(stamp: Stamp) -> Wish:
             return Wish.post(
@@ -256,6 +291,15 @@ class WishBoard(Application[UUID]):
     def expire_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
         return self._change(caller, wish_id, "expire_wish", {}, lambda w, s: w.expire(s))
 
+    def _digest(self, personal: dict[str, Any] | None) -> str | None:
+        """Receipts live in the event store, which erasure never rewrites: no personal data."""
+        if not personal:
+            return None
+        if self.vault is None:
+            msg = "personal data needs the vault (configure the master key)"
+            raise ValueError(msg)
+        return self.vault.digest(personal)
+
     # Queries
 
     def get_wish(self, wish_id: UUID) -> WishSnapshot:
@@ -263,6 +307,56 @@ class WishBoard(Application[UUID]):
 
     def personal_details(self, resident_id: str, wish_id: UUID) -> dict[str, Any] | None:
         return self.vault.get(resident_id, str(wish_id)) if self.vault else None
+
+    # Personal data
+
+    def contact_of(self, caller: Caller, wish_id: UUID, *, reason: str | None) -> ContactCard:
+        """The resident's contact, masked; with a reason, revealed and logged (the caller's
+        right to reveal is checked before this)."""
+        wish = self._load(wish_id)
+        if caller.guard is not None:
+            caller.guard(wish.place, wish.resident_id)
+        if self.vault is None:
+            return ContactCard.of(wish, None, masked=reason is None)
+        if reason is None:
+            personal = self.vault.get(wish.resident_id, str(wish_id))
+        else:
+            disclosure = Disclosure(
+                accessed_at=self.clock(), actor_id=caller.actor_id, role=caller.role,
+                person_id=wish.resident_id, record_id=str(wish_id), kind="wish.contact",
+                reason=reason, **wish.place.__dict__,
+            )  # fmt: skip
+            personal = self.vault.reveal(wish.resident_id, str(wish_id), disclosure)
+        erased = self.vault.erasure(wish.resident_id) if personal is None else None
+        if erased is not None and erased.erased_at >= wish.posted_at:
+            raise PersonErasedError(wish.resident_id, erased.erased_at)
+        return ContactCard.of(wish, personal, masked=reason is None)
+
+    def erase_person(self, caller: Caller, person_id: str, reason: str) -> Erasure:
+        """Destroy the person's key: their data is gone, their wishes and the figures stay."""
+        records = self.vault.records(person_id) if self.vault else {}
+        if self.vault is None or not records:
+            erased = self.vault.erasure(person_id) if self.vault else None
+            if erased is not None:
+                raise PersonErasedError(person_id, erased.erased_at)
+            raise PersonNotFoundError(person_id)
+        # Where the person's data lies decides who may erase it: their own few wishes.
+        for record_id, kind in records.items():
+            if kind == "wish" and caller.guard is not None:
+                caller.guard(self._load(UUID(record_id)).place, person_id)
+        return self.vault.erase(
+            person_id, actor_id=caller.actor_id, role=caller.role, reason=reason, at=self.clock()
+        )
+
+    def personal_accesses(
+        self, *, within: Mapping[str, str], person_id: str | None, limit: int, offset: int
+    ) -> list[Disclosure]:
+        """The access log of unmasked reads inside a territory, newest first."""
+        if self.vault is None:
+            return []
+        return self.vault.disclosures(
+            within=within, person_id=person_id, limit=limit, offset=offset
+        )
 
     # Machinery
 

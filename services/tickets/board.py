@@ -28,6 +28,7 @@ from events.wishes import (
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LogFollower
 from services.runtime.positions import PositionStore
+from services.runtime.workers import StoreWorkers
 from services.tickets.domain import WishState
 
 _DDL = (
@@ -83,6 +84,7 @@ class WishBoardView(LogFollower):
         recorder: ApplicationRecorder,
         translate: Callable[[Notification], IntegrationEvent | None],
         poll_seconds: float = 0.5,
+        workers: StoreWorkers | None = None,
     ) -> None:
         positions = PositionStore(database)
         if positions.load(VIEW_NAME) == 0:
@@ -93,12 +95,13 @@ class WishBoardView(LogFollower):
             recorder=recorder,
             positions=positions,
             poll_seconds=poll_seconds,
+            workers=workers,
         )
         self.database = database
         self.translate = translate
 
     async def process(self, batch: Sequence[Notification]) -> int:
-        return await asyncio.to_thread(self._apply_batch, batch)
+        return await self.workers.run(self._apply_batch, batch)
 
     def _apply_batch(self, batch: Sequence[Notification]) -> int:
         applied = 0

@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from events.envelope import Role
+from services.runtime.workers import StoreWorkers
 from services.tickets.application import Caller, WishBoard
 from services.tickets.board import WishBoardView
 from services.tickets.domain import IllegalTransitionError, NotYetDueError
@@ -19,7 +20,15 @@ EXPIRY_ACTOR = Caller(actor_id="system:wish-expiry", role=Role.SYSTEM.value)
 
 
 class ExpirySweeper:
-    def __init__(self, board: WishBoard, view: WishBoardView, *, every_seconds: float) -> None:
+    def __init__(
+        self,
+        board: WishBoard,
+        view: WishBoardView,
+        *,
+        every_seconds: float,
+        workers: StoreWorkers | None = None,
+    ) -> None:
+        self.workers = workers or StoreWorkers("wish-expiry")
         self.board = board
         self.view = view
         self.every_seconds = every_seconds
@@ -38,7 +47,7 @@ class ExpirySweeper:
     async def run(self) -> None:
         while True:
             try:
-                if expired := await asyncio.to_thread(self.sweep_once):
+                if expired := await self.workers.run(self.sweep_once):
                     log.info("expired %d wishes", expired)
             except Exception:
                 log.exception("the expiry sweep failed; trying again later")

@@ -1,4 +1,4 @@
-"""The wish board page's words: Simplified Chinese by default, English on `?lang=en`."""
+"""The pages' words (wish board, sign-in): Simplified Chinese by default, English on `?lang=en`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class Words:
     modes: Mapping[ClaimMode, str]
     roles: Mapping[Role, str]
     refusals: Mapping[RefusalReason, str]
+    actions: Mapping[str, str]
+    forbidden: Mapping[str, str]
+    """Policy refusal codes, formatted with {role} and {action}; "" is the fallback."""
+    duties: Mapping[Role, str]
+    """What a demo account's role does, on the sign-in page."""
 
 
 ZH = Words(
@@ -41,7 +46,7 @@ ZH = Words(
         "state": "状态",
         "claimants": "认领单位",
         "claim": "认领",
-        "unit_id": "驻区单位编号",
+        "claim_as": "以驻区单位 {unit} 的名义认领。",
         "post": "发布微心愿",
         "street": "街道编码",
         "grid": "网格编码（选填）",
@@ -50,10 +55,24 @@ ZH = Words(
         "contact_phone": "联系电话（选填）",
         "contact_note": "联系方式加密保存，不在公开页面显示。",
         "quota_note": "独立认领的名额为 1；联合认领可设多个名额。",
-        "acting_as": "当前身份",
-        "actor_id": "操作人编号",
+        "posting_for_self": "以本人名义发布（居民编号 {person}）。",
+        "on_behalf_note": "代居民发布时，系统会记录您为代办人。",
+        "cannot_act": "您当前的角色只能查看微心愿墙。",
+        "signed_in_as": "已登录：{id}（{role}）",
+        "signin_title": "演示登录",
+        "signin_note": "演示环境：选择一个账号即可登录，无需密码。正式部署通过统一身份认证登录。",
+        "signin_as": "以此身份登录",
+        "signout": "退出登录",
+        "community_roles": "居民、社区与驻区单位",
+        "oversight_roles": "监督与运维",
+        "account": "账号",
         "role": "角色",
-        "acting_note": "接入统一身份认证之前，请填写操作人编号和角色。",
+        "scope": "范围",
+        "duty": "可以做什么",
+        "everywhere": "全部",
+        "no_signin": "本服务未开启演示登录：请通过统一身份认证登录。",
+        "bad_next": "登录后的返回地址必须是本站页面。",
+        "unknown_account": "没有这个演示账号。",
         "back": "返回微心愿墙",
         "wish_not_found": "未找到该微心愿。",
         "board_not_found": "未找到该社区。",
@@ -106,6 +125,28 @@ ZH = Words(
         RefusalReason.QUOTA_FULL: "认领未成功：名额已满，认领单位为 {claimants}。",
         RefusalReason.NOT_OPEN: "认领未成功：该微心愿暂不可认领（认领单位：{claimants}）。",
     },
+    actions={"wish.read": "查看微心愿墙", "wish.post": "发布微心愿", "wish.claim": "认领微心愿"},
+    forbidden={
+        "policy.role_not_allowed": "未获授权：{role}不能{action}。",
+        "policy.outside_territory": "未获授权：这里不在您的管辖范围内，不能{action}。",
+        "policy.not_your_own": "未获授权：居民只能为自己{action}。",
+        "policy.not_your_unit": "未获授权：只能以本单位的名义{action}。",
+        "": "未获授权：不能{action}。",
+    },
+    duties={
+        Role.RESIDENT: "为自己发布微心愿",
+        Role.BUILDING_CHIEF: "代楼里的居民发布微心愿",
+        Role.GRID_WORKER: "代网格里的居民发布微心愿",
+        Role.COMMUNITY_STAFF: "代居民发布、审核微心愿",
+        Role.COMMUNITY_SECRETARY: "代居民发布、审核微心愿",
+        Role.UNIT_STAFF: "以本单位的名义认领微心愿",
+        Role.VOLUNTEER: "查看微心愿墙",
+        Role.MEDIATOR: "查看微心愿墙",
+        Role.STREET_OFFICIAL: "查看本街道的微心愿和台账",
+        Role.DISTRICT_OFFICIAL: "查看全区的微心愿和台账",
+        Role.AUDITOR: "只读：查看台账、回放审计",
+        Role.OPERATOR: "查看运行状态",
+    },
 )
 
 EN = Words(
@@ -125,7 +166,7 @@ EN = Words(
         "state": "State",
         "claimants": "Claimed by",
         "claim": "Claim",
-        "unit_id": "Member unit id",
+        "claim_as": "You claim for the member unit {unit}.",
         "post": "Post a wish",
         "street": "Street code",
         "grid": "Grid code (optional)",
@@ -134,10 +175,25 @@ EN = Words(
         "contact_phone": "Contact phone (optional)",
         "contact_note": "Contact details are stored encrypted and never shown on this page.",
         "quota_note": "An exclusive wish has a quota of 1; a joint wish may have more.",
-        "acting_as": "Acting as",
-        "actor_id": "Actor id",
+        "posting_for_self": "You post for yourself (resident id {person}).",
+        "on_behalf_note": "Posting for a resident records you as acting on their behalf.",
+        "cannot_act": "Your role may only read the wish board.",
+        "signed_in_as": "Signed in as {id} ({role})",
+        "signin_title": "Demo sign-in",
+        "signin_note": "Demo setup: pick an account to sign in, no password. "
+        "A real deployment signs you in through its identity provider.",
+        "signin_as": "Sign in as this account",
+        "signout": "Sign out",
+        "community_roles": "Residents, community and member units",
+        "oversight_roles": "Oversight and operations",
+        "account": "Account",
         "role": "Role",
-        "acting_note": "Until sign-in arrives, say whose id and role you act with.",
+        "scope": "Scope",
+        "duty": "What it does",
+        "everywhere": "everywhere",
+        "no_signin": "Demo sign-in is not enabled here: sign in through the identity provider.",
+        "bad_next": "After signing in you can only be sent to a page of this site.",
+        "unknown_account": "There is no such demo account.",
         "back": "Back to the wish board",
         "wish_not_found": "No such wish.",
         "board_not_found": "No such community.",
@@ -190,10 +246,34 @@ EN = Words(
         RefusalReason.QUOTA_FULL: "Claim refused: the quota is full; claimed by {claimants}.",
         RefusalReason.NOT_OPEN: "Claim refused: this wish cannot be claimed now ({claimants}).",
     },
+    actions={
+        "wish.read": "read the wish board",
+        "wish.post": "post a wish",
+        "wish.claim": "claim a wish",
+    },
+    forbidden={
+        "policy.role_not_allowed": "Not allowed: as {role} you may not {action}.",
+        "policy.outside_territory": "Not allowed: this place is outside your territory, "
+        "so you may not {action}.",
+        "policy.not_your_own": "Not allowed: residents may {action} only for themselves.",
+        "policy.not_your_unit": "Not allowed: you may {action} only for your own unit.",
+        "": "Not allowed: you may not {action}.",
+    },
+    duties={
+        Role.RESIDENT: "posts their own wishes",
+        Role.BUILDING_CHIEF: "posts wishes for the building's residents",
+        Role.GRID_WORKER: "posts wishes for the grid's residents",
+        Role.COMMUNITY_STAFF: "posts wishes for residents, reviews wishes",
+        Role.COMMUNITY_SECRETARY: "posts wishes for residents, reviews wishes",
+        Role.UNIT_STAFF: "claims wishes for their member unit",
+        Role.VOLUNTEER: "reads the wish board",
+        Role.MEDIATOR: "reads the wish board",
+        Role.STREET_OFFICIAL: "reads the street's wishes and ledger",
+        Role.DISTRICT_OFFICIAL: "reads the district's wishes and ledger",
+        Role.AUDITOR: "read-only: ledger and audit replay",
+        Role.OPERATOR: "reads the services' status",
+    },
 )
-
-PAGE_ROLES = tuple(ZH.roles)
-"""Roles a person may act in on the page; `system` is for services, not people."""
 
 
 def words_for(lang: str | None) -> Words:

@@ -24,12 +24,14 @@ from services.runtime.personal import MASTER_KEY_BYTES, PersonalDataVault
 from services.runtime.positions import PositionStore
 from services.runtime.relay import JetStreamPublisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.workers import StoreWorkers
 from services.tickets import api
 from services.tickets.application import WishBoard
 from services.tickets.board import WishBoardView
 from services.tickets.expiry import ExpirySweeper
 from services.tickets.pages import page_router
 from services.tickets.publishing import SOURCE, translator
+from services.tickets.signin import signin_router
 
 RELAY_NAME = "relay"
 
@@ -48,6 +50,11 @@ class TicketsSettings(BaseSettings):
         default="",
         description="base64 of 32 random bytes; seals personal data. Required.",
     )
+    store_cipher_key: str = Field(
+        default="",
+        description="base64 of a 16, 24 or 32 byte AES key encrypting the event store at rest; "
+        "empty = off. It cannot be changed in place (see the README).",
+    )
     relay_enabled: bool = True
     poll_seconds: float = Field(default=0.5, gt=0)
     expiry_sweep_seconds: float = Field(default=60.0, gt=0)
@@ -57,6 +64,14 @@ class TicketsSettings(BaseSettings):
     def _key_is_32_bytes(cls, value: str) -> str:
         if value and len(_decode_key(value)) != MASTER_KEY_BYTES:
             msg = f"must be base64 of exactly {MASTER_KEY_BYTES} bytes"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("store_cipher_key")
+    @classmethod
+    def _is_an_aes_key(cls, value: str) -> str:
+        if value and len(_decode_key(value)) not in (16, 24, 32):
+            msg = "must be base64 of a 16, 24 or 32 byte AES key"
             raise ValueError(msg)
         return value
 
@@ -82,14 +97,17 @@ class Tickets:
         def vault(app: Application[UUID]) -> PersonalDataVault:
             return PersonalDataVault(Database(_datastore(app)), key)
 
-        self.board = WishBoard(eventsourcing_env(settings.store), vault=vault)
+        env = eventsourcing_env(settings.store, cipher_key=settings.store_cipher_key)
+        self.board = WishBoard(env, vault=vault)
         self.database = Database(_datastore(self.board))
         self.translate = translator(self.board.mapper)
+        self.workers = StoreWorkers("tickets-store")
         self.view = WishBoardView(
             database=self.database,
             recorder=self.board.recorder,
             translate=self.translate,
             poll_seconds=settings.poll_seconds,
+            workers=self.workers,
         )
         self.broker = make_broker(settings.bus, name=f"shiliu-{SOURCE}")
         self.relay = Relay(
@@ -103,10 +121,11 @@ class Tickets:
                 timeout=settings.bus.publish_timeout_seconds,
             ),
             poll_seconds=settings.poll_seconds,
+            workers=self.workers,
         )
         self.board.listeners += [self.view.wake, self.relay.wake]
         self.expiry = ExpirySweeper(
-            self.board, self.view, every_seconds=settings.expiry_sweep_seconds
+            self.board, self.view, every_seconds=settings.expiry_sweep_seconds, workers=self.workers
         )
 
     @contextlib.asynccontextmanager
@@ -124,6 +143,7 @@ class Tickets:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.workers.drain()
             if self.settings.relay_enabled:
                 await self.broker.stop()
 
@@ -152,7 +172,9 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     app = service_app(SOURCE, auth=tickets.settings.auth, lifespan=lifespan, errors=api.ERRORS)
     app.state.tickets = tickets
     app.include_router(api.wish_router(tickets.board, tickets.view))
+    app.include_router(api.personal_router(tickets.board))
     app.include_router(page_router(tickets.board, tickets.view))
+    app.include_router(signin_router(tickets.settings.auth))
 
     @app.get("/ops/relay", tags=["ops"], dependencies=[authorize("ops.read")])
     async def relay_status() -> dict[str, Any]:

@@ -1,14 +1,14 @@
 """The wish board (微心愿墙) as a server-rendered page: list, post and claim with plain forms.
 
 No JavaScript and no external assets: every form is an HTML POST answered with a 303 back to
-the board, or with the board re-rendered under the error's status code.
+the board, or with the board re-rendered under the error's status code. Whoever is signed in
+(the sign-in cookie) acts, checked by the same policy as the JSON API.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 from uuid import UUID, uuid4
@@ -16,14 +16,15 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
 from events.envelope import CODE_PATTERN, Role
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.idempotency import IdempotencyKeyReusedError
-from services.tickets.api import Claim, PersonId, PostWish
-from services.tickets.application import Caller, ClaimRefusedError, Outcome, WishBoard
+from services.runtime.identity import Access, Principal
+from services.runtime.policy import POLICY, ForbiddenError
+from services.tickets.api import PostWish, caller_of
+from services.tickets.application import ClaimRefusedError, Outcome, WishBoard
 from services.tickets.board import BoardEntry, WishBoardView
 from services.tickets.domain import (
     CLAIMABLE,
@@ -32,11 +33,11 @@ from services.tickets.domain import (
     Place,
     WishNotFoundError,
 )
-from services.tickets.i18n import PAGE_ROLES, Words, words_for
+from services.tickets.i18n import Words, words_for
+from services.tickets.signin import Visit, page_templates, signed_in, to_signin
 
-TEMPLATES = Path(__file__).parent / "templates"
-COOKIES = {"actor_id": "shiliu_actor_id", "role": "shiliu_actor_role", "unit_id": "shiliu_unit_id"}
 MAX_FORM_BYTES = 16_384
+MAX_KEY_CHARS = 128
 BOARD_LIMIT = 200
 _CODE = re.compile(CODE_PATTERN)
 M = TypeVar("M", bound=BaseModel)
@@ -54,27 +55,6 @@ class FormError(Exception):
 
 class FormTooLargeError(Exception):
     """The body is larger than any form on the page can produce."""
-
-
-class ActingAs(BaseModel):
-    """Who the page acts as until authentication arrives: two form fields and a form key."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    actor_id: PersonId
-    role: Role
-    key: Annotated[str | None, Field(min_length=1, max_length=128)] = None
-
-    @field_validator("role")
-    @classmethod
-    def _a_person(cls, role: Role) -> Role:
-        if role not in PAGE_ROLES:
-            msg = "not a role a person acts in"
-            raise ValueError(msg)
-        return role
-
-    def caller(self) -> Caller:
-        return Caller(actor_id=self.actor_id, role=self.role.value, idempotency_key=self.key)
 
 
 def _field_problem(exc: Exception, words: Words) -> str:
@@ -102,7 +82,7 @@ PROBLEMS: dict[type[Exception], tuple[int, Callable[[Exception, Words], str]]] =
     IllegalTransitionError: (409, _not_claimable),
 }
 """Errors that re-render the board with a message; an unknown wish gets the 404 page instead."""
-REFUSED = tuple(PROBLEMS)
+REFUSED: tuple[type[Exception], ...] = (*PROBLEMS, ForbiddenError)
 
 
 def _validated(model: type[M], data: Mapping[str, Any]) -> M:
@@ -113,9 +93,15 @@ def _validated(model: type[M], data: Mapping[str, Any]) -> M:
         raise FormError("_".join(str(part) for part in location) or "form") from None
 
 
-def _posting(where: Where, form: Form) -> PostWish:
-    fields = ("street", "grid", "resident_id", "title", "category", "claim_mode", "quota")
+def _posting(where: Where, form: Form, principal: Principal) -> PostWish:
+    """A resident posts for themselves; staff name the resident (the guard records it)."""
+    fields = ("street", "grid", "title", "category", "claim_mode", "quota")
     data: dict[str, Any] = {name: form[name] for name in fields if name in form}
+    data["resident_id"] = (
+        principal.person or principal.id
+        if principal.role is Role.RESIDENT
+        else form.get("resident_id", "")
+    )
     if "contact_name" in form or "contact_phone" in form:
         data["contact"] = {
             "name": form.get("contact_name", ""),
@@ -128,7 +114,22 @@ def _personal(posting: PostWish) -> dict[str, Any] | None:
     return {"contact": posting.contact.model_dump(), "details": None} if posting.contact else None
 
 
-async def _read_form(request: Request) -> Form:
+def _form_key(form: Form) -> str | None:
+    """The form's one-time key, used as the command's idempotency key."""
+    key = form.get("key")
+    if key is not None and len(key) > MAX_KEY_CHARS:
+        raise FormError("key")
+    return key
+
+
+def _own_unit(access: Access) -> str:
+    """Unit staff claim for the unit their token names, never one typed into a form."""
+    if access.principal.unit is None:
+        raise ForbiddenError("policy.not_your_unit", f"{access.action} needs a member unit")
+    return access.principal.unit
+
+
+async def read_form(request: Request) -> Form:
     """The url-encoded body with blanks dropped (no multipart: the page's forms never send it)."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
@@ -139,6 +140,16 @@ async def _read_form(request: Request) -> Form:
 
 def is_claimable(entry: BoardEntry) -> bool:
     return entry.state in CLAIMABLE and len(entry.claimants) < entry.quota
+
+
+def _may(principal: Principal, action: str) -> bool:
+    return principal.role in POLICY[action].roles
+
+
+def _street(principal: Principal, community: str, entries: Sequence[BoardEntry]) -> str:
+    if principal.scope.community == community and principal.scope.street:
+        return principal.scope.street
+    return entries[0].street if entries else ""
 
 
 def _is_place(where: Where) -> bool:
@@ -161,61 +172,63 @@ class BoardPage:
 
     def __init__(self, view: WishBoardView) -> None:
         self.view = view
-        self.templates = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.templates = page_templates()
 
     async def render(
-        self, request: Request, where: Where, words: Words, *, status: int = 200,
+        self, request: Request, where: Where, words: Words, visit: Visit, *, status: int = 200,
         message: str | None = None, form: Form | None = None,
     ) -> HTMLResponse:  # fmt: skip
-        district, community = where
+        (district, community), principal = where, visit.principal
         entries = await run_in_threadpool(
             lambda: self.view.entries(district=district, community=community, limit=BOARD_LIMIT)
         )
-        remembered = {field: request.cookies.get(name, "") for field, name in COOKIES.items()}
+        prefilled = {"street": _street(principal, community, entries),
+                     "grid": principal.scope.grid or ""}  # fmt: skip
         html = self.templates.get_template("board.html").render(
             w=words, district=district, community=community, entries=entries,
             is_claimable=is_claimable, board_url=_board_path(request, where), message=message,
-            form={"street": entries[0].street if entries else "", **remembered, **(form or {})},
-            roles=PAGE_ROLES, categories=list(WishCategory), modes=list(ClaimMode),
-            key=str(uuid4()),
+            form={**prefilled, **(form or {})}, principal=principal,
+            is_resident=principal.role is Role.RESIDENT, may_post=_may(principal, "wish.post"),
+            may_claim=_may(principal, "wish.claim"), signout_url=request.url_for("signout").path,
+            categories=list(WishCategory), modes=list(ClaimMode), key=str(uuid4()),
         )  # fmt: skip
         return HTMLResponse(html, status_code=status)
 
-    def missing(self, request: Request, words: Words, where: Where) -> HTMLResponse:
-        found = _is_place(where)
-        html = self.templates.get_template("missing.html").render(
-            w=words,
-            message=words.labels["wish_not_found" if found else "board_not_found"],
-            board_url=_board_path(request, where) if found else None,
+    def notice(
+        self, words: Words, message: str, status: int, board_url: str | None = None
+    ) -> HTMLResponse:
+        html = self.templates.get_template("notice.html").render(
+            w=words, message=message, board_url=board_url
         )
-        return HTMLResponse(html, status_code=404)
+        return HTMLResponse(html, status_code=status)
+
+    def missing(self, request: Request, words: Words, where: Where) -> HTMLResponse:
+        if not _is_place(where):
+            return self.notice(words, words.labels["board_not_found"], 404)
+        board_url = _board_path(request, where)
+        return self.notice(words, words.labels["wish_not_found"], 404, board_url)
 
     async def refuse(
-        self, request: Request, where: Where, words: Words, exc: Exception, form: Form
-    ) -> HTMLResponse:
-        status, explain = PROBLEMS[type(exc)]
+        self, request: Request, where: Where, words: Words, visit: Visit, exc: Exception,
+        form: Form,
+    ) -> HTMLResponse:  # fmt: skip
+        if isinstance(exc, ForbiddenError):
+            status, message = 403, visit.refusal(exc, words)
+        else:
+            status, explain = PROBLEMS[type(exc)]
+            message = explain(exc, words)
         if isinstance(exc, ClaimRefusedError):
             await self.view.wait_for(exc.outcome.position)  # so the board shows the winner
         return await self.render(
-            request, where, words, status=status, message=explain(exc, words), form=form
+            request, where, words, visit, status=status, message=message, form=form
         )
 
     async def done(
-        self, request: Request, where: Where, words: Words, outcome: Outcome, form: Form
+        self, request: Request, where: Where, words: Words, outcome: Outcome
     ) -> Response:
         await self.view.wait_for(outcome.position)
         url = f"{_board_path(request, where)}{words.query}#wish-{outcome.wish.id}"
-        response = RedirectResponse(url, status_code=303)
-        for field, name in COOKIES.items():
-            if field in form:
-                response.set_cookie(name, form[field], httponly=True, samesite="lax")
-        return response
+        return RedirectResponse(url, status_code=303)
 
 
 def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
@@ -224,53 +237,81 @@ def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
 
     @router.get("", name="wish_board", response_class=HTMLResponse)
     async def show_board(
-        request: Request, district: str, community: str, lang: str | None = None
+        request: Request,
+        district: str,
+        community: str,
+        visit: Annotated[Visit | None, signed_in("wish.read")],
+        lang: str | None = None,
     ) -> Response:
         where, words = (district, community), words_for(lang)
         if not _is_place(where):
             return page.missing(request, words, where)
-        return await page.render(request, where, words)
+        if visit is None:
+            return to_signin(request, _board_path(request, where) + words.query, words)
+        try:
+            visit.access()
+        except ForbiddenError as exc:
+            return page.notice(words, visit.refusal(exc, words), 403)
+        return await page.render(request, where, words, visit)
 
     @router.post("/wishes", response_class=HTMLResponse)
     async def post_wish(
-        request: Request, district: str, community: str, lang: str | None = None
+        request: Request,
+        district: str,
+        community: str,
+        visit: Annotated[Visit | None, signed_in("wish.post")],
+        lang: str | None = None,
     ) -> Response:
         where, words, form = (district, community), words_for(lang), {}
         if not _is_place(where):
             return page.missing(request, words, where)
+        if visit is None:
+            return to_signin(request, _board_path(request, where) + words.query, words)
         try:
-            form = await _read_form(request)
-            caller, posting = _validated(ActingAs, form).caller(), _posting(where, form)
+            form = await read_form(request)
+            access = visit.access(_form_key(form))
+            posting = _posting(where, form, access.principal)
             outcome = await run_in_threadpool(
                 lambda: board.post_wish(
-                    caller, place=Place(district, posting.street, community, posting.grid),
+                    caller_of(access),
+                    place=Place(district, posting.street, community, posting.grid),
                     resident_id=posting.resident_id, title=posting.title,
                     category=posting.category, claim_mode=posting.claim_mode,
                     quota=posting.quota, personal=_personal(posting),
                 )
             )  # fmt: skip
         except REFUSED as exc:
-            return await page.refuse(request, where, words, exc, form)
-        return await page.done(request, where, words, outcome, form)
+            return await page.refuse(request, where, words, visit, exc, form)
+        return await page.done(request, where, words, outcome)
 
     @router.post("/wishes/{wish_id}/claims", response_class=HTMLResponse)
     async def claim_wish(
-        request: Request, district: str, community: str, wish_id: str, lang: str | None = None
+        request: Request,
+        district: str,
+        community: str,
+        wish_id: str,
+        visit: Annotated[Visit | None, signed_in("wish.claim")],
+        lang: str | None = None,
     ) -> Response:
         where, words, form = (district, community), words_for(lang), {}
+        if not _is_place(where):
+            return page.missing(request, words, where)
+        if visit is None:
+            return to_signin(request, _board_path(request, where) + words.query, words)
         try:
             wish = _wish_id(wish_id)
-            current = await run_in_threadpool(board.get_wish, wish) if _is_place(where) else None
-            if current is None or (current.district, current.community) != where:
+            current = await run_in_threadpool(board.get_wish, wish)
+            if (current.district, current.community) != where:
                 raise WishNotFoundError(wish)
-            form = await _read_form(request)
-            caller = _validated(ActingAs, form).caller()
-            claim = _validated(Claim, {"unit_id": form.get("unit_id", "")})
-            outcome = await run_in_threadpool(board.claim_wish, caller, wish, claim.unit_id)
+            form = await read_form(request)
+            access = visit.access(_form_key(form))
+            outcome = await run_in_threadpool(
+                board.claim_wish, caller_of(access), wish, _own_unit(access)
+            )
         except WishNotFoundError:
             return page.missing(request, words, where)
         except REFUSED as exc:
-            return await page.refuse(request, where, words, exc, form)
-        return await page.done(request, where, words, outcome, form)
+            return await page.refuse(request, where, words, visit, exc, form)
+        return await page.done(request, where, words, outcome)
 
     return router

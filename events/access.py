@@ -1,0 +1,98 @@
+"""Who may do what on the bus: each identity's NATS publish and subscribe permissions.
+
+Derived from the topology, so a new stream or consumer carries its permissions with it. A
+JetStream consumer needs no subscription to its stream's subjects: it asks the API for the next
+messages, which arrive in its own inbox, and acknowledges them by publishing. Every reply (a
+publish ack, an API answer, a fetched message) goes to the identity's own inbox prefix, which
+no other identity may subscribe to.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from events.subjects import subject_pattern
+from events.topology import LEDGER_WISHES, STREAMS, ConsumerSpec, StreamSpec
+
+JS_API = "$JS.API"
+
+
+def inbox_prefix(user: str) -> str:
+    """The inbox a user's replies arrive in (nats-py's `inbox_prefix`)."""
+    return f"_INBOX_{user}"
+
+
+def consuming(spec: ConsumerSpec) -> tuple[str, ...]:
+    """Bind to a provisioned durable consumer, fetch from it, and ack, nak or term its messages."""
+    where = f"{spec.stream}.{spec.durable}"
+    return (
+        f"{JS_API}.CONSUMER.INFO.{where}",
+        f"{JS_API}.CONSUMER.MSG.NEXT.{where}",
+        f"$JS.ACK.{where}.>",
+    )
+
+
+def managing(stream: StreamSpec) -> tuple[str, ...]:
+    """Create, inspect and update a stream and its consumers, and replay it (no deletes)."""
+    name = stream.name
+    return (
+        f"{JS_API}.STREAM.INFO.{name}",
+        f"{JS_API}.STREAM.CREATE.{name}",
+        f"{JS_API}.STREAM.UPDATE.{name}",
+        f"{JS_API}.CONSUMER.CREATE.{name}",
+        f"{JS_API}.CONSUMER.CREATE.{name}.>",
+        f"{JS_API}.CONSUMER.DURABLE.CREATE.{name}.*",
+        f"{JS_API}.CONSUMER.INFO.{name}.*",
+        f"{JS_API}.CONSUMER.MSG.NEXT.{name}.*",
+    )
+
+
+class BusUser(BaseModel):
+    """One identity on the bus: what it emits, which consumers it reads, which streams it runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    emits: tuple[str, ...] = ()
+    consumes: tuple[ConsumerSpec, ...] = ()
+    manages: tuple[StreamSpec, ...] = ()
+
+    @property
+    def inbox(self) -> str:
+        return inbox_prefix(self.name)
+
+    @property
+    def publish_allow(self) -> tuple[str, ...]:
+        return (
+            *self.emits,
+            *(subject for spec in self.consumes for subject in consuming(spec)),
+            *(subject for stream in self.manages for subject in managing(stream)),
+        )
+
+    @property
+    def subscribe_allow(self) -> tuple[str, ...]:
+        return (f"{self.inbox}.>",)
+
+
+TICKETS_USER = BusUser(name="tickets", emits=(subject_pattern("tickets"),))
+LEDGER_USER = BusUser(name="ledger", consumes=(LEDGER_WISHES,))
+MATCHING_USER = BusUser(name="matching", emits=(subject_pattern("matching"),))
+NOTIFY_USER = BusUser(name="notify", emits=(subject_pattern("notify"),))
+OPERATOR_USER = BusUser(name="operator", manages=STREAMS)
+"""`shiliu provision`, `status` and `rebuild-ledger`: runs the topology, publishes no events."""
+
+BUS_USERS: tuple[BusUser, ...] = (
+    TICKETS_USER,
+    LEDGER_USER,
+    MATCHING_USER,
+    NOTIFY_USER,
+    OPERATOR_USER,
+)
+
+
+def bus_user(name: str) -> BusUser:
+    for user in BUS_USERS:
+        if user.name == name:
+            return user
+    msg = f"no bus user {name!r}; one of {[user.name for user in BUS_USERS]}"
+    raise KeyError(msg)

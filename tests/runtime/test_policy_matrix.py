@@ -1,0 +1,333 @@
+"""A generated matrix of role × territory × endpoint, enforced against the one policy table.
+
+Every allowed call succeeds, every other is refused with 403; an endpoint with no policy
+entry (or no case here) fails the suite.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from events.envelope import Role
+from services.matching.main import MatchingSettings
+from services.matching.main import create_app as create_matching
+from services.notify.main import NotifySettings
+from services.notify.main import create_app as create_notify
+from services.runtime.policy import POLICY
+from tests.conftest import eventually
+from tests.support.tokens import auth_settings, bearer
+from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
+
+PUBLIC_PATHS = {"/health", "/asyncapi.json", "/openapi.json", "/signin", "/signout"}
+"""Open to anyone (the sign-in page is how one gets a token)."""
+
+GRID_ROLES = {Role.GRID_WORKER, Role.BUILDING_CHIEF}
+HOME = {"district": "jinfeng", "street": "s01", "community": "c01"}
+AWAY = {"district": "jinfeng", "street": "s01", "community": "c02"}
+
+
+def scopes(role: Role) -> dict[str, dict[str, str]]:
+    """A scope that contains the test wish (c01, grid g01) and one that does not."""
+    if role in (Role.OPERATOR, Role.AUDITOR, Role.SYSTEM):
+        return {"inside": {}, "outside": {"district": "elsewhere"}}
+    if role is Role.DISTRICT_OFFICIAL:
+        return {"inside": {"district": "jinfeng"}, "outside": {"district": "elsewhere"}}
+    if role is Role.STREET_OFFICIAL:
+        return {"inside": {"district": "jinfeng", "street": "s01"},
+                "outside": {"district": "jinfeng", "street": "s02"}}  # fmt: skip
+    if role in GRID_ROLES:
+        return {"inside": {**HOME, "grid": "g01"}, "outside": {**HOME, "grid": "g02"}}
+    return {"inside": HOME, "outside": AWAY}
+
+
+def actor(role: Role, scope: dict[str, str]) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    if role is Role.RESIDENT:
+        extra["person"] = "person-1"
+    if role is Role.UNIT_STAFF:
+        extra["unit"] = "unit-m"
+    return bearer(f"{role.value}-x", role.value, scope=scope, **extra)
+
+
+def allowed(action: str, role: Role, where: str) -> bool:
+    rule = POLICY[action]
+    territorial = not rule.public and not action.startswith("ops.")
+    return role in rule.roles and (where == "inside" or not territorial)
+
+
+def new_wish(tickets: TestClient, upto: str, **changes: Any) -> str:
+    """A wish at c01/g01 brought to a state; claims are held by `unit-m`."""
+    wish_id: str = tickets.post("/wishes", json=posting(**changes), headers=RESIDENT).json()[
+        "wish"
+    ]["id"]
+    steps = [
+        ("open", f"/wishes/{wish_id}/verification", None, STAFF),
+        ("claimed", f"/wishes/{wish_id}/claims", {"unit_id": "unit-m"}, unit("unit-m")),
+        ("reported", f"/wishes/{wish_id}/fulfilment", {"unit_id": "unit-m"}, unit("unit-m")),
+        ("fulfilled", f"/wishes/{wish_id}/fulfilment/verification", None, STAFF),
+    ]
+    for state, path, body, headers in steps:
+        if upto == "submitted":
+            break
+        tickets.post(path, json=body, headers=headers).raise_for_status()
+        if state == upto:
+            break
+    return wish_id
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    action: str
+    prepare: Callable[[TestClient], dict[str, Any]]
+    """Makes the target; returns the request's `url` and `json`."""
+    service: str = "tickets"
+    filtered: bool = False
+    """A listing that answers with only what lies inside the caller's territory."""
+
+
+def _on(
+    upto: str, suffix: str, body: Any = None, **changes: Any
+) -> Callable[[TestClient], dict[str, Any]]:
+    def prepare(tickets: TestClient) -> dict[str, Any]:
+        return {"url": f"/wishes/{new_wish(tickets, upto, **changes)}{suffix}", "json": body}
+
+    return prepare
+
+
+def _a_person_to_erase(tickets: TestClient) -> dict[str, Any]:
+    person = f"person-{uuid.uuid4().hex[:8]}"
+    tickets.post("/wishes", json=posting(resident_id=person), headers=STAFF).raise_for_status()
+    return {"url": f"/persons/{person}/erasure", "json": {"reason": "居民本人申请删除"}}
+
+
+def _soon_expiring(tickets: TestClient) -> dict[str, Any]:
+    expires = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    wish_id = new_wish(tickets, "open", expires_at=expires)
+    time.sleep(1.05)
+    return {"url": f"/wishes/{wish_id}/expiry", "json": None}
+
+
+CASES = [
+    Case("POST", "/wishes", "wish.post", lambda _: {"url": "/wishes", "json": posting()}),
+    Case(
+        "GET",
+        "/wishes",
+        "wish.read",
+        lambda _: {"url": "/wishes?district=jinfeng&community=c01", "json": None},
+    ),
+    Case("GET", "/wishes/{wish_id}", "wish.read", _on("open", "")),
+    Case(
+        "POST", "/wishes/{wish_id}/verification", "wish.verify", _on("submitted", "/verification")
+    ),
+    Case(
+        "POST",
+        "/wishes/{wish_id}/rejection",
+        "wish.reject",
+        _on("submitted", "/rejection", {"reason": "duplicate"}),
+    ),
+    Case(
+        "POST",
+        "/wishes/{wish_id}/claims",
+        "wish.claim",
+        _on("open", "/claims", {"unit_id": "unit-m"}),
+    ),
+    Case(
+        "POST",
+        "/wishes/{wish_id}/claims/{unit_id}/release",
+        "wish.release",
+        _on("claimed", "/claims/unit-m/release", {"reason": "other"}),
+    ),
+    Case(
+        "POST",
+        "/wishes/{wish_id}/fulfilment",
+        "wish.report_fulfilment",
+        _on("claimed", "/fulfilment", {"unit_id": "unit-m"}),
+    ),
+    Case(
+        "POST",
+        "/wishes/{wish_id}/fulfilment/verification",
+        "wish.verify_fulfilment",
+        _on("reported", "/fulfilment/verification"),
+    ),
+    Case(
+        "POST",
+        "/wishes/{wish_id}/acknowledgement",
+        "wish.acknowledge",
+        _on("fulfilled", "/acknowledgement", {"rating": 4}),
+    ),
+    Case(
+        "POST",
+        "/wishes/{wish_id}/withdrawal",
+        "wish.withdraw",
+        _on("open", "/withdrawal", {"reason": "other"}),
+    ),
+    Case("POST", "/wishes/{wish_id}/expiry", "wish.expire", _soon_expiring),
+    Case("GET", "/ops/relay", "ops.read", lambda _: {"url": "/ops/relay", "json": None}),
+    Case("GET", "/wishes/{wish_id}/contact", "wish.contact", _on("open", "/contact")),
+    Case("POST", "/persons/{person_id}/erasure", "person.erase", _a_person_to_erase),
+    Case(
+        "GET",
+        "/ops/personal-access",
+        "ops.read",
+        lambda _: {"url": "/ops/personal-access", "json": None},
+    ),
+    Case(
+        "GET",
+        "/ledger/{district}/wishes",
+        "ledger.read",
+        lambda _: {"url": "/ledger/jinfeng/wishes", "json": None},
+        "ledger",
+        filtered=True,
+    ),
+    Case(
+        "GET",
+        "/ledger/{district}/{community}/wishes",
+        "ledger.read",
+        lambda _: {"url": "/ledger/jinfeng/c01/wishes", "json": None},
+        "ledger",
+    ),
+    Case(
+        "GET", "/ops/parked", "ops.read", lambda _: {"url": "/ops/parked", "json": None}, "ledger"
+    ),
+    Case(
+        "GET",
+        "/ops/consumer",
+        "ops.read",
+        lambda _: {"url": "/ops/consumer", "json": None},
+        "ledger",
+    ),
+]
+
+
+def _routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path, through routers included at any depth."""
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append((prefix + route.path, route))
+        elif hasattr(route, "original_router"):  # FastAPI's record of an included router
+            inner = prefix + route.include_context.prefix
+            found += _routes(route.original_router.routes, inner)
+    return found
+
+
+def _actions(app: FastAPI) -> dict[tuple[str, str], str | None]:
+    """Each route's policy action, found on its dependencies (None when it has none)."""
+    found: dict[tuple[str, str], str | None] = {}
+    for path, route in _routes(list(app.routes)):
+        if path in PUBLIC_PATHS:
+            continue
+        stack, action = [route.dependant], None
+        while stack:
+            dependant = stack.pop()
+            action = action or getattr(dependant.call, "action", None)
+            stack += dependant.dependencies
+        for method in route.methods:
+            found[(method, path)] = action
+    return found
+
+
+def test_every_endpoint_of_every_service_has_a_policy_and_a_matrix_case(
+    tickets: TestClient, ledger: TestClient
+) -> None:
+    apps = {
+        "tickets": tickets.app,
+        "ledger": ledger.app,
+        "matching": create_matching(MatchingSettings(auth=auth_settings())),
+        "notify": create_notify(NotifySettings(auth=auth_settings())),
+    }
+    covered = {(c.service, c.method, c.path) for c in CASES}
+    seen = 0
+    for service, app in apps.items():
+        assert isinstance(app, FastAPI)
+        for (method, path), action in _actions(app).items():
+            if path.startswith("/board/"):
+                assert action in POLICY, (method, path)
+                continue  # the page's matrix lives with the page tests
+            assert action is not None, f"{service} {method} {path} has no policy"
+            assert action in POLICY, f"{service} {method} {path}: unknown action {action}"
+            assert (service, method, path) in covered, f"{service} {method} {path} has no case"
+            seen += 1
+    assert seen >= len(CASES)  # the discovery itself found every route we know of
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
+def test_each_role_inside_and_outside_its_territory_is_allowed_exactly_as_the_policy_says(
+    case: Case, tickets: TestClient, ledger: TestClient
+) -> None:
+    if case.service == "ledger":
+        new_wish(tickets, "open")
+        eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json()["wishes"] == 1)
+    client = {"tickets": tickets, "ledger": ledger}[case.service]
+    mismatches = []
+    for role in Role:
+        if role is Role.SYSTEM:
+            continue  # the system actor has no token; it acts inside the services
+        for where, scope in scopes(role).items():
+            request = case.prepare(tickets)
+            response = client.request(
+                case.method, request["url"], json=request["json"], headers=actor(role, scope)
+            )
+            if case.filtered:
+                ok = _filtered_as_expected(case, role, where, scope, response.status_code,
+                                           response.json())  # fmt: skip
+            elif allowed(case.action, role, where):
+                ok = response.status_code < 300
+            else:
+                ok = response.status_code == 403
+            if not ok:
+                mismatches.append(
+                    f"{role.value}/{where}: {response.status_code} {response.text[:120]}"
+                )
+    assert not mismatches, "\n".join(mismatches)
+
+
+def _filtered_as_expected(
+    case: Case, role: Role, where: str, scope: dict[str, str], status: int, body: Any
+) -> bool:
+    """Allowed roles of the district get 200 with c01 listed only when it is inside."""
+    if role not in POLICY[case.action].roles or scope.get("district") not in (None, "jinfeng"):
+        return status == 403
+    listed = status == 200 and any(row["community"] == "c01" for row in body)
+    return status == 200 and listed == (where == "inside")
+
+
+def test_a_resident_acts_only_for_themselves_and_staff_act_on_their_behalf(
+    tickets: TestClient,
+) -> None:
+    other = bearer("resident-2", "resident", person="person-2")
+    refused = tickets.post("/wishes", json=posting(), headers=other)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "policy.not_your_own"
+    posted = tickets.post("/wishes", json=posting(), headers=STAFF)
+    assert posted.status_code == 201
+    wish_id = posted.json()["wish"]["id"]
+    board = tickets.app.state.tickets.board  # type: ignore[attr-defined]
+    [posted_event] = [
+        board.mapper.to_domain_event(n)
+        for n in board.recorder.select_notifications(1, 100)
+        if str(n.originator_id) == wish_id
+    ]
+    assert posted_event.stamp.on_behalf_of == "person-1"
+    assert posted_event.stamp.actor_id == "staff-1"
+
+
+def test_unit_staff_act_only_for_their_own_unit(tickets: TestClient) -> None:
+    wish_id = new_wish(tickets, "open")
+    response = tickets.post(
+        f"/wishes/{wish_id}/claims", json={"unit_id": "unit-z"}, headers=unit("unit-m")
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "policy.not_your_unit"
