@@ -80,8 +80,14 @@ def test_the_up_command_starts_shiliu_with_the_demo_district_in_a_fresh_clone(
         while not seeded():
             assert time.monotonic() < deadline, "the demo district never reached the ledger"
             time.sleep(1)
-        page = _wait_for(f"{tickets}/board/jinfeng/c01", process, timeout=10)
-        assert "微心愿" in page.text
+        with httpx.Client(base_url=tickets, follow_redirects=True, timeout=10) as browser:
+            signin = browser.get("/board/jinfeng/c01")
+            assert signin.url.path == "/signin"
+            board = browser.post(
+                "/signin", data={"account": "staff-c01", "next": "/board/jinfeng/c01"}
+            )
+            assert board.status_code == 200
+            assert "微心愿" in board.text
         assert (clone / "data" / "tickets.sqlite").exists()
     finally:
         process.send_signal(signal.SIGINT)
