@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 """Territory codes become NATS subject tokens, so they are lower-case slugs."""
 
-_CODE = re.compile(CODE_PATTERN)
-
-
-def _check_code(value: str) -> str:
-    if not _CODE.fullmatch(value):
-        msg = "must be a lower-case slug of letters, digits, '-' or '_' (max 63)"
-        raise ValueError(msg)
-    return value
-
-
-Code = Annotated[str, AfterValidator(_check_code)]
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+"""Declared as a pattern, so the OpenAPI and AsyncAPI schemas carry it too."""
 
 
 class Role(StrEnum):

@@ -62,7 +62,12 @@ class PullLoop:
         try:
             js = client.jetstream()
             subscription = await self._bind(js)
+            task = asyncio.current_task()
             while True:
+                if task is not None and task.cancelling():
+                    # nats-py's fetch awaits with wait_for, which on 3.11 can swallow a cancel;
+                    # stop anyway, or shutdown waits for this loop forever
+                    raise asyncio.CancelledError
                 try:
                     batch = await subscription.fetch(self.batch_size, timeout=self.fetch_seconds)
                 except (NatsTimeoutError, TimeoutError):

@@ -71,7 +71,12 @@ class LogFollower(ABC):
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         backoff = self.poll_seconds
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # on 3.11 a library's wait_for (e.g. a publish awaiting its ack) can swallow
+                # the cancel; stop anyway, or shutdown waits for this loop forever
+                raise asyncio.CancelledError
             self._wakeup.clear()
             try:
                 await self.run_once()

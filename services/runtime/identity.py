@@ -113,7 +113,10 @@ class Authenticator:
     def verify_token(self, token: str) -> Principal:
         keys = list(self._keys)
         if self._jwks_client is not None:
-            keys.append(self._jwks_client.get_signing_key_from_jwt(token).key)
+            try:
+                keys.append(self._jwks_client.get_signing_key_from_jwt(token).key)
+            except jwt.PyJWTError as e:
+                raise _unauthorized("auth.invalid_token", f"the token is not valid: {e}") from e
         if not keys:
             raise _unauthorized("auth.not_configured", "this service has no token keys")
         error: jwt.PyJWTError | None = None

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends
@@ -15,23 +14,11 @@ from fastapi.testclient import TestClient
 from services.runtime.http import service_app
 from services.runtime.identity import Claims, Principal, issue_token, principal_of
 from services.runtime.limits import LimitSettings
-from tests.conftest import eventually
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.helpers import RESIDENT, STAFF, posting
 
 ALICE = bearer("alice", "community_staff")
 BOB = bearer("bob", "community_staff")
-
-
-@pytest.fixture
-def tickets(tickets: TestClient) -> Iterator[TestClient]:
-    """The tickets service, left only once its board view and relay are idle: closing the store
-    under a follower still reading it crashes SQLite."""
-    yield tickets
-    state = tickets.app.state.tickets  # type: ignore[attr-defined]
-    head = stored_events(tickets)
-    eventually(lambda: state.relay_status()["lag"] == 0
-               and state.view.positions.load(state.view.name) >= head)  # fmt: skip
 
 
 def stored_events(tickets: TestClient) -> int:

@@ -23,7 +23,7 @@ def _fields(response_json: dict[str, object]) -> list[str]:
         ({"title": "长" * 61}, "body.title", "string_too_long"),
         ({"category": "spaceship"}, "body.category", "enum"),
         ({"quota": 0}, "body.quota", "greater_than_equal"),
-        ({"community": "Not A Slug"}, "body.community", "value_error"),
+        ({"community": "Not A Slug"}, "body.community", "string_pattern_mismatch"),
         ({"contact": {"name": "王", "phone": "call me"}}, "body.contact.phone",
          "string_pattern_mismatch"),
         ({"expires_at": "2026-12-01T00:00:00"}, "body.expires_at", "timezone_aware"),

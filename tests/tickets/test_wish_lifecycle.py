@@ -45,5 +45,8 @@ def test_a_wish_posted_claimed_fulfilled_verified_and_acknowledged_reaches_the_l
     assert figures["post_to_fulfilment"]["count"] == 1
     assert figures["mean_rating"] == 5.0
 
-    board = tickets.get("/wishes", params={"district": "jinfeng", "community": "c01"}).json()
-    assert [item["state"] for item in board["items"]] == ["closed"]
+    def board_states() -> list[str]:
+        board = tickets.get("/wishes", params={"district": "jinfeng", "community": "c01"}).json()
+        return [item["state"] for item in board["items"]]
+
+    eventually(lambda: board_states() == ["closed"])
