@@ -170,7 +170,19 @@ def issue_token(
 
 
 def principal_of(request: Request) -> Principal:
-    """Authenticate the request: bearer token, then API key, then the sign-in cookie."""
+    """Authenticate the request: bearer token, then API key, then the sign-in cookie.
+
+    Verified once per request: the rate limiter and the route share the result.
+    """
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    principal = _authenticate(request)
+    request.state.principal = principal
+    return principal
+
+
+def _authenticate(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):

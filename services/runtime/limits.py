@@ -196,7 +196,7 @@ class RateLimit:
     """Commands and reads are limited apart, per actor; 429 with Retry-After when spent.
 
     The actor is the verified principal (bearer token, API key or sign-in cookie, via
-    `principal_of`; the route verifies it again, which costs microseconds). A request without
+    `principal_of`, which keeps it for the route). A request without
     valid credentials counts against its client address: behind a proxy, run the server with
     forwarded headers trusted, or every anonymous caller shares the proxy's bucket.
     """

@@ -85,7 +85,6 @@ class Relay(LogFollower):
         )
         self.translate = translate
         self.publisher = publisher
-        self.published = 0
 
     async def process(self, batch: Sequence[Notification]) -> int:
         confirmed = 0
@@ -101,7 +100,6 @@ class Relay(LogFollower):
                 raise
             confirmed = notification.id
         await self._save(confirmed)
-        self.published += sent
         return sent
 
     async def _save(self, position: int) -> None:

@@ -202,6 +202,16 @@ class BoardPage:
         )
         return HTMLResponse(html, status_code=status)
 
+    def admit(
+        self, request: Request, where: Where, words: Words, visit: Visit | None
+    ) -> Visit | Response:
+        """The visit, or what to answer instead: 404 for an unknown board, sign-in if anonymous."""
+        if not _is_place(where):
+            return self.missing(request, words, where)
+        if visit is None:
+            return to_signin(request, _board_path(request, where) + words.query, words)
+        return visit
+
     def missing(self, request: Request, words: Words, where: Where) -> HTMLResponse:
         if not _is_place(where):
             return self.notice(words, words.labels["board_not_found"], 404)
@@ -244,15 +254,13 @@ def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         lang: str | None = None,
     ) -> Response:
         where, words = (district, community), words_for(lang)
-        if not _is_place(where):
-            return page.missing(request, words, where)
-        if visit is None:
-            return to_signin(request, _board_path(request, where) + words.query, words)
+        if isinstance(visitor := page.admit(request, where, words, visit), Response):
+            return visitor
         try:
-            visit.access()
+            visitor.access()
         except ForbiddenError as exc:
-            return page.notice(words, visit.refusal(exc, words), 403)
-        return await page.render(request, where, words, visit)
+            return page.notice(words, visitor.refusal(exc, words), 403)
+        return await page.render(request, where, words, visitor)
 
     @router.post("/wishes", response_class=HTMLResponse)
     async def post_wish(
@@ -263,13 +271,11 @@ def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         lang: str | None = None,
     ) -> Response:
         where, words, form = (district, community), words_for(lang), {}
-        if not _is_place(where):
-            return page.missing(request, words, where)
-        if visit is None:
-            return to_signin(request, _board_path(request, where) + words.query, words)
+        if isinstance(visitor := page.admit(request, where, words, visit), Response):
+            return visitor
         try:
             form = await read_form(request)
-            access = visit.access(_form_key(form))
+            access = visitor.access(_form_key(form))
             posting = _posting(where, form, access.principal)
             outcome = await run_in_threadpool(
                 lambda: board.post_wish(
@@ -281,7 +287,7 @@ def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
                 )
             )  # fmt: skip
         except REFUSED as exc:
-            return await page.refuse(request, where, words, visit, exc, form)
+            return await page.refuse(request, where, words, visitor, exc, form)
         return await page.done(request, where, words, outcome)
 
     @router.post("/wishes/{wish_id}/claims", response_class=HTMLResponse)
@@ -294,24 +300,22 @@ def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         lang: str | None = None,
     ) -> Response:
         where, words, form = (district, community), words_for(lang), {}
-        if not _is_place(where):
-            return page.missing(request, words, where)
-        if visit is None:
-            return to_signin(request, _board_path(request, where) + words.query, words)
+        if isinstance(visitor := page.admit(request, where, words, visit), Response):
+            return visitor
         try:
             wish = _wish_id(wish_id)
             current = await run_in_threadpool(board.get_wish, wish)
             if (current.district, current.community) != where:
                 raise WishNotFoundError(wish)
             form = await read_form(request)
-            access = visit.access(_form_key(form))
+            access = visitor.access(_form_key(form))
             outcome = await run_in_threadpool(
                 board.claim_wish, caller_of(access), wish, _own_unit(access)
             )
         except WishNotFoundError:
             return page.missing(request, words, where)
         except REFUSED as exc:
-            return await page.refuse(request, where, words, visit, exc, form)
+            return await page.refuse(request, where, words, visitor, exc, form)
         return await page.done(request, where, words, outcome)
 
     return router
