@@ -124,15 +124,22 @@ def markdown(run: Run) -> str:
 
 
 def write_section(path: Path, run: Run) -> None:
-    """Replace the delimited section (or append it), creating the file with its header."""
+    """Replace the wish path's delimited section (or append it)."""
+    replace_section(path, "wishes", markdown(run), run.machine)
+
+
+def replace_section(path: Path, name: str, body: str, machine: Machine) -> None:
+    """Replace what lies between `<!-- bench:{name}:start -->` and its end marker (or append
+    the section), creating the file with its header; the rest of the file is kept."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
     if path.exists():
         text = path.read_text(encoding="utf-8")
     else:
-        text = HEADER.format(date=run.machine.date, machine=run.machine.describe())
-    section = f"{START}\n{markdown(run)}{END}"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
+        text = HEADER.format(date=machine.date, machine=machine.describe())
+    section = f"{start}\n{body}{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + section + after
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"

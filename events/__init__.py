@@ -1,7 +1,9 @@
 """Shiliu's integration contracts: pydantic models, enums and subject names only."""
 
+from events.disputes import DISPUTE_EVENTS, AnyDisputeEvent, DisputeEvent, DisputeResolved
 from events.envelope import Actor, IntegrationEvent, Role, Territory
 from events.subjects import subject_for, subject_pattern, subject_template
+from events.tickets import TICKET_EVENTS, AnyTicketEvent, TicketEvent, VisitRecorded
 from events.topology import CONSUMERS, STREAMS, ConsumerSpec, StreamSpec
 from events.wishes import (
     WISH_EVENTS,
@@ -26,18 +28,29 @@ from events.wishes import (
     WithdrawalReason,
 )
 
-ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (*WISH_EVENTS,)
+ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    *WISH_EVENTS,
+    *TICKET_EVENTS,
+    VisitRecorded,
+    *DISPUTE_EVENTS,
+)
 """Every integration event on the bus; each new event family is added here."""
 
 __all__ = [
     "ALL_EVENTS",
     "CONSUMERS",
+    "DISPUTE_EVENTS",
     "STREAMS",
+    "TICKET_EVENTS",
     "WISH_EVENTS",
     "Actor",
+    "AnyDisputeEvent",
+    "AnyTicketEvent",
     "AnyWishEvent",
     "ClaimMode",
     "ConsumerSpec",
+    "DisputeEvent",
+    "DisputeResolved",
     "IntegrationEvent",
     "RefusalReason",
     "RejectionReason",
@@ -45,6 +58,8 @@ __all__ = [
     "Role",
     "StreamSpec",
     "Territory",
+    "TicketEvent",
+    "VisitRecorded",
     "WishAcknowledged",
     "WishCategory",
     "WishClaimRefused",

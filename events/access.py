@@ -12,7 +12,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from events.subjects import subject_pattern
-from events.topology import LEDGER_WISHES, STREAMS, ConsumerSpec, StreamSpec
+from events.topology import (
+    LEDGER_DISPUTES,
+    LEDGER_TICKETS,
+    LEDGER_WISHES,
+    STREAMS,
+    ConsumerSpec,
+    StreamSpec,
+)
 
 JS_API = "$JS.API"
 
@@ -75,7 +82,7 @@ class BusUser(BaseModel):
 
 
 TICKETS_USER = BusUser(name="tickets", emits=(subject_pattern("tickets"),))
-LEDGER_USER = BusUser(name="ledger", consumes=(LEDGER_WISHES,))
+LEDGER_USER = BusUser(name="ledger", consumes=(LEDGER_WISHES, LEDGER_TICKETS, LEDGER_DISPUTES))
 MATCHING_USER = BusUser(name="matching", emits=(subject_pattern("matching"),))
 NOTIFY_USER = BusUser(name="notify", emits=(subject_pattern("notify"),))
 OPERATOR_USER = BusUser(name="operator", manages=STREAMS)

@@ -45,5 +45,16 @@ LEDGER_WISHES = ConsumerSpec(
     filter_subject=subject_pattern("tickets", "wish.>"),
 )
 
+LEDGER_TICKETS = ConsumerSpec(
+    stream=TICKETS_STREAM.name,
+    durable="ledger-tickets",
+    filter_subject=subject_pattern("tickets", "ticket.>"),
+)
+LEDGER_DISPUTES = ConsumerSpec(
+    stream=TICKETS_STREAM.name,
+    durable="ledger-disputes",
+    filter_subject=subject_pattern("tickets", "dispute.>"),
+)
+
 STREAMS: tuple[StreamSpec, ...] = (TICKETS_STREAM, MATCHING_STREAM)
-CONSUMERS: tuple[ConsumerSpec, ...] = (LEDGER_WISHES,)
+CONSUMERS: tuple[ConsumerSpec, ...] = (LEDGER_WISHES, LEDGER_TICKETS, LEDGER_DISPUTES)

@@ -16,6 +16,8 @@ import httpx
 
 from events.envelope import Role
 from services.runtime.identity import Claims, Scope, issue_token
+from services.tickets.territory import CommunityPlan, DistrictPlan, GridPlan, StreetPlan
+from shiliu.demo_cases import seed_dispute, seed_ticket
 
 DISTRICT = "jinfeng"
 STREETS = 8
@@ -44,7 +46,36 @@ class Community:
 
 
 def communities() -> list[Community]:
-    return [Community(f"s{(i % STREETS) + 1}", f"c{i + 1:02d}") for i in range(COMMUNITIES)]
+    return [Community(f"s{(i % STREETS) + 1:02d}", f"c{i + 1:02d}") for i in range(COMMUNITIES)]
+
+
+GRIDS = 2024
+"""Jinfeng's building-unit grids: about 30 per community."""
+
+
+def district_plan() -> DistrictPlan:
+    """The demo district's territory: 8 streets, 68 communities, 2,024 grids and their
+    buildings (3–6 a grid), the same on every run."""
+    rng = random.Random("jinfeng-territory")
+    base, extra = divmod(GRIDS, COMMUNITIES)
+    streets: dict[str, list[CommunityPlan]] = {}
+    for i, community in enumerate(communities()):
+        grids, building = [], 0
+        for g in range(base + (1 if i < extra else 0)):
+            count = rng.randint(3, 6)
+            codes = [f"b{building + k + 1:03d}" for k in range(count)]
+            building += count
+            grids.append(GridPlan(code=f"g{g + 1:02d}", name=f"第{g + 1}网格", buildings=codes))
+        plan = CommunityPlan(code=community.code, name=f"{community.code}社区", grids=grids)
+        streets.setdefault(community.street, []).append(plan)
+    return DistrictPlan(
+        code=DISTRICT,
+        name="金凤区",
+        streets=[
+            StreetPlan(code=code, name=f"第{n + 1}街道", communities=members)
+            for n, (code, members) in enumerate(sorted(streets.items()))
+        ],
+    )
 
 
 def contact(community: Community, n: int, seed_value: int = 2026) -> dict[str, str]:
@@ -125,9 +156,9 @@ async def _seed_wish(
 
 async def seed(
     tickets_url: str, signing_key_pem: bytes, *, wishes_per_community: int = 5,
-    seed_value: int = 2026,
+    tickets_per_community: int = 4, disputes_per_community: int = 1, seed_value: int = 2026,
 ) -> int:  # fmt: skip
-    """Post and advance the demo wishes; return how many wishes were posted."""
+    """Post and advance the demo wishes, tickets and disputes; return how many wishes."""
     rng = random.Random(seed_value)
     issuer = Issuer(signing_key_pem)
     jobs = [(c, n) for c in communities() for n in range(wishes_per_community)]
@@ -139,4 +170,17 @@ async def seed(
                 await _seed_wish(client, issuer, community, n, wish_rng, seed_value)
 
         await asyncio.gather(*(one(c, n, random.Random(rng.random())) for c, n in jobs))
+
+        async def cases(community: Community, case_rng: random.Random) -> None:
+            def headers(role: Role, sub: str, **extra: str) -> dict[str, str]:
+                return issuer.headers(community, f"{sub}-{community.code}", role, **extra)
+
+            where = {"district": DISTRICT, "street": community.street, "community": community.code}
+            async with limit:
+                for n in range(tickets_per_community):
+                    await seed_ticket(client, headers, where, n, case_rng)
+                for _ in range(disputes_per_community):
+                    await seed_dispute(client, headers, where, case_rng)
+
+        await asyncio.gather(*(cases(c, random.Random(rng.random())) for c in communities()))
     return len(jobs)

@@ -38,6 +38,7 @@ from services.runtime.nats_server import EmbeddedNats, PortInUseError, is_port_f
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
+from shiliu import demo
 
 DEFAULT_PORTS = {"tickets": 8701, "ledger": 8702, "matching": 8703, "notify": 8704}
 
@@ -59,6 +60,15 @@ class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def demo_territory(data_dir: Path) -> Path:
+    """The demo district's territory file, written once; edit it and restart to re-draw."""
+    path = data_dir / "territory" / f"{demo.DISTRICT}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(demo.district_plan().model_dump_json(indent=1), encoding="utf-8")
+    return path
 
 
 def master_key(data_dir: Path, name: str) -> str:
@@ -105,6 +115,7 @@ def build_apps(
                 bus=bus_as("tickets", bus, passwords),
                 master_key=master_key(data, "tickets"),
                 auth=auth,
+                territory_files=[demo_territory(data)],
             )
         ),
         "ledger": create_ledger(

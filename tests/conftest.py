@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
+from shiliu.demo import district_plan
 from tests.support.tokens import auth_settings, bearer
 
 PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
@@ -118,7 +121,16 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, StoreSet
     }
 
 
+@cache
+def demo_territory() -> Path:
+    """The demo district's territory (jinfeng: c01 in street s01 has grids g01…), one file."""
+    path = Path(tempfile.mkdtemp(prefix="shiliu-territory-")) / "jinfeng.json"
+    path.write_text(district_plan().model_dump_json(), encoding="utf-8")
+    return path
+
+
 def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> TicketsSettings:
+    extra.setdefault("territory_files", [demo_territory()])
     return TicketsSettings(
         store=store, bus=bus, master_key=master_key(), poll_seconds=0.05, auth=auth_settings(),
         **extra,

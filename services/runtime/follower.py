@@ -51,6 +51,16 @@ class LogFollower(ABC):
         if self._loop is not None and self._wakeup is not None:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
+    async def wait_for(self, position: int, within: float = 5.0) -> bool:
+        """Read-your-writes: wait until the follower has processed `position`."""
+        deadline = asyncio.get_running_loop().time() + within
+        while await self.position() < position:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            self.wake()
+            await asyncio.sleep(0.02)
+        return True
+
     async def position(self) -> int:
         return await self.workers.run(self.positions.load, self.name)
 

@@ -33,8 +33,9 @@ class LimitSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_body_bytes: int = Field(default=64 * 1024, ge=0)
-    form_paths: tuple[str, ...] = ("/board", "/signin", "/signout")
-    """Prefixes of the HTML form routes, which post `application/x-www-form-urlencoded`."""
+    form_paths: tuple[str, ...] = ("/board", "/signin", "/signout", "/open311")
+    """Prefixes of the routes posting `application/x-www-form-urlencoded`: the HTML forms, and
+    Open311 GeoReport v2 (whose specification says so)."""
     command_rate: float = Field(default=20.0, gt=0)
     """Commands (every method but GET, HEAD, OPTIONS) per second and actor, refilled steadily."""
     command_burst: int = Field(default=100, ge=1)

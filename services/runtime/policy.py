@@ -39,6 +39,10 @@ def _rule(*roles: Role, ownership: Ownership = Ownership.NONE, public: bool = Fa
 _COMMUNITY_DESK = (R.COMMUNITY_STAFF, R.COMMUNITY_SECRETARY)
 _NEAR_RESIDENTS = (R.BUILDING_CHIEF, R.GRID_WORKER, *_COMMUNITY_DESK)
 _OVERSIGHT = (*_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL, R.AUDITOR)
+_LADDER = (R.GRID_WORKER, *_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL)
+"""Who dispatches and watches tickets: the escalation ladder's levels."""
+_HANDLERS = (R.UNIT_STAFF, R.VOLUNTEER, R.GRID_WORKER, *_COMMUNITY_DESK)
+_MEDIATION = (R.MEDIATOR, *_COMMUNITY_DESK)
 
 POLICY: dict[str, Rule] = {
     "wish.post": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
@@ -58,6 +62,27 @@ POLICY: dict[str, Rule] = {
     # Not an endpoint of its own: what `wish.contact` (masked) needs to answer unmasked.
     "personal.read": _rule(*_COMMUNITY_DESK),
     "person.erase": _rule(R.COMMUNITY_SECRETARY, R.OPERATOR),
+    "ticket.receive": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
+    "ticket.read": _rule(*_NEAR_RESIDENTS, *_OVERSIGHT, R.UNIT_STAFF, R.VOLUNTEER),
+    "ticket.triage": _rule(R.GRID_WORKER, *_COMMUNITY_DESK),
+    "ticket.dispatch": _rule(*_LADDER),
+    "ticket.handle": _rule(*_HANDLERS),
+    "ticket.verify": _rule(R.GRID_WORKER, *_COMMUNITY_DESK),
+    "ticket.rate": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
+    "ticket.close": _rule(*_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL),
+    "visit.record": _rule(R.GRID_WORKER, R.BUILDING_CHIEF, *_COMMUNITY_DESK),
+    "visit.read": _rule(R.GRID_WORKER, R.BUILDING_CHIEF, *_OVERSIGHT),
+    "territory.read": _rule(*Role, public=True),
+    "territory.change": _rule(R.COMMUNITY_SECRETARY, R.DISTRICT_OFFICIAL),
+    "dispute.file": _rule(R.RESIDENT, *_NEAR_RESIDENTS, R.MEDIATOR, ownership=Ownership.PERSON),
+    "dispute.read": _rule(R.MEDIATOR, R.GRID_WORKER, *_OVERSIGHT),
+    "dispute.decide": _rule(*_MEDIATION),
+    "dispute.assign": _rule(*_COMMUNITY_DESK),
+    "dispute.consent": _rule(R.RESIDENT, *_MEDIATION, ownership=Ownership.PERSON),
+    "dispute.mediate": _rule(*_MEDIATION),
+    "dispute.extend": _rule(*_MEDIATION),
+    # Not an endpoint of its own: what reading sealed minutes and agreements needs.
+    "dispute.records": _rule(R.MEDIATOR, R.COMMUNITY_SECRETARY),
 }
 """Every command and query an endpoint exposes; an endpoint without an entry fails the suite."""
 

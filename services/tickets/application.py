@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
-from uuid import UUID, uuid4
+from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 from pydantic import BaseModel
 
 from events.wishes import (
@@ -21,12 +21,6 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
-from services.runtime.idempotency import (
-    IdempotencyKeyReusedError,
-    Receipt,
-    fingerprint,
-    receipt_id,
-)
 from services.runtime.masking import mask_address, mask_name, mask_phone
 from services.runtime.personal import (
     Disclosure,
@@ -36,19 +30,14 @@ from services.runtime.personal import (
     PersonNotFoundError,
 )
 from services.tickets.domain import Place, Stamp, Wish, WishError, WishNotFoundError, WishState
+from services.tickets.handling import Commands, Guard, personal_digest
+from services.tickets.ticketing.domain import Deadline
 
 Clock = Callable[[], datetime]
-MAX_ATTEMPTS = 200
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class Guard(Protocol):
-    def __call__(self, place: Place, resident_id: str) -> str | None:
-        """Raise if the caller may not act on a wish here; return whom they act for, if not
-        themselves."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +164,17 @@ class _StampTranscoding(Transcoding):
         return Stamp(**data)
 
 
+class _DeadlineTranscoding(Transcoding):
+    type = Deadline
+    name = "shiliu_deadline"
+
+    def encode(self, obj: Deadline) -> dict[str, Any]:
+        return obj.__dict__.copy()
+
+    def decode(self, data: dict[str, Any]) -> Deadline:
+        return Deadline(**data)
+
+
 class WishBoard(Application[UUID]):
     """Posts, claims and fulfils micro-wishes; the tickets service's store of record."""
 
@@ -192,12 +192,14 @@ class WishBoard(Application[UUID]):
         self.clock = clock
         self.vault = vault(self) if vault else None
         self.listeners: list[Callable[[], None]] = []
-        self._locks = [threading.Lock() for _ in range(64)]
+        self.commands = Commands(self, clock)
+        self.commands.listeners = self.listeners
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(_PlaceTranscoding())
         transcoder.register(_StampTranscoding())
+        transcoder.register(_DeadlineTranscoding())
 
     # Commands
 
@@ -217,7 +219,7 @@ class WishBoard(Application[UUID]):
         payload = {"place": place.__dict__, "resident_id": resident_id, "title": title,
                    "category": category, "claim_mode": claim_mode, "quota": quota,
                    "expires_at": expires_at.isoformat() if expires_at else None,
-                   "personal": self._digest(personal)}  # fmt: skip
+                   "personal": personal_digest(self.vault, personal)}  # fmt: skip
 
         def create(stamp: Stamp) -> Wish:
             return Wish.post(
@@ -291,17 +293,6 @@ class WishBoard(Application[UUID]):
     def expire_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
         return self._change(caller, wish_id, "expire_wish", {}, lambda w, s: w.expire(s))
 
-    def _digest(self, personal: dict[str, Any] | None) -> str | None:
-        """Receipts live in the event store, which erasure never rewrites: no personal data."""
-        if not personal:
-            return None
-        if self.vault is None:
-            msg = "personal data needs the vault (configure the master key)"
-            raise ValueError(msg)
-        return self.vault.digest(personal)
-
-    # Queries
-
     def get_wish(self, wish_id: UUID) -> WishSnapshot:
         return WishSnapshot.of(self._load(wish_id))
 
@@ -369,17 +360,6 @@ class WishBoard(Application[UUID]):
             raise WishNotFoundError(wish_id)
         return wish
 
-    def _stamp(self, caller: Caller, place: Place, resident_id: str) -> Stamp:
-        on_behalf_of = caller.guard(place, resident_id) if caller.guard else None
-        return Stamp(
-            place=place,
-            actor_id=caller.actor_id,
-            actor_role=caller.role,
-            occurred_at=self.clock(),
-            on_behalf_of=on_behalf_of or caller.on_behalf_of,
-            correlation_id=caller.correlation_id or uuid4(),
-        )
-
     def _create(
         self,
         caller: Caller,
@@ -389,13 +369,11 @@ class WishBoard(Application[UUID]):
         resident_id: str,
         create: Callable[[Stamp], Wish],
     ) -> Outcome:
-        def attempt() -> Outcome:
-            if (first := self._first_outcome(caller, command, payload)) is not None:
-                return first
-            wish = create(self._stamp(caller, place, resident_id))
-            return self._save(caller, command, payload, wish, None)
+        def decide() -> tuple[list[Aggregate], Outcome]:
+            wish = create(self.commands.stamp(caller, place, resident_id))
+            return [wish], Outcome(wish=WishSnapshot.of(wish))
 
-        return self._retrying(attempt)
+        return self.commands.run(caller, command, payload, decide, Outcome)
 
     def _change(
         self,
@@ -405,72 +383,10 @@ class WishBoard(Application[UUID]):
         payload: dict[str, Any],
         decide: Callable[[Wish, Stamp], RefusalReason | None],
     ) -> Outcome:
-        payload = {"wish_id": str(wish_id), **payload}
-
-        def attempt() -> Outcome:
-            if (first := self._first_outcome(caller, command, payload)) is not None:
-                return first
+        def attempt() -> tuple[list[Aggregate], Outcome]:
             wish = self._load(wish_id)
-            refusal = decide(wish, self._stamp(caller, wish.place, wish.resident_id))
-            return self._save(caller, command, payload, wish, refusal)
+            refusal = decide(wish, self.commands.stamp(caller, wish.place, wish.resident_id))
+            return [wish], Outcome(wish=WishSnapshot.of(wish), refusal=refusal)
 
-        with self._locks[hash(wish_id) % len(self._locks)]:
-            return self._retrying(attempt)
-
-    @staticmethod
-    def _retrying(attempt: Callable[[], Outcome]) -> Outcome:
-        """Optimistic concurrency: another process may have written first; decide again."""
-        for _ in range(MAX_ATTEMPTS - 1):
-            try:
-                return attempt()
-            except IntegrityError:
-                continue
-        return attempt()
-
-    def _first_outcome(
-        self, caller: Caller, command: str, payload: dict[str, Any]
-    ) -> Outcome | None:
-        if caller.idempotency_key is None:
-            return None
-        try:
-            receipt: object = self.repository.get(
-                receipt_id(caller.actor_id, caller.idempotency_key)
-            )
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(receipt, Receipt)
-        if receipt.fingerprint != fingerprint(command, _jsonable(payload)):
-            raise IdempotencyKeyReusedError(caller.idempotency_key)
-        outcome = Outcome.model_validate(receipt.outcome)
-        if outcome.refusal is not None:
-            raise ClaimRefusedError(outcome)
-        return outcome
-
-    def _save(
-        self,
-        caller: Caller,
-        command: str,
-        payload: dict[str, Any],
-        wish: Wish,
-        refusal: RefusalReason | None,
-    ) -> Outcome:
-        outcome = Outcome(wish=WishSnapshot.of(wish), refusal=refusal)
-        pending: list[Wish | Receipt] = [wish]
-        if caller.idempotency_key is not None:
-            pending.append(
-                Receipt(
-                    scope=caller.actor_id,
-                    key=caller.idempotency_key,
-                    fingerprint=fingerprint(command, _jsonable(payload)),
-                    outcome=outcome.model_dump(mode="json"),
-                )
-            )
-        recordings = self.save(*pending)
-        for listener in self.listeners:
-            listener()
-        positions = [r.notification.id for r in recordings if r.notification.id]
-        return outcome.model_copy(update={"position": max(positions, default=0)})
-
-
-def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, UUID) else v) for k, v in payload.items()}
+        payload = {"wish_id": str(wish_id), **payload}
+        return self.commands.run(caller, command, payload, attempt, Outcome, lock=wish_id)

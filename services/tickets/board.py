@@ -6,7 +6,6 @@ loop. The view's position is saved in the same transaction as its rows.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -113,16 +112,6 @@ class WishBoardView(LogFollower):
                     applied += 1
             PositionStore.save_in(tx, self.name, batch[-1].id)
         return applied
-
-    async def wait_for(self, position: int, within: float = 5.0) -> bool:
-        """Read-your-writes: wait until the view has applied `position`."""
-        deadline = asyncio.get_running_loop().time() + within
-        while await self.position() < position:
-            if asyncio.get_running_loop().time() > deadline:
-                return False
-            self.wake()
-            await asyncio.sleep(0.02)
-        return True
 
     def entries(
         self,

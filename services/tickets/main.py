@@ -26,12 +26,25 @@ from services.runtime.relay import JetStreamPublisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
 from services.runtime.workers import StoreWorkers
 from services.tickets import api
-from services.tickets.application import WishBoard
+from services.tickets.application import Clock, WishBoard, utc_now
+from services.tickets.atlas import Atlas
 from services.tickets.board import WishBoardView
 from services.tickets.expiry import ExpirySweeper
+from services.tickets.mediation import api as mediation_api
+from services.tickets.mediation.application import MediationDesk
+from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.pages import page_router
-from services.tickets.publishing import SOURCE, translator
+from services.tickets.publishing import SOURCE, WISHES, translator
+from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.signin import signin_router
+from services.tickets.territory import DistrictPlan
+from services.tickets.territory_api import territory_router
+from services.tickets.ticketing import api as ticket_api
+from services.tickets.ticketing.application import Dispatcher
+from services.tickets.ticketing.deadlines import DeadlineScheduler
+from services.tickets.ticketing.open311 import open311_router
+from services.tickets.ticketing.publishing import TICKETS, VISITS
+from services.tickets.ticketing.view import TicketDeskView
 
 RELAY_NAME = "relay"
 
@@ -58,6 +71,14 @@ class TicketsSettings(BaseSettings):
     relay_enabled: bool = True
     poll_seconds: float = Field(default=0.5, gt=0)
     expiry_sweep_seconds: float = Field(default=60.0, gt=0)
+    deadline_sweep_seconds: float = Field(default=15.0, gt=0)
+    rules_file: Path = DEFAULT_RULES
+    """Routing rules (service categories, handlers, deadlines), versioned with effective dates;
+    published for every district whose territory is loaded."""
+    territory_files: list[Path] = []
+    """One JSON file per district: streets, communities, grids and buildings."""
+    open311_jurisdiction: str = "jinfeng"
+    """The district served at `/open311/v2` (GeoReport v2's `jurisdiction_id`)."""
 
     @field_validator("master_key")
     @classmethod
@@ -87,7 +108,7 @@ def _decode_key(value: str) -> bytes:
 class Tickets:
     """Everything the tickets service runs, built from settings."""
 
-    def __init__(self, settings: TicketsSettings) -> None:
+    def __init__(self, settings: TicketsSettings, *, clock: Clock = utc_now) -> None:
         if not settings.master_key:
             msg = "SHILIU_TICKETS_MASTER_KEY is required (base64 of 32 random bytes)"
             raise ValueError(msg)
@@ -98,9 +119,13 @@ class Tickets:
             return PersonalDataVault(Database(_datastore(app)), key)
 
         env = eventsourcing_env(settings.store, cipher_key=settings.store_cipher_key)
-        self.board = WishBoard(env, vault=vault)
+        self.board = WishBoard(env, vault=vault, clock=clock)
         self.database = Database(_datastore(self.board))
-        self.translate = translator(self.board.mapper)
+        self.desk = MediationDesk(self.board.commands, self.board.vault)
+        self.atlas = Atlas(self.board)
+        self._load_atlas(settings)
+        self.dispatcher = Dispatcher(self.board.commands, self.atlas, self.board.vault)
+        self.translate = translator(self.board.mapper, (WISHES, TICKETS, VISITS, DISPUTES))
         self.workers = StoreWorkers("tickets-store")
         self.view = WishBoardView(
             database=self.database,
@@ -123,16 +148,42 @@ class Tickets:
             poll_seconds=settings.poll_seconds,
             workers=self.workers,
         )
-        self.board.listeners += [self.view.wake, self.relay.wake]
+        self.desk_view = TicketDeskView(
+            database=self.database,
+            recorder=self.board.recorder,
+            translate=self.translate,
+            poll_seconds=settings.poll_seconds,
+            workers=self.workers,
+        )
+        self.board.listeners += [self.view.wake, self.relay.wake, self.desk_view.wake]
+        self.scheduler = DeadlineScheduler(
+            self.desk_view,
+            {
+                "ticket": lambda caller, id_: self.dispatcher.watch(caller, id_).recorded,
+                "dispute": self.desk.watch_deadline,
+            },
+            every_seconds=settings.deadline_sweep_seconds,
+            workers=self.workers,
+        )
         self.expiry = ExpirySweeper(
             self.board, self.view, every_seconds=settings.expiry_sweep_seconds, workers=self.workers
         )
+
+    def _load_atlas(self, settings: TicketsSettings) -> None:
+        """Territories and rules from their files; unchanged files store nothing."""
+        rules = RulebookFile.load(settings.rules_file)
+        for path in settings.territory_files:
+            plan = DistrictPlan.load(path)
+            self.atlas.import_plan(plan)
+            self.atlas.publish_rules(plan.code, rules)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(self.view.run(), name="wish-board-view"),
             asyncio.create_task(self.expiry.run(), name="wish-expiry"),
+            asyncio.create_task(self.desk_view.run(), name="ticket-desk-view"),
+            asyncio.create_task(self.scheduler.run(self.board.clock), name="deadlines"),
         ]
         if self.settings.relay_enabled:
             await self.broker.connect()
@@ -169,10 +220,27 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             yield
         tickets.close()
 
-    app = service_app(SOURCE, auth=tickets.settings.auth, lifespan=lifespan, errors=api.ERRORS)
+    app = service_app(
+        SOURCE,
+        auth=tickets.settings.auth,
+        lifespan=lifespan,
+        errors={**api.ERRORS, **ticket_api.ERRORS, **mediation_api.ERRORS},
+    )
     app.state.tickets = tickets
     app.include_router(api.wish_router(tickets.board, tickets.view))
     app.include_router(api.personal_router(tickets.board))
+    app.include_router(ticket_api.ticket_router(tickets.dispatcher, tickets.desk_view))
+    app.include_router(ticket_api.visit_router(tickets.dispatcher))
+    app.include_router(
+        open311_router(
+            tickets.dispatcher,
+            tickets.desk_view,
+            tickets.atlas,
+            jurisdiction=tickets.settings.open311_jurisdiction,
+        )
+    )
+    app.include_router(mediation_api.dispute_router(tickets.desk))
+    app.include_router(territory_router(tickets.atlas, tickets.board.commands))
     app.include_router(page_router(tickets.board, tickets.view))
     app.include_router(signin_router(tickets.settings.auth))
 

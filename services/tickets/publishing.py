@@ -1,8 +1,9 @@
-"""Stored wish events → integration events for the bus (the relay's translation)."""
+"""Stored events → integration events for the bus (the relay's translation)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -15,7 +16,6 @@ from events.wishes import (
     WishClaimed,
     WishClaimRefused,
     WishClaimReleased,
-    WishEvent,
     WishExpired,
     WishFulfilmentReported,
     WishFulfilmentVerified,
@@ -28,7 +28,6 @@ from services.tickets.domain import Stamp, Wish
 
 SOURCE = "tickets"
 _EVENT_IDS = uuid5(NAMESPACE_URL, "https://shiliu.invalid/events")
-_WISH_TOPIC_PREFIX = f"{Wish.__module__}:{Wish.__qualname__}."
 
 
 def event_id(originator_id: UUID, version: int) -> UUID:
@@ -36,7 +35,7 @@ def event_id(originator_id: UUID, version: int) -> UUID:
     return uuid5(_EVENT_IDS, f"{originator_id}:{version}")
 
 
-_FIELDS: dict[str, tuple[type[WishEvent], Callable[[Any], dict[str, Any]]]] = {
+_FIELDS: dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]] = {
     "Posted": (
         WishPosted,
         lambda e: {
@@ -79,26 +78,47 @@ _FIELDS: dict[str, tuple[type[WishEvent], Callable[[Any], dict[str, Any]]]] = {
 }
 
 
-def translator(mapper: Mapper[UUID]) -> Callable[[Notification], IntegrationEvent | None]:
-    """Translate the tickets log; anything that is not a wish fact (receipts) is skipped."""
+@dataclass(frozen=True)
+class Family:
+    """How one aggregate's stored events become integration events."""
+
+    aggregate: type[Aggregate]
+    id_field: str
+    """The integration event's field naming the aggregate (`wish_id`, `ticket_id`, …)."""
+    fields: Mapping[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]]
+    """Stored event name → (integration event class, its fields from the stored event)."""
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.aggregate.__module__}:{self.aggregate.__qualname__}."
+
+
+WISHES = Family(Wish, "wish_id", _FIELDS)
+
+
+def translator(
+    mapper: Mapper[UUID], families: Sequence[Family] = (WISHES,)
+) -> Callable[[Notification], IntegrationEvent | None]:
+    """Translate the tickets log; what no family publishes (receipts, rules) is skipped."""
+    by_prefix = {family.prefix: family for family in families}
 
     def translate(notification: Notification) -> IntegrationEvent | None:
-        if not notification.topic.startswith(_WISH_TOPIC_PREFIX):
+        prefix, _, name = notification.topic.rpartition(".")
+        family = by_prefix.get(prefix + ".")
+        if family is None or name not in family.fields:
             return None
-        name = notification.topic.removeprefix(_WISH_TOPIC_PREFIX)
-        if name not in _FIELDS:
-            return None
-        return to_integration_event(mapper.to_domain_event(notification), name, notification.id)
+        domain_event = mapper.to_domain_event(notification)
+        return to_integration_event(domain_event, family, name, notification.id)
 
     return translate
 
 
 def to_integration_event(
-    domain_event: DomainEventProtocol[UUID], name: str, position: int
+    domain_event: DomainEventProtocol[UUID], family: Family, name: str, position: int
 ) -> IntegrationEvent:
     assert isinstance(domain_event, Aggregate.Event)
-    event_class, fields = _FIELDS[name]
-    stamp: Stamp = getattr(domain_event, "stamp")  # noqa: B009 - every wish event has one
+    event_class, fields = family.fields[name]
+    stamp: Stamp = getattr(domain_event, "stamp")  # noqa: B009 - every published event has one
     place = stamp.place
     return event_class(
         event_id=event_id(domain_event.originator_id, domain_event.originator_version),
@@ -114,6 +134,6 @@ def to_integration_event(
         causation_id=stamp.causation_id,
         source=SOURCE,
         position=position,
-        wish_id=domain_event.originator_id,
+        **{family.id_field: domain_event.originator_id},
         **fields(domain_event),
     )  # fmt: skip

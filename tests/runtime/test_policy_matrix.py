@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,76 +24,25 @@ from services.notify.main import NotifySettings
 from services.notify.main import create_app as create_notify
 from services.runtime.policy import POLICY
 from tests.conftest import eventually
+from tests.support.matrix import Case, actor, allowed, new_wish, scopes
 from tests.support.tokens import auth_settings, bearer
-from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
+from tests.tickets.dispute_cases import DISPUTE_CASES
+from tests.tickets.helpers import STAFF, posting, unit
+from tests.tickets.ticket_cases import TICKET_CASES
 
-PUBLIC_PATHS = {"/health", "/asyncapi.json", "/openapi.json", "/signin", "/signout"}
+PUBLIC_PATHS = {
+    "/health",
+    "/asyncapi.json",
+    "/openapi.json",
+    "/signin",
+    "/signout",
+    "/open311/v2/services.{format}",
+    "/open311/v2/services/{service_code}.{format}",
+    "/open311/v2/requests.{format}",
+    "/open311/v2/requests/{service_request_id}.{format}",
+    "/open311/v2/tokens/{token}.{format}",
+}
 """Open to anyone (the sign-in page is how one gets a token)."""
-
-GRID_ROLES = {Role.GRID_WORKER, Role.BUILDING_CHIEF}
-HOME = {"district": "jinfeng", "street": "s01", "community": "c01"}
-AWAY = {"district": "jinfeng", "street": "s01", "community": "c02"}
-
-
-def scopes(role: Role) -> dict[str, dict[str, str]]:
-    """A scope that contains the test wish (c01, grid g01) and one that does not."""
-    if role in (Role.OPERATOR, Role.AUDITOR, Role.SYSTEM):
-        return {"inside": {}, "outside": {"district": "elsewhere"}}
-    if role is Role.DISTRICT_OFFICIAL:
-        return {"inside": {"district": "jinfeng"}, "outside": {"district": "elsewhere"}}
-    if role is Role.STREET_OFFICIAL:
-        return {"inside": {"district": "jinfeng", "street": "s01"},
-                "outside": {"district": "jinfeng", "street": "s02"}}  # fmt: skip
-    if role in GRID_ROLES:
-        return {"inside": {**HOME, "grid": "g01"}, "outside": {**HOME, "grid": "g02"}}
-    return {"inside": HOME, "outside": AWAY}
-
-
-def actor(role: Role, scope: dict[str, str]) -> dict[str, str]:
-    extra: dict[str, str] = {}
-    if role is Role.RESIDENT:
-        extra["person"] = "person-1"
-    if role is Role.UNIT_STAFF:
-        extra["unit"] = "unit-m"
-    return bearer(f"{role.value}-x", role.value, scope=scope, **extra)
-
-
-def allowed(action: str, role: Role, where: str) -> bool:
-    rule = POLICY[action]
-    territorial = not rule.public and not action.startswith("ops.")
-    return role in rule.roles and (where == "inside" or not territorial)
-
-
-def new_wish(tickets: TestClient, upto: str, **changes: Any) -> str:
-    """A wish at c01/g01 brought to a state; claims are held by `unit-m`."""
-    wish_id: str = tickets.post("/wishes", json=posting(**changes), headers=RESIDENT).json()[
-        "wish"
-    ]["id"]
-    steps = [
-        ("open", f"/wishes/{wish_id}/verification", None, STAFF),
-        ("claimed", f"/wishes/{wish_id}/claims", {"unit_id": "unit-m"}, unit("unit-m")),
-        ("reported", f"/wishes/{wish_id}/fulfilment", {"unit_id": "unit-m"}, unit("unit-m")),
-        ("fulfilled", f"/wishes/{wish_id}/fulfilment/verification", None, STAFF),
-    ]
-    for state, path, body, headers in steps:
-        if upto == "submitted":
-            break
-        tickets.post(path, json=body, headers=headers).raise_for_status()
-        if state == upto:
-            break
-    return wish_id
-
-
-@dataclass(frozen=True)
-class Case:
-    method: str
-    path: str
-    action: str
-    prepare: Callable[[TestClient], dict[str, Any]]
-    """Makes the target; returns the request's `url` and `json`."""
-    service: str = "tickets"
-    filtered: bool = False
-    """A listing that answers with only what lies inside the caller's territory."""
 
 
 def _on(
@@ -119,7 +67,7 @@ def _soon_expiring(tickets: TestClient) -> dict[str, Any]:
     return {"url": f"/wishes/{wish_id}/expiry", "json": None}
 
 
-CASES = [
+CASES: list[Case] = [
     Case("POST", "/wishes", "wish.post", lambda _: {"url": "/wishes", "json": posting()}),
     Case(
         "GET",
@@ -209,6 +157,7 @@ CASES = [
         "ledger",
     ),
 ]
+CASES += [*TICKET_CASES, *DISPUTE_CASES]
 
 
 def _routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
@@ -280,7 +229,9 @@ def test_each_role_inside_and_outside_its_territory_is_allowed_exactly_as_the_po
             response = client.request(
                 case.method, request["url"], json=request["json"], headers=actor(role, scope)
             )
-            if case.filtered:
+            if case.expect is not None:
+                ok = case.expect(role, where, response)
+            elif case.filtered:
                 ok = _filtered_as_expected(case, role, where, scope, response.status_code,
                                            response.json())  # fmt: skip
             elif allowed(case.action, role, where):

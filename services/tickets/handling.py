@@ -1,0 +1,176 @@
+"""Load → decide → save for every aggregate of the tickets store, done once.
+
+Each command may carry an `Idempotency-Key`: its first outcome is saved as a receipt in the
+same transaction as the events, so a retry returns that outcome and stores nothing new. A
+concurrent write (another thread or process) makes the save fail; the command then decides
+again on the fresh state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from pydantic import BaseModel
+
+from services.runtime.idempotency import (
+    IdempotencyKeyReusedError,
+    Receipt,
+    fingerprint,
+    receipt_id,
+)
+from services.runtime.personal import PersonalDataVault
+from services.tickets.domain import Place, Stamp
+
+MAX_ATTEMPTS = 200
+A = TypeVar("A", bound=Aggregate)
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+class Guard(Protocol):
+    def __call__(self, place: Place, resident_id: str) -> str | None:
+        """Raise if the caller may not act here (or for this person); return whom they act
+        for, if not themselves."""
+
+
+class Caller(Protocol):
+    """Who sends a command (services/tickets/application.py's `Caller` is the one in use)."""
+
+    @property
+    def actor_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def on_behalf_of(self) -> str | None: ...
+    @property
+    def correlation_id(self) -> UUID | None: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+    @property
+    def guard(self) -> Guard | None: ...
+
+
+def personal_digest(vault: PersonalDataVault | None, personal: dict[str, Any] | None) -> str | None:
+    """What an idempotency receipt keeps of personal data: a keyed digest, never the data
+    (receipts live in the event store, which erasure never rewrites)."""
+    if not personal:
+        return None
+    if vault is None:
+        msg = "personal data needs the vault (configure the master key)"
+        raise ValueError(msg)
+    return vault.digest(personal)
+
+
+def jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, UUID) else v) for k, v in payload.items()}
+
+
+class Commands:
+    """The command loop over one eventsourcing application (the tickets store)."""
+
+    def __init__(self, app: Application[UUID], clock: Callable[[], Any]) -> None:
+        self.app = app
+        self.clock = clock
+        self.listeners: list[Callable[[], None]] = []
+        self._locks = [threading.Lock() for _ in range(64)]
+
+    def stamp(self, caller: Caller, place: Place, person_id: str | None) -> Stamp:
+        on_behalf_of = caller.guard(place, person_id or "") if caller.guard else None
+        return Stamp(
+            place=place,
+            actor_id=caller.actor_id,
+            actor_role=caller.role,
+            occurred_at=self.clock(),
+            on_behalf_of=on_behalf_of or caller.on_behalf_of,
+            correlation_id=caller.correlation_id or uuid4(),
+        )
+
+    def load(self, aggregate_id: UUID, kind: type[A], missing: Callable[[UUID], Exception]) -> A:
+        try:
+            found: object = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing(aggregate_id) from None
+        if not isinstance(found, kind):
+            raise missing(aggregate_id)
+        return found
+
+    def run(
+        self,
+        caller: Caller,
+        command: str,
+        payload: dict[str, Any],
+        decide: Callable[[], tuple[list[Aggregate], Answer]],
+        answer: type[Answer],
+        *,
+        lock: UUID | None = None,
+    ) -> Answer:
+        """Decide (returning what to save and the answer), save with a receipt, retry on a
+        concurrent write; a keyed retry returns the first answer."""
+        payload = jsonable(payload)
+
+        def attempt() -> Answer:
+            if (first := self._first(caller, command, payload, answer)) is not None:
+                return first
+            pending, outcome = decide()
+            return self._save(caller, command, payload, pending, outcome)
+
+        if lock is None:
+            return self._retrying(attempt)
+        with self._locks[hash(lock) % len(self._locks)]:
+            return self._retrying(attempt)
+
+    @staticmethod
+    def _retrying(attempt: Callable[[], Answer]) -> Answer:
+        for _ in range(MAX_ATTEMPTS - 1):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue
+        return attempt()
+
+    def _first(
+        self, caller: Caller, command: str, payload: dict[str, Any], answer: type[Answer]
+    ) -> Answer | None:
+        if caller.idempotency_key is None:
+            return None
+        try:
+            receipt: object = self.app.repository.get(
+                receipt_id(caller.actor_id, caller.idempotency_key)
+            )
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(receipt, Receipt)
+        if receipt.fingerprint != fingerprint(command, payload):
+            raise IdempotencyKeyReusedError(caller.idempotency_key)
+        return answer.model_validate(receipt.outcome)
+
+    def _save(
+        self,
+        caller: Caller,
+        command: str,
+        payload: dict[str, Any],
+        pending: list[Aggregate],
+        outcome: Answer,
+    ) -> Answer:
+        saving: list[Aggregate] = list(pending)
+        if caller.idempotency_key is not None:
+            saving.append(
+                Receipt(
+                    scope=caller.actor_id,
+                    key=caller.idempotency_key,
+                    fingerprint=fingerprint(command, payload),
+                    outcome=outcome.model_dump(mode="json"),
+                )
+            )
+        recordings = self.app.save(*saving)
+        for listener in self.listeners:
+            listener()
+        positions = [r.notification.id for r in recordings if r.notification.id]
+        if "position" in type(outcome).model_fields:
+            return outcome.model_copy(update={"position": max(positions, default=0)})
+        return outcome

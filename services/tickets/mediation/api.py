@@ -1,0 +1,278 @@
+"""The mediation desk's HTTP commands and queries: validate, call one desk method, respond."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
+from events.envelope import Code
+from services.runtime.http import Details, no_details
+from services.runtime.identity import Access, authorize
+from services.tickets.api import PERSON_ID, REASON, PersonId, _escalated, caller_of
+from services.tickets.domain import Place
+from services.tickets.mediation.application import MediationDesk, PartyDetails
+from services.tickets.mediation.domain import (
+    MAX_PARTIES,
+    DisputeNotFoundError,
+    DisputeTransitionError,
+    InvalidDisputeError,
+    NotAPartyError,
+    NotReadyError,
+    RecordNotFoundError,
+)
+from services.tickets.mediation.snapshots import (
+    AgreementRecord,
+    DisputeOutcome,
+    DisputeSnapshot,
+    SessionRecord,
+)
+
+Text = Annotated[str, Field(min_length=1, max_length=8000)]
+PartyPath = Annotated[str, Path(pattern=PERSON_ID)]
+Reason = Annotated[str | None, Query(min_length=4, max_length=200, pattern=REASON)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Party(_Body):
+    """Personal data: the name and phone are sealed under the party's own id."""
+
+    person_id: PersonId
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    phone: Annotated[str | None, Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")] = None
+
+
+class FileDispute(_Body):
+    district: Code
+    street: Code
+    community: Code
+    grid: Code | None = None
+    kind: DisputeKind
+    parties: Annotated[list[Party], Field(min_length=2, max_length=MAX_PARTIES)]
+    """The first party is the applicant; a resident files only as the applicant."""
+    summary: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class Decline(_Body):
+    reason: DeclineReason
+
+
+class Assignment(_Body):
+    mediator_id: PersonId
+    kind: MediatorKind
+
+
+class Session(_Body):
+    mode: SessionMode
+    minutes: Text
+
+
+class Agreement(_Body):
+    text: Text
+
+
+class Referring(_Body):
+    to: Referral
+
+
+class FollowUp(_Body):
+    holding: bool
+    notes: Annotated[str | None, Field(max_length=4000)] = None
+
+
+class ExtensionRequest(_Body):
+    due_at: AwareDatetime
+
+
+def _state_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, DisputeTransitionError)
+    return {"state": exc.state.value}
+
+
+def _party_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, NotAPartyError)
+    return {"parties": list(exc.parties)}
+
+
+def _ready_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, NotReadyError)
+    return {"missing": exc.missing, "awaiting": list(exc.awaiting)}
+
+
+def _invalid_details(exc: Exception) -> dict[str, Any]:
+    assert isinstance(exc, InvalidDisputeError)
+    return {"fields": [{"field": f"body.{exc.field}", "rule": "domain", "message": str(exc)}]}
+
+
+ERRORS: dict[type[Exception], tuple[int, Details]] = {
+    DisputeNotFoundError: (404, no_details),
+    RecordNotFoundError: (404, no_details),
+    DisputeTransitionError: (409, _state_details),
+    NotAPartyError: (409, _party_details),
+    NotReadyError: (409, _ready_details),
+    InvalidDisputeError: (422, _invalid_details),
+}
+
+
+def dispute_router(desk: MediationDesk) -> APIRouter:
+    router = APIRouter(prefix="/disputes", tags=["disputes"])
+    _intake(router, desk)
+    _mediation(router, desk)
+    _deadline(router, desk)
+    return router
+
+
+def _intake(router: APIRouter, desk: MediationDesk) -> None:
+    @router.post("", status_code=201, response_model=DisputeOutcome)
+    async def file_dispute(
+        body: FileDispute, access: Annotated[Access, authorize("dispute.file")]
+    ) -> DisputeOutcome:
+        parties = [PartyDetails(p.person_id, p.name, p.phone) for p in body.parties]
+        place = Place(body.district, body.street, body.community, body.grid)
+        return await run_in_threadpool(
+            lambda: desk.file(
+                caller_of(access), place=place, kind=body.kind, parties=parties,
+                summary=body.summary,
+            )
+        )  # fmt: skip
+
+    @router.get("/{dispute_id}", response_model=DisputeSnapshot)
+    async def get_dispute(
+        dispute_id: UUID, access: Annotated[Access, authorize("dispute.read")]
+    ) -> DisputeSnapshot:
+        return await run_in_threadpool(desk.get_dispute, caller_of(access), dispute_id)
+
+    @router.post("/{dispute_id}/acceptance", response_model=DisputeOutcome)
+    async def accept(
+        dispute_id: UUID, access: Annotated[Access, authorize("dispute.decide")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(desk.accept, caller_of(access), dispute_id)
+
+    @router.post("/{dispute_id}/decline", response_model=DisputeOutcome)
+    async def decline(
+        dispute_id: UUID, body: Decline, access: Annotated[Access, authorize("dispute.decide")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(desk.decline, caller_of(access), dispute_id, body.reason)
+
+    @router.post("/{dispute_id}/mediators", status_code=201, response_model=DisputeOutcome)
+    async def assign(
+        dispute_id: UUID, body: Assignment, access: Annotated[Access, authorize("dispute.assign")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(
+            desk.assign, caller_of(access), dispute_id, body.mediator_id, body.kind
+        )
+
+    @router.post("/{dispute_id}/parties/{party_id}/consent", response_model=DisputeOutcome)
+    async def consent(
+        dispute_id: UUID,
+        party_id: PartyPath,
+        access: Annotated[Access, authorize("dispute.consent")],
+    ) -> DisputeOutcome:
+        """A resident consents only for themselves; mediators record it on a party's behalf."""
+        return await run_in_threadpool(desk.consent, caller_of(access), dispute_id, party_id)
+
+    @router.post("/{dispute_id}/parties/{party_id}/refusal", response_model=DisputeOutcome)
+    async def refuse(
+        dispute_id: UUID,
+        party_id: PartyPath,
+        access: Annotated[Access, authorize("dispute.consent")],
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(desk.refuse, caller_of(access), dispute_id, party_id)
+
+
+def _mediation(router: APIRouter, desk: MediationDesk) -> None:
+    @router.post("/{dispute_id}/sessions", status_code=201, response_model=DisputeOutcome)
+    async def hold_session(
+        dispute_id: UUID, body: Session, access: Annotated[Access, authorize("dispute.mediate")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(
+            desk.hold_session, caller_of(access), dispute_id, body.mode, body.minutes
+        )
+
+    @router.get("/{dispute_id}/sessions/{session}", response_model=SessionRecord)
+    async def session_record(
+        dispute_id: UUID,
+        session: Annotated[int, Path(ge=1, le=10_000)],
+        access: Annotated[Access, authorize("dispute.read")],
+        reason: Reason = None,
+    ) -> SessionRecord:
+        """Metadata; the minutes only for `dispute.records` roles giving a reason (logged)."""
+        caller = caller_of(access if reason is None else _escalated(access, "dispute.records"))
+        return await run_in_threadpool(
+            lambda: desk.session_record(caller, dispute_id, session, reason=reason)
+        )
+
+    @router.post("/{dispute_id}/agreement", response_model=DisputeOutcome)
+    async def sign_agreement(
+        dispute_id: UUID, body: Agreement, access: Annotated[Access, authorize("dispute.mediate")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(
+            desk.sign_agreement, caller_of(access), dispute_id, body.text
+        )
+
+    @router.get("/{dispute_id}/agreement", response_model=AgreementRecord)
+    async def agreement_record(
+        dispute_id: UUID,
+        access: Annotated[Access, authorize("dispute.read")],
+        reason: Reason = None,
+    ) -> AgreementRecord:
+        """Metadata; the text only for `dispute.records` roles giving a reason (logged)."""
+        caller = caller_of(access if reason is None else _escalated(access, "dispute.records"))
+        return await run_in_threadpool(
+            lambda: desk.agreement_record(caller, dispute_id, reason=reason)
+        )
+
+    @router.post("/{dispute_id}/referral", response_model=DisputeOutcome)
+    async def refer(
+        dispute_id: UUID, body: Referring, access: Annotated[Access, authorize("dispute.decide")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(desk.refer, caller_of(access), dispute_id, body.to)
+
+    @router.post("/{dispute_id}/follow-ups", status_code=201, response_model=DisputeOutcome)
+    async def follow_up(
+        dispute_id: UUID, body: FollowUp, access: Annotated[Access, authorize("dispute.mediate")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(
+            desk.follow_up, caller_of(access), dispute_id, body.holding, body.notes
+        )
+
+    @router.post("/{dispute_id}/breach", response_model=DisputeOutcome)
+    async def report_breach(
+        dispute_id: UUID, access: Annotated[Access, authorize("dispute.mediate")]
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(desk.report_breach, caller_of(access), dispute_id)
+
+
+def _deadline(router: APIRouter, desk: MediationDesk) -> None:
+    @router.post("/{dispute_id}/extension-requests", status_code=201, response_model=DisputeOutcome)
+    async def request_extension(
+        dispute_id: UUID,
+        body: ExtensionRequest,
+        access: Annotated[Access, authorize("dispute.extend")],
+    ) -> DisputeOutcome:
+        return await run_in_threadpool(
+            desk.request_extension, caller_of(access), dispute_id, body.due_at
+        )
+
+    @router.post(
+        "/{dispute_id}/extension-requests/consents/{party_id}", response_model=DisputeOutcome
+    )
+    async def consent_to_extension(
+        dispute_id: UUID,
+        party_id: PartyPath,
+        access: Annotated[Access, authorize("dispute.consent")],
+    ) -> DisputeOutcome:
+        """The deadline moves when the last party consents."""
+        return await run_in_threadpool(
+            desk.consent_to_extension, caller_of(access), dispute_id, party_id
+        )
+
+
+__all__ = ["ERRORS", "dispute_router"]

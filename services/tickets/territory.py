@@ -1,0 +1,149 @@
+"""The territory tree: district → street → community → grid → building.
+
+Loaded from a file, then changed by events: grids are drawn or retired and buildings move
+between grids. One `TerritoryMap` aggregate per district holds the whole tree; tickets ask it
+which grid a building is in and whether a grid exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.envelope import Code
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://shiliu.invalid/territory")
+
+
+class TerritoryError(Exception):
+    code = "territory.error"
+
+
+class UnknownPlaceError(TerritoryError):
+    code = "territory.unknown_place"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=60)] = ""
+
+
+class GridPlan(_Node):
+    buildings: list[Code] = []
+
+
+class CommunityPlan(_Node):
+    grids: Annotated[list[GridPlan], Field(min_length=1)]
+
+
+class StreetPlan(_Node):
+    communities: list[CommunityPlan]
+
+
+class DistrictPlan(_Node):
+    """The file's shape: a district's streets, communities, grids and buildings."""
+
+    streets: list[StreetPlan]
+
+    @classmethod
+    def load(cls, path: Path) -> DistrictPlan:
+        return cls.model_validate_json(path.read_bytes())
+
+
+def map_id(district: str) -> UUID:
+    return uuid5(_NAMESPACE, district)
+
+
+class TerritoryMap(Aggregate):
+    """A district's territory tree, as imported and then re-drawn."""
+
+    @staticmethod
+    def create_id(district: str, plan: dict[str, Any]) -> UUID:
+        return map_id(district)
+
+    @event("Imported")
+    def __init__(self, district: str, plan: dict[str, Any]) -> None:
+        self.district = district
+        self._load(plan)
+
+    @staticmethod
+    def digest_of(plan: DistrictPlan) -> str:
+        return hashlib.sha256(plan.model_dump_json().encode()).hexdigest()
+
+    def _load(self, plan: dict[str, Any]) -> None:
+        self.plan_digest = TerritoryMap.digest_of(DistrictPlan.model_validate(plan))
+        self.street_of: dict[str, str] = {}
+        self.grids: dict[str, list[str]] = {}
+        self.building_grid: dict[str, str] = {}
+        """`community/building` → grid."""
+        for street in plan["streets"]:
+            for community in street["communities"]:
+                code = community["code"]
+                self.street_of[code] = street["code"]
+                self.grids[code] = [grid["code"] for grid in community["grids"]]
+                for grid in community["grids"]:
+                    for building in grid["buildings"]:
+                        self.building_grid[f"{code}/{building}"] = grid["code"]
+
+    @classmethod
+    def import_plan(cls, plan: DistrictPlan) -> TerritoryMap:
+        return cls(district=plan.code, plan=plan.model_dump(mode="json"))
+
+    # Questions
+
+    def require_community(self, street: str, community: str) -> None:
+        if self.street_of.get(community) != street:
+            raise UnknownPlaceError(
+                "community", f"{community} is not a community of street {street} in {self.district}"
+            )
+
+    def grid_of(self, community: str, building: str) -> str | None:
+        return self.building_grid.get(f"{community}/{building}")
+
+    def require_grid(self, community: str, grid: str) -> None:
+        if grid not in self.grids.get(community, []):
+            raise UnknownPlaceError("grid", f"{grid} is not a grid of community {community}")
+
+    # Decisions
+
+    def reimport(self, plan: DistrictPlan) -> None:
+        data = plan.model_dump(mode="json")
+        self._reimported(plan=data)
+
+    def draw_grid(self, community: str, grid: str) -> None:
+        if community not in self.grids:
+            raise UnknownPlaceError("community", f"{community} is not in {self.district}")
+        if grid in self.grids[community]:
+            raise UnknownPlaceError("grid", f"{grid} already exists in {community}")
+        self._grid_drawn(community=community, grid=grid)
+
+    def move_building(self, community: str, building: str, to_grid: str) -> None:
+        if f"{community}/{building}" not in self.building_grid:
+            raise UnknownPlaceError("building", f"{building} is not a building of {community}")
+        self.require_grid(community, to_grid)
+        self._building_moved(community=community, building=building, to_grid=to_grid)
+
+    # Records
+
+    @event("Reimported")
+    def _reimported(self, plan: dict[str, Any]) -> None:
+        self._load(plan)
+
+    @event("GridDrawn")
+    def _grid_drawn(self, community: str, grid: str) -> None:
+        self.grids = {**self.grids, community: [*self.grids[community], grid]}
+
+    @event("BuildingMoved")
+    def _building_moved(self, community: str, building: str, to_grid: str) -> None:
+        self.building_grid = {**self.building_grid, f"{community}/{building}": to_grid}

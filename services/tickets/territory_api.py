@@ -1,0 +1,114 @@
+"""The territory and the rules over HTTP: read by anyone signed in, re-drawn by the district."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict
+
+from events.envelope import Code
+from services.runtime.identity import Access, authorize
+from services.tickets.api import caller_of
+from services.tickets.atlas import Atlas, TerritoryChange
+from services.tickets.handling import Commands
+from services.tickets.routing import RuleVersion
+from services.tickets.territory import UnknownPlaceError
+
+Slug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class DrawGrid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grid: Code
+
+
+class MoveBuilding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_grid: Code
+
+
+class CommunityMap(BaseModel):
+    district: str
+    street: str
+    community: str
+    grids: dict[str, list[str]]
+    """Each grid's buildings."""
+
+
+def territory_router(atlas: Atlas, commands: Commands) -> APIRouter:
+    router = APIRouter(tags=["territory"])
+
+    @router.get(
+        "/territory/{district}/{community}",
+        response_model=CommunityMap,
+        dependencies=[authorize("territory.read")],
+    )
+    async def community_map(district: Slug, community: Slug) -> CommunityMap:
+        return await run_in_threadpool(_community_map, atlas, district, community)
+
+    @router.get(
+        "/rules/{district}", response_model=RuleVersion, dependencies=[authorize("territory.read")]
+    )
+    async def rules_in_effect(district: Slug) -> RuleVersion:
+        """The routing rules in effect now (categories, handlers, deadlines)."""
+        book = await run_in_threadpool(atlas.rulebook, district)
+        return book.in_effect(commands.clock())
+
+    @router.post(
+        "/territory/{district}/{community}/grids", response_model=TerritoryChange, status_code=201
+    )
+    async def draw_grid(
+        district: Slug,
+        community: Slug,
+        body: DrawGrid,
+        access: Annotated[Access, authorize("territory.change")],
+    ) -> TerritoryChange:
+        payload = {"grid": body.grid, "community": community}
+        return await run_in_threadpool(
+            atlas.redraw,
+            commands,
+            caller_of(access),
+            (district, community),
+            payload,
+            lambda m: m.draw_grid(community, body.grid),
+        )
+
+    @router.post(
+        "/territory/{district}/{community}/buildings/{building}/move",
+        response_model=TerritoryChange,
+    )
+    async def move_building(
+        district: Slug,
+        community: Slug,
+        building: Slug,
+        body: MoveBuilding,
+        access: Annotated[Access, authorize("territory.change")],
+    ) -> TerritoryChange:
+        payload = {"building": building, "to_grid": body.to_grid, "community": community}
+        return await run_in_threadpool(
+            atlas.redraw,
+            commands,
+            caller_of(access),
+            (district, community),
+            payload,
+            lambda m: m.move_building(community, building, body.to_grid),
+        )
+
+    return router
+
+
+def _community_map(atlas: Atlas, district: str, community: str) -> CommunityMap:
+    territory = atlas.territory(district)
+    street = territory.street_of.get(community)
+    if street is None:
+        raise UnknownPlaceError("community", f"{community} is not in {district}")
+    grids: dict[str, list[str]] = {grid: [] for grid in territory.grids[community]}
+    prefix = f"{community}/"
+    for key, grid in territory.building_grid.items():
+        if key.startswith(prefix):
+            grids.setdefault(grid, []).append(key.removeprefix(prefix))
+    return CommunityMap(district=district, street=street, community=community, grids=grids)

@@ -1,0 +1,474 @@
+"""The dispatcher: the ticket commands, on the tickets store's command loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+from pydantic import BaseModel
+
+from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
+from services.runtime.personal import PersonalDataVault
+from services.tickets.atlas import Atlas
+from services.tickets.domain import Place
+from services.tickets.handling import Caller, Commands, personal_digest
+from services.tickets.ticketing.domain import (
+    InvalidTicketError,
+    Ticket,
+    TicketNotFoundError,
+    TicketState,
+)
+from services.tickets.ticketing.visits import Visit
+
+
+class DeadlineView(BaseModel):
+    kind: str
+    level: str
+    due_at: datetime
+    warn_at: datetime
+    warned: bool
+    breached: bool
+    paused: bool
+
+
+class TicketSnapshot(BaseModel):
+    """A ticket's public fields: what staff and dashboards see (no description, no contact)."""
+
+    id: UUID
+    district: str
+    street: str
+    community: str
+    grid: str | None
+    building: str | None
+    channel: Channel
+    proactive: bool
+    requester_id: str | None
+    title: str
+    category: str | None
+    state: TicketState
+    rule_version: int | None
+    level: str
+    handler_kind: str | None
+    handler_id: str | None
+    deadline: DeadlineView | None
+    amount: Decimal | None
+    rating: int | None
+    reopenings: int
+    breaches: int
+    merged_into: UUID | None
+    duplicates: list[UUID]
+    outcome: str | None
+    received_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, t: Ticket) -> TicketSnapshot:
+        d = t.deadline
+        deadline = (
+            None
+            if d is None
+            else DeadlineView(
+                kind=d.kind,
+                level=d.level,
+                due_at=d.due_at,
+                warn_at=d.warn_at,
+                warned=d.warned,
+                breached=d.breached,
+                paused=d.held_since is not None,
+            )
+        )
+        return cls(
+            id=t.id,
+            district=t.place.district,
+            street=t.place.street,
+            community=t.place.community,
+            grid=t.place.grid,
+            building=t.building,
+            channel=t.channel,
+            proactive=t.proactive,
+            requester_id=t.requester_id,
+            title=t.title,
+            category=t.category,
+            state=t.state,
+            rule_version=t.rule_version,
+            level=t.level,
+            handler_kind=t.handler_kind,
+            handler_id=t.handler_id,
+            deadline=deadline,
+            amount=t.amount,
+            rating=t.rating,
+            reopenings=t.reopenings,
+            breaches=t.breaches,
+            merged_into=t.merged_into,
+            duplicates=list(t.duplicates),
+            outcome=t.outcome,
+            received_at=t.received_at,
+            updated_at=t.updated_at,
+            version=t.version,
+        )
+
+
+class TicketOutcome(BaseModel):
+    ticket: TicketSnapshot
+    recorded: list[str] = []
+    """What a deadline watch recorded (warned, breached, escalated)."""
+    position: int = 0
+
+
+class VisitOutcome(BaseModel):
+    visit_id: UUID
+    opened_tickets: list[UUID]
+    position: int = 0
+
+
+Decide = Callable[[Ticket, Any], object]
+
+
+class Dispatcher:
+    """Receives, routes and follows tickets through their lifecycle."""
+
+    def __init__(
+        self, commands: Commands, atlas: Atlas, vault: PersonalDataVault | None = None
+    ) -> None:
+        self.commands = commands
+        self.atlas = atlas
+        self.vault = vault
+
+    # Commands
+
+    def receive(
+        self,
+        caller: Caller,
+        *,
+        place: Place,
+        channel: Channel,
+        proactive: bool,
+        requester_id: str | None,
+        title: str,
+        category: str | None = None,
+        building: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> TicketOutcome:
+        territory = self.atlas.territory(place.district)
+        territory.require_community(place.street, place.community)
+        if building is not None and place.grid is None:
+            place = Place(
+                place.district,
+                place.street,
+                place.community,
+                territory.grid_of(place.community, building),
+            )
+        if place.grid is not None:
+            territory.require_grid(place.community, place.grid)
+        if category is not None:
+            self.atlas.rulebook(place.district).in_effect(self.commands.clock()).rule(category)
+        payload = {
+            "place": place.__dict__,
+            "channel": channel,
+            "proactive": proactive,
+            "requester_id": requester_id,
+            "title": title,
+            "category": category,
+            "building": building,
+            "personal": personal_digest(self.vault, personal),
+        }
+
+        def decide() -> tuple[list[Aggregate], TicketOutcome]:
+            ticket = Ticket.receive(
+                stamp=self.commands.stamp(caller, place, requester_id),
+                channel=channel,
+                proactive=proactive,
+                requester_id=requester_id,
+                title=title,
+                category=category,
+                building=building,
+            )
+            return [ticket], TicketOutcome(ticket=TicketSnapshot.of(ticket))
+
+        outcome = self.commands.run(caller, "receive_ticket", payload, decide, TicketOutcome)
+        if personal and self.vault is not None and requester_id is not None:
+            self.vault.put(requester_id, str(outcome.ticket.id), "ticket", personal)
+        return outcome
+
+    def triage(
+        self, caller: Caller, ticket_id: UUID, *, category: str, grid: str | None
+    ) -> TicketOutcome:
+        def decide(ticket: Ticket) -> list[Aggregate]:
+            territory = self.atlas.territory(ticket.place.district)
+            chosen = grid or ticket.place.grid
+            if chosen is None and ticket.building is not None:
+                chosen = territory.grid_of(ticket.place.community, ticket.building)
+            if chosen is None:
+                raise InvalidTicketError("grid", "the ticket needs a grid (none could be found)")
+            territory.require_grid(ticket.place.community, chosen)
+            rules = self.atlas.rulebook(ticket.place.district).in_effect(self.commands.clock())
+            p = ticket.place
+            stamp = self.commands.stamp(
+                caller, Place(p.district, p.street, p.community, chosen), ticket.requester_id or ""
+            )
+            ticket.triage(
+                category=category,
+                grid=chosen,
+                rule=rules.rule(category),
+                version=rules.version,
+                stamp=stamp,
+            )
+            return [ticket]
+
+        return self._change(
+            caller, ticket_id, "triage_ticket", {"category": category, "grid": grid}, decide
+        )
+
+    def merge(self, caller: Caller, ticket_id: UUID, into: UUID) -> TicketOutcome:
+        def decide(ticket: Ticket) -> list[Aggregate]:
+            target = self._load(into)
+            ticket.merge_into(target, self._stamp(caller, ticket))
+            return [ticket, target]
+
+        return self._change(caller, ticket_id, "merge_ticket", {"into": str(into)}, decide)
+
+    def dispatch(
+        self,
+        caller: Caller,
+        ticket_id: UUID,
+        *,
+        handler_id: str,
+        handler_kind: HandlerKind | None = None,
+    ) -> TicketOutcome:
+        def decide(ticket: Ticket) -> list[Aggregate]:
+            kind = handler_kind or HandlerKind(ticket.handler_kind or HandlerKind.GRID_WORKER)
+            ticket.dispatch(
+                handler_kind=kind, handler_id=handler_id, stamp=self._stamp(caller, ticket)
+            )
+            return [ticket]
+
+        payload = {"handler_id": handler_id, "handler_kind": handler_kind}
+        return self._change(caller, ticket_id, "dispatch_ticket", payload, decide)
+
+    def accept(self, caller: Caller, ticket_id: UUID, handler_id: str) -> TicketOutcome:
+        return self._simple(
+            caller,
+            ticket_id,
+            "accept_ticket",
+            {"handler_id": handler_id},
+            lambda t, s: t.accept(handler_id, s),
+        )
+
+    def return_ticket(
+        self, caller: Caller, ticket_id: UUID, handler_id: str, reason: ReturnReason
+    ) -> TicketOutcome:
+        return self._simple(
+            caller,
+            ticket_id,
+            "return_ticket",
+            {"handler_id": handler_id, "reason": reason},
+            lambda t, s: t.return_ticket(handler_id, reason, s),
+        )
+
+    def start_work(self, caller: Caller, ticket_id: UUID, handler_id: str) -> TicketOutcome:
+        return self._simple(
+            caller,
+            ticket_id,
+            "start_work",
+            {"handler_id": handler_id},
+            lambda t, s: t.start_work(handler_id, s),
+        )
+
+    def put_on_hold(
+        self, caller: Caller, ticket_id: UUID, handler_id: str, reason: HoldReason
+    ) -> TicketOutcome:
+        return self._simple(
+            caller,
+            ticket_id,
+            "put_on_hold",
+            {"handler_id": handler_id, "reason": reason},
+            lambda t, s: t.put_on_hold(handler_id, reason, s),
+        )
+
+    def resume(self, caller: Caller, ticket_id: UUID, handler_id: str) -> TicketOutcome:
+        return self._simple(
+            caller,
+            ticket_id,
+            "resume_ticket",
+            {"handler_id": handler_id},
+            lambda t, s: t.resume(handler_id, s),
+        )
+
+    def report_resolution(
+        self,
+        caller: Caller,
+        ticket_id: UUID,
+        handler_id: str,
+        amount: Decimal | None,
+        personal: dict[str, Any] | None = None,
+    ) -> TicketOutcome:
+        payload = {
+            "handler_id": handler_id,
+            "amount": str(amount) if amount is not None else None,
+            "personal": personal_digest(self.vault, personal),
+        }
+        outcome = self._simple(
+            caller,
+            ticket_id,
+            "report_resolution",
+            payload,
+            lambda t, s: t.report_resolution(handler_id, amount, s),
+        )
+        requester = outcome.ticket.requester_id
+        if personal and self.vault is not None and requester is not None:
+            self.vault.put(
+                requester,
+                f"{ticket_id}:resolution:{outcome.ticket.version}",
+                "ticket.resolution",
+                personal,
+            )
+        return outcome
+
+    def verify_resolution(self, caller: Caller, ticket_id: UUID, passed: bool) -> TicketOutcome:
+        return self._simple(
+            caller,
+            ticket_id,
+            "verify_resolution",
+            {"passed": passed},
+            lambda t, s: t.verify_resolution(passed, s),
+        )
+
+    def rate(self, caller: Caller, ticket_id: UUID, rating: int) -> TicketOutcome:
+        return self._simple(
+            caller, ticket_id, "rate_ticket", {"rating": rating}, lambda t, s: t.rate(rating, s)
+        )
+
+    def close(self, caller: Caller, ticket_id: UUID, *, fixed: bool) -> TicketOutcome:
+        return self._simple(
+            caller,
+            ticket_id,
+            "close_ticket",
+            {"fixed": fixed},
+            lambda t, s: t.close(s) if fixed else t.close_not_fixed(s),
+        )
+
+    def watch(self, caller: Caller, ticket_id: UUID) -> TicketOutcome:
+        """Record what is due now of the ticket's deadline (the scheduler's command)."""
+        recorded: list[str] = []
+
+        def decide(ticket: Ticket) -> list[Aggregate]:
+            recorded[:] = ticket.watch(self._stamp(caller, ticket))
+            return [ticket] if recorded else []
+
+        outcome = self._change(caller, ticket_id, "watch_deadline", {}, decide)
+        return outcome.model_copy(update={"recorded": list(recorded)})
+
+    def record_visit(
+        self,
+        caller: Caller,
+        *,
+        place: Place,
+        building: str | None,
+        households: int,
+        household_ids: list[str],
+        findings: list[tuple[str, str]],
+        notes: dict[str, Any] | None = None,
+    ) -> VisitOutcome:
+        """Record a door-knocking visit; each finding (title, category) opens a proactive
+        ticket in the same transaction."""
+        territory = self.atlas.territory(place.district)
+        territory.require_community(place.street, place.community)
+        if place.grid is not None:
+            territory.require_grid(place.community, place.grid)
+        rules = self.atlas.rulebook(place.district).in_effect(self.commands.clock())
+        for _, category in findings:
+            rules.rule(category)
+        payload = {
+            "place": place.__dict__,
+            "building": building,
+            "households": households,
+            "household_ids": household_ids,
+            "findings": findings,
+            "notes": personal_digest(self.vault, notes),
+        }
+
+        def decide() -> tuple[list[Aggregate], VisitOutcome]:
+            stamp = self.commands.stamp(caller, place, None)
+            visit_id = uuid4()
+            tickets = [
+                Ticket.receive(
+                    stamp=stamp,
+                    channel=Channel.GRID_PATROL,
+                    proactive=True,
+                    requester_id=None,
+                    title=title,
+                    category=category,
+                    building=building,
+                    visit_id=visit_id,
+                )
+                for title, category in findings
+            ]
+            visit = Visit.record(
+                visit_id=visit_id,
+                stamp=stamp,
+                building=building,
+                households=households,
+                household_ids=household_ids,
+                opened_tickets=[t.id for t in tickets],
+            )
+            answer = VisitOutcome(visit_id=visit.id, opened_tickets=[t.id for t in tickets])
+            return [visit, *tickets], answer
+
+        outcome = self.commands.run(caller, "record_visit", payload, decide, VisitOutcome)
+        if notes and self.vault is not None:
+            for household in household_ids or [f"visit:{outcome.visit_id}"]:
+                self.vault.put(household, f"visit:{outcome.visit_id}", "visit.notes", notes)
+        return outcome
+
+    # Queries
+
+    def get_ticket(self, ticket_id: UUID) -> TicketSnapshot:
+        return TicketSnapshot.of(self._load(ticket_id))
+
+    def personal_details(self, ticket: TicketSnapshot) -> dict[str, Any] | None:
+        if self.vault is None or ticket.requester_id is None:
+            return None
+        return self.vault.get(ticket.requester_id, str(ticket.id))
+
+    # Machinery
+
+    def _load(self, ticket_id: UUID) -> Ticket:
+        return self.commands.load(ticket_id, Ticket, TicketNotFoundError)
+
+    def _stamp(self, caller: Caller, ticket: Ticket) -> Any:
+        return self.commands.stamp(caller, ticket.place, ticket.requester_id or "")
+
+    def _simple(
+        self,
+        caller: Caller,
+        ticket_id: UUID,
+        command: str,
+        payload: dict[str, Any],
+        decide: Decide,
+    ) -> TicketOutcome:
+        def change(ticket: Ticket) -> list[Aggregate]:
+            decide(ticket, self._stamp(caller, ticket))
+            return [ticket]
+
+        return self._change(caller, ticket_id, command, payload, change)
+
+    def _change(
+        self,
+        caller: Caller,
+        ticket_id: UUID,
+        command: str,
+        payload: dict[str, Any],
+        change: Callable[[Ticket], list[Aggregate]],
+    ) -> TicketOutcome:
+        def decide() -> tuple[list[Aggregate], TicketOutcome]:
+            ticket = self._load(ticket_id)
+            pending = change(ticket)
+            return pending, TicketOutcome(ticket=TicketSnapshot.of(ticket))
+
+        payload = {"ticket_id": str(ticket_id), **payload}
+        return self.commands.run(caller, command, payload, decide, TicketOutcome, lock=ticket_id)

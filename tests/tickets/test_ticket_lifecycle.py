@@ -1,0 +1,201 @@
+"""Tickets through HTTP on a real nats-server and SQLite, from receipt to close."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.tickets.ticket_helpers import (
+    GRID_WORKER,
+    RESIDENT,
+    SECRETARY,
+    dispatched,
+    handler,
+    received,
+    step,
+)
+
+
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_ticket_goes_from_chat_group_to_rated_close_under_its_rule_version(
+    tickets: TestClient,
+) -> None:
+    ticket_id = received(tickets)
+    triaged = step(tickets, ticket_id, "triage", {"category": "flying_wire_charging"}, GRID_WORKER)
+    assert triaged["grid"] == "g01"  # building b001 lies in grid g01
+    assert triaged["rule_version"] == 1
+    assert triaged["level"] == "grid"
+    dispatched_ = step(tickets, ticket_id, "dispatch", {"handler_id": "unit-a"}, GRID_WORKER)
+    assert dispatched_["deadline"]["kind"] == "accept"
+    unit = handler("unit-a")
+    assert step(tickets, ticket_id, "acceptance", {"handler_id": "unit-a"}, unit)["state"] == (
+        "accepted"
+    )
+    step(tickets, ticket_id, "work", {"handler_id": "unit-a"}, unit)
+    held = step(tickets, ticket_id, "hold", {"handler_id": "unit-a", "reason": "weather"}, unit)
+    assert held["deadline"]["paused"] is True
+    resumed = step(tickets, ticket_id, "resumption", {"handler_id": "unit-a"}, unit)
+    assert resumed["deadline"]["due_at"] >= held["deadline"]["due_at"]
+    reported = step(
+        tickets,
+        ticket_id,
+        "resolution",
+        {"handler_id": "unit-a", "amount": "1200.50", "note": "拆除飞线"},
+        unit,
+    )
+    assert reported["amount"] == "1200.50"
+    step(tickets, ticket_id, "verification", {"passed": True}, SECRETARY)
+    closed = step(tickets, ticket_id, "rating", {"rating": 5}, RESIDENT)
+    assert closed["state"] == "closed"
+    assert closed["outcome"] == "fixed"
+    assert closed["deadline"] is None
+
+
+def test_a_poor_rating_reopens_the_ticket_with_a_fresh_resolve_deadline(
+    tickets: TestClient,
+) -> None:
+    ticket_id = dispatched(tickets)
+    unit = handler("unit-a")
+    step(tickets, ticket_id, "acceptance", {"handler_id": "unit-a"}, unit)
+    step(tickets, ticket_id, "resolution", {"handler_id": "unit-a"}, unit)
+    step(tickets, ticket_id, "verification", {"passed": True}, SECRETARY)
+    reopened = step(tickets, ticket_id, "rating", {"rating": 1}, RESIDENT)
+    assert reopened["state"] == "in_progress"
+    assert reopened["reopenings"] == 1
+    assert reopened["deadline"]["kind"] == "resolve"
+
+
+def test_a_failed_verification_reopens_and_closed_not_fixed_is_its_own_outcome(
+    tickets: TestClient,
+) -> None:
+    ticket_id = dispatched(tickets)
+    unit = handler("unit-a")
+    step(tickets, ticket_id, "acceptance", {"handler_id": "unit-a"}, unit)
+    step(tickets, ticket_id, "resolution", {"handler_id": "unit-a"}, unit)
+    reopened = step(tickets, ticket_id, "verification", {"passed": False}, SECRETARY)
+    assert reopened["state"] == "in_progress"
+    closed = step(tickets, ticket_id, "closure", {"fixed": False}, SECRETARY)
+    assert closed["state"] == "closed_not_fixed"
+    assert closed["outcome"] == "not_fixed"
+
+
+def test_a_duplicate_is_merged_into_the_first_ticket_which_lists_it(tickets: TestClient) -> None:
+    first = received(tickets)
+    duplicate = received(tickets, title="又有人飞线充电")
+    merged = step(tickets, duplicate, "merge", {"into_ticket_id": first}, GRID_WORKER)
+    assert merged["state"] == "merged"
+    assert merged["merged_into"] == first
+    assert tickets.get(f"/tickets/{first}", headers=SECRETARY).json()["duplicates"] == [duplicate]
+    refused = tickets.post(
+        f"/tickets/{duplicate}/dispatch", json={"handler_id": "unit-a"}, headers=GRID_WORKER
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["state"] == "merged"
+
+
+def test_a_returned_ticket_goes_back_to_triaged_and_can_be_dispatched_again(
+    tickets: TestClient,
+) -> None:
+    ticket_id = dispatched(tickets)
+    returned = step(
+        tickets,
+        ticket_id,
+        "return",
+        {"handler_id": "unit-a", "reason": "no_capacity"},
+        handler("unit-a"),
+    )
+    assert returned["state"] == "triaged"
+    assert returned["handler_id"] is None
+    again = step(
+        tickets,
+        ticket_id,
+        "dispatch",
+        {"handler_id": "team-1", "handler_kind": "volunteer_team"},
+        GRID_WORKER,
+    )
+    assert again["handler_id"] == "team-1"
+
+
+def test_a_door_knocking_visit_opens_proactive_tickets(tickets: TestClient) -> None:
+    visit = tickets.post(
+        "/visits",
+        json={
+            "district": "jinfeng",
+            "street": "s01",
+            "community": "c01",
+            "grid": "g01",
+            "building": "b002",
+            "households": 12,
+            "household_ids": ["person-7"],
+            "notes": "7号独居老人血压偏高",
+            "findings": [
+                {"title": "单元门禁损坏", "category": "other"},
+                {"title": "楼道灯不亮", "category": "lighting"},
+            ],
+        },
+        headers=GRID_WORKER,
+    )
+    assert visit.status_code == 201, visit.text
+    opened = visit.json()["opened_tickets"]
+    assert len(opened) == 2
+    ticket = tickets.get(f"/tickets/{opened[1]}", headers=SECRETARY).json()
+    assert ticket["proactive"] is True
+    assert ticket["channel"] == "grid_patrol"
+    assert ticket["category"] == "lighting"
+    assert ticket["grid"] == "g01"
+
+
+def test_unknown_places_and_categories_are_answered_422_naming_the_field(
+    tickets: TestClient,
+) -> None:
+    cases = [
+        ({"community": "c99"}, "body.community"),
+        ({"grid": "g99"}, "body.grid"),
+        ({"category": "teleportation"}, "body.category"),
+        ({"requester_id": None}, "body.requester_id"),
+    ]
+    for changes, field in cases:
+        response = tickets.post("/tickets", json={**_request(), **changes}, headers=SECRETARY)
+        assert response.status_code == 422, (changes, response.text)
+        assert response.json()["error"]["fields"][0]["field"] == field, response.text
+    listed = tickets.get("/tickets", params={"district": "jinfeng"}, headers=SECRETARY)
+    assert listed.json()["items"] == []
+
+
+def _request() -> dict[str, object]:
+    from tests.tickets.ticket_helpers import request
+
+    return request()
+
+
+def test_a_retried_receipt_with_the_same_idempotency_key_stores_one_ticket(
+    tickets: TestClient,
+) -> None:
+    keyed = {**RESIDENT, "Idempotency-Key": "ticket-retry-1"}
+    first = tickets.post("/tickets", json=_request(), headers=keyed)
+    again = tickets.post("/tickets", json=_request(), headers=keyed)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["ticket"]["id"] == again.json()["ticket"]["id"]
+    listed = tickets.get("/tickets", params={"district": "jinfeng"}, headers=SECRETARY)
+    assert len(listed.json()["items"]) <= 1  # the view may lag; never two
+    other = tickets.post("/tickets", json={**_request(), "title": "另一件事"}, headers=keyed)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "request.idempotency_key_reused"
+
+
+def test_a_handler_that_is_not_the_dispatched_one_is_refused_and_nothing_changes(
+    tickets: TestClient,
+) -> None:
+    ticket_id = dispatched(tickets)
+    wrong = tickets.post(
+        f"/tickets/{ticket_id}/acceptance", json={"handler_id": "unit-b"}, headers=handler("unit-b")
+    )
+    assert wrong.status_code == 409
+    assert wrong.json()["error"]["code"] == "ticket.not_the_handler"
+    foreign = tickets.post(
+        f"/tickets/{ticket_id}/acceptance", json={"handler_id": "unit-a"}, headers=handler("unit-b")
+    )
+    assert foreign.status_code == 403
+    assert tickets.get(f"/tickets/{ticket_id}", headers=SECRETARY).json()["state"] == "dispatched"
