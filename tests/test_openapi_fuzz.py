@@ -38,6 +38,7 @@ from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
 from tests.support.tokens import auth_settings, bearer, token
 from tests.tickets.helpers import STAFF, posting, unit
+from tests.tickets.ticket_helpers import request as ticket_request
 
 FUZZ = settings(
     max_examples=25,  # per operation and mode: ~50 requests per operation
@@ -168,6 +169,8 @@ class Seeded:
     app: FastAPI
     client: asgi.ASGIClient
     wishes: list[str]
+    tickets: list[str]
+    disputes: list[str]
 
 
 @pytest.fixture
@@ -183,13 +186,45 @@ def tickets(
     claim = client.post(f"/wishes/{wishes[1]}/claims", json={"unit_id": "unit-1"},
                         headers=unit("unit-1"))  # fmt: skip
     assert claim.status_code == 201, claim.text
-    return Seeded(app, client, wishes)
+    tickets = [seed_ticket(client, dispatch=n > 0) for n in range(2)]
+    disputes = [seed_dispute(client)]
+    return Seeded(app, client, wishes, tickets, disputes)
+
+
+def seed_ticket(client: asgi.ASGIClient, *, dispatch: bool) -> str:
+    """A ticket at c01 (building b001), dispatched to `unit-1` when asked."""
+    answer = client.post("/tickets", json=ticket_request(), headers=STAFF)
+    assert answer.status_code == 201, answer.text
+    ticket_id: str = answer.json()["ticket"]["id"]
+    if dispatch:
+        for path, body in (
+            ("triage", {"category": "noise"}),
+            ("dispatch", {"handler_id": "unit-1"}),
+        ):
+            done = client.post(f"/tickets/{ticket_id}/{path}", json=body, headers=STAFF)
+            assert done.status_code == 200, done.text
+    return ticket_id
+
+
+def seed_dispute(client: asgi.ASGIClient) -> str:
+    parties = [
+        {"person_id": "person-1", "name": "王秀兰"},
+        {"person_id": "person-2", "name": "李建国"},
+    ]
+    body = {**PLACE, "kind": "neighbour", "parties": parties, "summary": "漏水"}
+    answer = client.post("/disputes", json=body, headers=STAFF)
+    assert answer.status_code == 201, answer.text
+    dispute_id: str = answer.json()["dispute"]["id"]
+    return dispute_id
 
 
 def test_the_tickets_api_answers_generated_requests_without_a_server_error(
     tickets: Seeded,
 ) -> None:
-    ids = {"wish_id": tickets.wishes, "person_id": ["person-1"], "unit_id": ["unit-1"]}
+    ids = {"wish_id": tickets.wishes, "person_id": ["person-1"], "unit_id": ["unit-1"],
+           "ticket_id": tickets.tickets, "dispute_id": tickets.disputes,
+           "handler_id": ["unit-1"], "party_id": ["person-1", "person-2"],
+           "into_ticket_id": tickets.tickets}  # fmt: skip
 
     failures = fuzz(tickets.app, tickets.client, ids)
 

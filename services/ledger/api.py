@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from services.ledger.projection import CommunitySummary, CommunityWishLedger, WishLedger
+from services.ledger.books import Books
+from services.ledger.disputes import CommunityDisputeLedger, DisputeCommunitySummary
+from services.ledger.projection import CommunitySummary, CommunityWishLedger
+from services.ledger.tickets import CommunityTicketLedger, TicketCommunitySummary
 from services.runtime.identity import Access, authorize
 from services.runtime.parking import ParkedMessage, ParkingLot
 from services.runtime.policy import ForbiddenError
@@ -16,30 +20,83 @@ Slug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 LedgerReader = Annotated[Access, authorize("ledger.read")]
 
 
-def ledger_router(ledger: WishLedger) -> APIRouter:
+class _Placed(Protocol):
+    @property
+    def street(self) -> str: ...
+    @property
+    def community(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Placed)
+
+
+def inside(access: Access, district: str, summaries: Sequence[S]) -> list[S]:
+    """The summaries inside the caller's territory; a district outside it is refused."""
+    scope = access.principal.scope
+    if scope.district not in (None, district):
+        raise ForbiddenError("policy.outside_territory", f"{district} is outside your territory")
+    return [
+        s for s in summaries
+        if scope.contains(district=district, street=s.street, community=s.community, grid=None)
+    ]  # fmt: skip
+
+
+async def check_community(access: Access, books: Books, district: str, community: str) -> None:
+    """Refuse a community outside the caller's territory, placed on the street a book knows.
+
+    A community no book has seen yet has no street on record; the caller's own street stands
+    in only when their territory names that very community.
+    """
+    street = await run_in_threadpool(books.street_of, district, community)
+    scope = access.principal.scope
+    if street is None and scope.community == community:
+        street = scope.street
+    access.check_place(district=district, street=street or "", community=community, grid=None)
+
+
+def ledger_router(books: Books) -> APIRouter:
     router = APIRouter(prefix="/ledger", tags=["ledger"])
 
     @router.get("/{district}/wishes", response_model=list[CommunitySummary])
     async def district_wishes(district: Slug, access: LedgerReader) -> list[CommunitySummary]:
         """The communities of a district, limited to those inside the caller's territory."""
-        scope = access.principal.scope
-        if scope.district not in (None, district):
-            raise ForbiddenError(
-                "policy.outside_territory", f"{district} is outside your territory"
-            )
-        summaries = await run_in_threadpool(ledger.district, district)
-        return [
-            s for s in summaries
-            if scope.contains(district=district, street=s.street, community=s.community, grid=None)
-        ]  # fmt: skip
+        return inside(access, district, await run_in_threadpool(books.wishes.district, district))
 
     @router.get("/{district}/{community}/wishes", response_model=CommunityWishLedger)
     async def community_wishes(
         district: Slug, community: Slug, access: LedgerReader
     ) -> CommunityWishLedger:
-        street = await run_in_threadpool(ledger.street_of, district, community)
-        access.check_place(district=district, street=street or "", community=community, grid=None)
-        return await run_in_threadpool(ledger.community, district, community)
+        await check_community(access, books, district, community)
+        return await run_in_threadpool(books.wishes.community, district, community)
+
+    @router.get("/{district}/tickets", response_model=list[TicketCommunitySummary])
+    async def district_tickets(
+        district: Slug, access: LedgerReader
+    ) -> list[TicketCommunitySummary]:
+        """The communities' ticket figures, limited to those inside the caller's territory."""
+        return inside(access, district, await run_in_threadpool(books.tickets.district, district))
+
+    @router.get("/{district}/{community}/tickets", response_model=CommunityTicketLedger)
+    async def community_tickets(
+        district: Slug, community: Slug, access: LedgerReader
+    ) -> CommunityTicketLedger:
+        await check_community(access, books, district, community)
+        return await run_in_threadpool(books.tickets.community, district, community)
+
+    @router.get("/{district}/disputes", response_model=list[DisputeCommunitySummary])
+    async def district_disputes(
+        district: Slug, access: LedgerReader
+    ) -> list[DisputeCommunitySummary]:
+        """The communities' dispute figures, limited to those inside the caller's territory."""
+        summaries = await run_in_threadpool(books.disputes.district, district)
+        return inside(access, district, summaries)
+
+    @router.get("/{district}/{community}/disputes", response_model=CommunityDisputeLedger)
+    async def community_disputes(
+        district: Slug, community: Slug, access: LedgerReader
+    ) -> CommunityDisputeLedger:
+        await check_community(access, books, district, community)
+        return await run_in_threadpool(books.disputes.community, district, community)
 
     return router
 

@@ -13,8 +13,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.ledger.api import ledger_router, parking_router
-from services.ledger.projection import WishLedger
-from services.ledger.subscribers import WishEventConsumer
+from services.ledger.books import Books
+from services.ledger.subscribers import FamilyConsumer
 from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, open_datastore
 from services.runtime.http import service_app
@@ -38,40 +38,46 @@ class LedgerSettings(BaseSettings):
 
 
 class Ledger:
+    """The ledger service's parts: its books, its parking lot, one pull loop per family."""
+
     def __init__(self, settings: LedgerSettings) -> None:
         self.settings = settings
         self.datastore = open_datastore(settings.store)
         self.database = Database(self.datastore)
-        self.ledger = WishLedger(self.database)
+        self.ledger = Books(self.database)
         self.parking = ParkingLot(self.database)
-        self.consumer = WishEventConsumer(self.database, self.ledger, self.parking)
-        self.pull = PullLoop(
-            settings.bus,
-            self.consumer.spec,
-            self.consumer.on_wish_events,
-            batch_size=settings.batch_size,
-        )
+        self.consumers = [
+            FamilyConsumer(self.database, family, self.parking) for family in self.ledger.families
+        ]
+        self.pulls = [
+            PullLoop(settings.bus, c.spec, c.on_events, batch_size=settings.batch_size)
+            for c in self.consumers
+        ]
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        task = (
-            asyncio.create_task(self.pull.run(), name="ledger-wishes")
+        tasks = (
+            [asyncio.create_task(pull.run(), name=pull.spec.durable) for pull in self.pulls]
             if self.settings.consume
-            else None
+            else []
         )
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            await self.consumer.workers.drain()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for consumer in self.consumers:
+                await consumer.workers.drain()
 
     def close(self) -> None:
         self.datastore.close()
 
     def status(self) -> dict[str, Any]:
-        return {"applied": self.consumer.applied, "parked": self.parking.count()}
+        """Events applied in all and per consumer, and how many messages are parked."""
+        applied = {c.spec.durable: c.applied for c in self.consumers}
+        return {"applied": sum(applied.values()), "consumers": applied,
+                "parked": self.parking.count()}  # fmt: skip
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:

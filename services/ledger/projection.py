@@ -9,7 +9,6 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,6 +22,8 @@ from events.wishes import (
     WishFulfilmentReported,
     WishPosted,
 )
+from services.ledger.figures import Durations, durations
+from services.ledger.positions import apply_new
 from services.runtime.database import Cursor, Database
 from services.runtime.positions import PositionStore
 
@@ -57,14 +58,6 @@ class UnitClaims(BaseModel):
     unit_id: str
     claims: int
     released: int
-
-
-class Durations(BaseModel):
-    """Hours, over the wishes that reached the step."""
-
-    count: int
-    mean_hours: float | None
-    median_hours: float | None
 
 
 class CommunityWishLedger(BaseModel):
@@ -107,20 +100,7 @@ class WishLedger:
     @staticmethod
     def apply_in(tx: Cursor, events: Sequence[WishEvent]) -> int:
         """Apply inside the caller's transaction, which also records each source's position."""
-        applied = 0
-        seen: dict[str, int] = {}
-        for event in events:
-            key = _source_key(event.source)
-            if key not in seen:
-                seen[key] = PositionStore.load_in(tx, key)
-            if event.position <= seen[key]:
-                continue
-            _apply(tx, event)
-            seen[key] = event.position
-            applied += 1
-        for key, position in seen.items():
-            PositionStore.save_in(tx, key, position)
-        return applied
+        return apply_new(tx, events, lambda event: _source_key(event.source), _apply)
 
     def position(self, source: str) -> int:
         return self.positions.load(_source_key(source))
@@ -148,8 +128,8 @@ class WishLedger:
             claims=sum(row["claims"] for row in wishes),
             refused_claims=sum(row["refusals"] for row in wishes),
             claims_by_unit=units,
-            post_to_claim=_durations(wishes, "first_claimed_at"),
-            post_to_fulfilment=_durations(wishes, "fulfilment_reported_at"),
+            post_to_claim=durations(wishes, "posted_at", "first_claimed_at"),
+            post_to_fulfilment=durations(wishes, "posted_at", "fulfilment_reported_at"),
             mean_rating=round(statistics.fmean(ratings), 3) if ratings else None,
         )
 
@@ -187,22 +167,6 @@ class WishLedger:
             tx.execute("SELECT * FROM {t:ledger_unit_claims} ORDER BY district, community, unit_id")
             units = [dict(row) for row in tx.fetchall()]
         return {"wishes": wishes, "unit_claims": units}
-
-
-def _durations(wishes: Sequence[Any], column: str) -> Durations:
-    hours = [
-        (datetime.fromisoformat(row[column]) - datetime.fromisoformat(row["posted_at"]))
-        .total_seconds() / 3600
-        for row in wishes
-        if row[column]
-    ]  # fmt: skip
-    if not hours:
-        return Durations(count=0, mean_hours=None, median_hours=None)
-    return Durations(
-        count=len(hours),
-        mean_hours=round(statistics.fmean(hours), 3),
-        median_hours=round(statistics.median(hours), 3),
-    )
 
 
 def _apply(tx: Cursor, event: WishEvent) -> None:

@@ -1,4 +1,4 @@
-"""The ledger's bus entry point: a durable pull consumer over every wish event.
+"""The ledger's bus entry points: one durable pull consumer per event family.
 
 Batches arrive in stream order; acknowledgement is explicit: a batch is acked only after its
 transaction committed, malformed messages are parked and acked, and a batch that cannot be
@@ -9,60 +9,53 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Generic
 
 from nats.aio.msg import Msg
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from events.topology import LEDGER_WISHES, ConsumerSpec
-from events.wishes import AnyWishEvent, WishEvent
-from services.ledger.projection import WishLedger
+from services.ledger.books import E, Family
 from services.runtime.database import Cursor, Database
 from services.runtime.parking import ParkingLot
 from services.runtime.workers import StoreWorkers
 
 log = logging.getLogger(__name__)
-WISH_EVENT: TypeAdapter[WishEvent] = TypeAdapter(AnyWishEvent)
 
 
-class WishEventConsumer:
-    """Applies batches of wish events to the ledger, exactly once in effect."""
+class FamilyConsumer(Generic[E]):
+    """Applies batches of one family's events to its book, exactly once in effect."""
 
-    def __init__(
-        self,
-        database: Database,
-        ledger: WishLedger,
-        parking: ParkingLot,
-        spec: ConsumerSpec = LEDGER_WISHES,
-    ) -> None:
+    def __init__(self, database: Database, family: Family[E], parking: ParkingLot) -> None:
         self.database = database
-        self.ledger = ledger
+        self.family = family
         self.parking = parking
-        self.spec = spec
+        self.spec = family.spec
         self.applied = 0
-        self.workers = StoreWorkers(f"{spec.durable}-store")
+        self.workers = StoreWorkers(f"{family.spec.durable}-store")
 
-    async def on_wish_events(self, batch: Sequence[Msg]) -> None:
-        events: list[WishEvent] = []
+    async def on_events(self, batch: Sequence[Msg]) -> None:
+        events: list[E] = []
         malformed: list[tuple[Msg, str]] = []
         for message in batch:
             try:
-                events.append(WISH_EVENT.validate_json(message.data))
+                events.append(self.family.adapter.validate_json(message.data))
             except ValidationError as error:
-                malformed.append((message, _describe(error)))
+                malformed.append((message, describe(error, self.family.noun)))
         try:
             self.applied += await self.workers.run(self._commit, events, malformed)
         except Exception:
-            log.exception("ledger could not apply a batch of %d; will retry", len(batch))
+            log.exception("%s could not apply a batch of %d; will retry", self.spec.durable,
+                          len(batch))  # fmt: skip
             await self._retry_or_park(batch)
             return
         for message in batch:
             await message.ack()
 
-    def _commit(self, events: list[WishEvent], malformed: list[tuple[Msg, str]]) -> int:
+    def _commit(self, events: list[E], malformed: list[tuple[Msg, str]]) -> int:
         with self.database.transaction() as tx:
             for message, error in malformed:
                 self._park(tx, message, error)
-            return self.ledger.apply_in(tx, events)
+            return self.family.apply_in(tx, events)
 
     async def _retry_or_park(self, batch: Sequence[Msg]) -> None:
         for message in batch:
@@ -89,8 +82,9 @@ class WishEventConsumer:
         )
 
 
-def _describe(error: ValidationError) -> str:
+def describe(error: ValidationError, noun: str) -> str:
+    """The parking lot's error: which fields of the message failed, and why."""
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['msg']}" for e in error.errors()
     )
-    return f"not a known wish event: {problems}"
+    return f"not a known {noun}: {problems}"

@@ -24,6 +24,7 @@ from services.notify.main import NotifySettings
 from services.notify.main import create_app as create_notify
 from services.runtime.policy import POLICY
 from tests.conftest import eventually
+from tests.ledger.ledger_cases import LEDGER_CASES
 from tests.support.matrix import Case, actor, allowed, new_wish, scopes
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.dispute_cases import DISPUTE_CASES
@@ -157,7 +158,7 @@ CASES: list[Case] = [
         "ledger",
     ),
 ]
-CASES += [*TICKET_CASES, *DISPUTE_CASES]
+CASES += [*TICKET_CASES, *DISPUTE_CASES, *LEDGER_CASES]
 
 
 def _routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:

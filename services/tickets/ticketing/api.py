@@ -163,6 +163,7 @@ def ticket_router(dispatcher: Dispatcher, view: TicketDeskView) -> APIRouter:
 
     async def guarded_read(ticket_id: UUID, access: Access) -> TicketSnapshot:
         ticket = await run_in_threadpool(d.get_ticket, ticket_id)
+        access.check_person(ticket.requester_id or "")
         access.check_place(
             district=ticket.district,
             street=ticket.street,
@@ -204,25 +205,24 @@ def ticket_router(dispatcher: Dispatcher, view: TicketDeskView) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> TicketList:
-        """Tickets of a district (or one community), limited to the caller's territory."""
-        rows = await run_in_threadpool(
+        """Tickets of a district (or one community) inside the caller's territory; a
+        resident sees their own."""
+        scope = access.principal.scope.model_dump(exclude_none=True)
+        if scope.get("district", district) != district:
+            return TicketList(items=[], limit=limit, offset=offset)
+        mine = access.principal.person or "" if access.principal.role is Role.RESIDENT else None
+        items = await run_in_threadpool(
             lambda: view.tickets(
                 district=district,
                 community=community,
+                within=scope,
+                requester_id=mine,
                 states=state or (),
                 limit=limit,
                 offset=offset,
             )
         )
-        scope = access.principal.scope
-        inside = [
-            r
-            for r in rows
-            if scope.contains(
-                district=r.district, street=r.street, community=r.community, grid=r.grid
-            )
-        ]
-        return TicketList(items=inside, limit=limit, offset=offset)
+        return TicketList(items=items, limit=limit, offset=offset)
 
     @router.get("/{ticket_id}", response_model=TicketSnapshot)
     async def get_ticket(

@@ -259,6 +259,7 @@ def _row(t: TicketSnapshot) -> TicketRow:
     return TicketRow(
         ticket_id=str(t.id), district=t.district, street=t.street, community=t.community,
         grid=t.grid, building=t.building, channel=t.channel.value, proactive=t.proactive,
+        requester_id=t.requester_id,
         title=t.title, category=t.category, state=t.state.value, level=t.level,
         handler_id=t.handler_id, rule_version=t.rule_version,
         merged_into=str(t.merged_into) if t.merged_into else None,

@@ -8,7 +8,7 @@ scheduler asks one indexed question however many deadlines are open.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -47,7 +47,8 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:ticket_list} ("
     "ticket_id TEXT PRIMARY KEY, district TEXT NOT NULL, street TEXT NOT NULL, "
     "community TEXT NOT NULL, grid TEXT, building TEXT, channel TEXT NOT NULL, "
-    "proactive INTEGER NOT NULL, title TEXT NOT NULL, category TEXT, state TEXT NOT NULL, "
+    "proactive INTEGER NOT NULL, requester_id TEXT, title TEXT NOT NULL, category TEXT, "
+    "state TEXT NOT NULL, "
     "level TEXT NOT NULL, handler_id TEXT, rule_version INTEGER, merged_into TEXT, "
     "due_at TEXT, received_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ticket_list_by_community "
@@ -86,6 +87,9 @@ _UNWATCHED = {
 """After these nothing of the aggregate is due (an agreement's follow-up has no deadline)."""
 
 
+_LEVELS = ("district", "street", "community", "grid")
+
+
 class TicketRow(BaseModel):
     ticket_id: str
     district: str
@@ -95,6 +99,7 @@ class TicketRow(BaseModel):
     building: str | None
     channel: str
     proactive: bool
+    requester_id: str | None
     title: str
     category: str | None
     state: str
@@ -180,6 +185,8 @@ class TicketDeskView(LogFollower):
         *,
         district: str,
         community: str | None = None,
+        requester_id: str | None = None,
+        within: Mapping[str, str] | None = None,
         ids: Sequence[str] = (),
         categories: Sequence[str] = (),
         states: Sequence[str] = (),
@@ -193,9 +200,11 @@ class TicketDeskView(LogFollower):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params += list(values)
-        if community is not None:
-            where.append("community = ?")
-            params.append(community)
+        levels = [(level, code) for level, code in (within or {}).items() if level in _LEVELS]
+        for column, value in (("community", community), ("requester_id", requester_id), *levels):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
         for op, when in ((">=", received_from), ("<=", received_until)):
             if when is not None:
                 where.append(f"received_at {op} ?")
@@ -215,7 +224,7 @@ def _apply_ticket(tx: Cursor, event: TicketEvent) -> None:
         w = event.territory
         tx.execute(
             "INSERT INTO {t:ticket_list} VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (ticket_id) DO NOTHING",
             (
                 ticket_id,
@@ -226,6 +235,7 @@ def _apply_ticket(tx: Cursor, event: TicketEvent) -> None:
                 event.building,
                 event.channel.value,
                 int(event.proactive),
+                event.requester_id,
                 event.title,
                 event.category,
                 "received",
