@@ -131,7 +131,7 @@ def caller_of(access: Access) -> Caller:
     )
 
 
-def _escalated(access: Access, action: str) -> Access:
+def escalated(access: Access, action: str) -> Access:
     """The same request, held to a stricter policy entry (revealing what is masked)."""
     rule = POLICY[action]
     if access.principal.role not in rule.roles:
@@ -299,7 +299,7 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         reason: Annotated[str | None, Query(min_length=4, max_length=200, pattern=REASON)] = None,
     ) -> ContactCard:
         """Masked; unmasked (and logged) only for `personal.read` roles giving a reason."""
-        caller = caller_of(access if reason is None else _escalated(access, "personal.read"))
+        caller = caller_of(access if reason is None else escalated(access, "personal.read"))
         return await run_in_threadpool(lambda: board.contact_of(caller, wish_id, reason=reason))
 
     return router

@@ -13,7 +13,7 @@ from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, 
 from events.envelope import Code
 from services.runtime.http import Details, no_details
 from services.runtime.identity import Access, authorize
-from services.tickets.api import PERSON_ID, REASON, PersonId, _escalated, caller_of
+from services.tickets.api import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.tickets.domain import Place
 from services.tickets.mediation.application import MediationDesk, PartyDetails
 from services.tickets.mediation.domain import (
@@ -204,7 +204,7 @@ def _mediation(router: APIRouter, desk: MediationDesk) -> None:
         reason: Reason = None,
     ) -> SessionRecord:
         """Metadata; the minutes only for `dispute.records` roles giving a reason (logged)."""
-        caller = caller_of(access if reason is None else _escalated(access, "dispute.records"))
+        caller = caller_of(access if reason is None else escalated(access, "dispute.records"))
         return await run_in_threadpool(
             lambda: desk.session_record(caller, dispute_id, session, reason=reason)
         )
@@ -224,7 +224,7 @@ def _mediation(router: APIRouter, desk: MediationDesk) -> None:
         reason: Reason = None,
     ) -> AgreementRecord:
         """Metadata; the text only for `dispute.records` roles giving a reason (logged)."""
-        caller = caller_of(access if reason is None else _escalated(access, "dispute.records"))
+        caller = caller_of(access if reason is None else escalated(access, "dispute.records"))
         return await run_in_threadpool(
             lambda: desk.agreement_record(caller, dispute_id, reason=reason)
         )

@@ -6,10 +6,9 @@ most once per deadline however often (or by however many schedulers) it is propo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -27,99 +26,34 @@ from events.tickets import (
 )
 from services.tickets.domain import Place, Stamp
 from services.tickets.routing import CategoryRule
+from services.tickets.ticketing.deadline import Deadline
+from services.tickets.ticketing.errors import (
+    OPEN_STATES,
+    POOR_RATING,
+    TITLE_MAX,
+    WORKING,
+    InvalidTicketError,
+    NotTheHandlerError,
+    TicketError,
+    TicketNotFoundError,
+    TicketState,
+    TicketTransitionError,
+)
 
-
-class TicketState(StrEnum):
-    RECEIVED = "received"
-    TRIAGED = "triaged"
-    DISPATCHED = "dispatched"
-    ACCEPTED = "accepted"
-    IN_PROGRESS = "in_progress"
-    ON_HOLD = "on_hold"
-    RESOLUTION_REPORTED = "resolution_reported"
-    VERIFIED = "verified"
-    CLOSED = "closed"
-    CLOSED_NOT_FIXED = "closed_not_fixed"
-    MERGED = "merged"
-
-
-OPEN_STATES = frozenset(TicketState) - {
-    TicketState.CLOSED,
-    TicketState.CLOSED_NOT_FIXED,
-    TicketState.MERGED,
-}
-WORKING = frozenset({TicketState.ACCEPTED, TicketState.IN_PROGRESS})
-POOR_RATING = 2
-"""A rating at or below this reopens the ticket."""
-TITLE_MAX = 60
-
-
-class TicketError(Exception):
-    code = "ticket.error"
-
-
-class TicketNotFoundError(TicketError):
-    code = "ticket.not_found"
-
-    def __init__(self, ticket_id: UUID) -> None:
-        super().__init__(f"no ticket with id {ticket_id}")
-
-
-class InvalidTicketError(TicketError):
-    code = "ticket.invalid"
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
-class TicketTransitionError(TicketError):
-    code = "ticket.illegal_transition"
-
-    def __init__(self, action: str, state: TicketState) -> None:
-        super().__init__(f"cannot {action} a ticket that is {state.value}")
-        self.action = action
-        self.state = state
-
-
-class NotTheHandlerError(TicketError):
-    code = "ticket.not_the_handler"
-
-    def __init__(self, handler_id: str, current: str | None) -> None:
-        super().__init__(f"{handler_id} is not this ticket's handler ({current or 'none'})")
-        self.handler_id = handler_id
-        self.current = current
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """The step the ticket waits for now, due at a time, watched at a level of the ladder."""
-
-    generation: int
-    kind: str
-    level: str
-    due_at: datetime
-    warn_at: datetime
-    warned: bool = False
-    breached: bool = False
-    held_since: datetime | None = None
-
-    @classmethod
-    def starting(
-        cls,
-        generation: int,
-        kind: DeadlineKind,
-        level: Level,
-        start: datetime,
-        within: timedelta,
-        warn_fraction: float,
-    ) -> Deadline:
-        return cls(
-            generation, kind.value, level.value, start + within, start + within * warn_fraction
-        )
-
-    def moved(self, by: timedelta) -> Deadline:
-        return replace(self, due_at=self.due_at + by, warn_at=self.warn_at + by, held_since=None)
+__all__ = [
+    "OPEN_STATES",
+    "POOR_RATING",
+    "TITLE_MAX",
+    "WORKING",
+    "Deadline",
+    "InvalidTicketError",
+    "NotTheHandlerError",
+    "Ticket",
+    "TicketError",
+    "TicketNotFoundError",
+    "TicketState",
+    "TicketTransitionError",
+]
 
 
 class Ticket(Aggregate):
