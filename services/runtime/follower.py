@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
+from events.envelope import IntegrationEvent
+from services.runtime.database import Cursor, Database
 from services.runtime.positions import PositionStore
 from services.runtime.workers import StoreWorkers
 
@@ -96,3 +98,56 @@ class LogFollower(ABC):
                 backoff = min(backoff * 2, 30.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
+
+
+class LocalView(LogFollower):
+    """Tables a service keeps from its own log: each batch is applied in one transaction
+    together with the view's position, so a restart neither skips nor repeats.
+
+    The view's name carries its schema version: under a new name the position is 0, so the
+    tables are dropped and rebuilt from the whole log.
+    """
+
+    tables: tuple[str, ...] = ()
+    ddl: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        database: Database,
+        recorder: ApplicationRecorder,
+        translate: Callable[[Notification], IntegrationEvent | None],
+        poll_seconds: float = 0.5,
+        workers: StoreWorkers | None = None,
+    ) -> None:
+        positions = PositionStore(database)
+        if positions.load(name) == 0:
+            database.execute_script([f"DROP TABLE IF EXISTS {{t:{t}}}" for t in self.tables])
+        database.execute_script(self.ddl)
+        super().__init__(
+            name=name,
+            recorder=recorder,
+            positions=positions,
+            poll_seconds=poll_seconds,
+            workers=workers,
+        )
+        self.database = database
+        self.translate = translate
+
+    @abstractmethod
+    def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:
+        """Apply one event inside the batch's transaction; False when it is not this view's."""
+
+    async def process(self, batch: Sequence[Notification]) -> int:
+        return await self.workers.run(self._apply_batch, batch)
+
+    def _apply_batch(self, batch: Sequence[Notification]) -> int:
+        applied = 0
+        with self.database.transaction() as tx:
+            for notification in batch:
+                event = self.translate(notification)
+                if event is not None and self.apply(tx, event):
+                    applied += 1
+            PositionStore.save_in(tx, self.name, batch[-1].id)
+        return applied

@@ -25,8 +25,7 @@ from events.wishes import (
     WishPosted,
 )
 from services.runtime.database import Cursor, Database
-from services.runtime.follower import LogFollower
-from services.runtime.positions import PositionStore
+from services.runtime.follower import LocalView
 from services.runtime.workers import StoreWorkers
 from services.tickets.domain import WishState
 
@@ -75,7 +74,10 @@ class BoardEntry(BaseModel):
     expires_at: datetime | None = None
 
 
-class WishBoardView(LogFollower):
+class WishBoardView(LocalView):
+    tables = ("wish_board",)
+    ddl = _DDL
+
     def __init__(
         self,
         *,
@@ -85,33 +87,20 @@ class WishBoardView(LogFollower):
         poll_seconds: float = 0.5,
         workers: StoreWorkers | None = None,
     ) -> None:
-        positions = PositionStore(database)
-        if positions.load(VIEW_NAME) == 0:
-            database.execute_script(["DROP TABLE IF EXISTS {t:wish_board}"])
-        database.execute_script(_DDL)
         super().__init__(
             name=VIEW_NAME,
+            database=database,
             recorder=recorder,
-            positions=positions,
+            translate=translate,
             poll_seconds=poll_seconds,
             workers=workers,
         )
-        self.database = database
-        self.translate = translate
 
-    async def process(self, batch: Sequence[Notification]) -> int:
-        return await self.workers.run(self._apply_batch, batch)
-
-    def _apply_batch(self, batch: Sequence[Notification]) -> int:
-        applied = 0
-        with self.database.transaction() as tx:
-            for notification in batch:
-                event = self.translate(notification)
-                if isinstance(event, WishEvent):
-                    _apply(tx, event)
-                    applied += 1
-            PositionStore.save_in(tx, self.name, batch[-1].id)
-        return applied
+    def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:
+        if not isinstance(event, WishEvent):
+            return False
+        _apply(tx, event)
+        return True
 
     def entries(
         self,

@@ -38,8 +38,7 @@ from events.tickets import (
     TicketTriaged,
 )
 from services.runtime.database import Cursor, Database
-from services.runtime.follower import LogFollower
-from services.runtime.positions import PositionStore
+from services.runtime.follower import LocalView
 from services.runtime.workers import StoreWorkers
 
 VIEW_NAME = "ticket-desk-v1"
@@ -122,7 +121,10 @@ def _iso(when: datetime | None) -> str | None:
     return when.astimezone(UTC).isoformat() if when is not None else None
 
 
-class TicketDeskView(LogFollower):
+class TicketDeskView(LocalView):
+    tables = ("ticket_list", "deadline_watch")
+    ddl = _DDL
+
     def __init__(
         self,
         *,
@@ -132,35 +134,24 @@ class TicketDeskView(LogFollower):
         poll_seconds: float = 0.5,
         workers: StoreWorkers | None = None,
     ) -> None:
-        positions = PositionStore(database)
-        database.execute_script(_DDL)
         super().__init__(
             name=VIEW_NAME,
+            database=database,
             recorder=recorder,
-            positions=positions,
+            translate=translate,
             poll_seconds=poll_seconds,
             workers=workers,
         )
-        self.database = database
-        self.translate = translate
 
-    async def process(self, batch: Sequence[Notification]) -> int:
-        return await self.workers.run(self._apply_batch, batch)
-
-    def _apply_batch(self, batch: Sequence[Notification]) -> int:
-        applied = 0
-        with self.database.transaction() as tx:
-            for notification in batch:
-                event = self.translate(notification)
-                if isinstance(event, TicketEvent):
-                    _apply_ticket(tx, event)
-                    _watch(tx, event, str(event.ticket_id), "ticket")
-                    applied += 1
-                elif isinstance(event, DisputeEvent):
-                    _watch(tx, event, str(event.dispute_id), "dispute")
-                    applied += 1
-            PositionStore.save_in(tx, self.name, batch[-1].id)
-        return applied
+    def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:
+        if isinstance(event, TicketEvent):
+            _apply_ticket(tx, event)
+            _watch(tx, event, str(event.ticket_id), "ticket")
+            return True
+        if isinstance(event, DisputeEvent):
+            _watch(tx, event, str(event.dispute_id), "dispute")
+            return True
+        return False
 
     # Questions
 
