@@ -145,6 +145,17 @@ def test_a_door_knocking_visit_opens_proactive_tickets(tickets: TestClient) -> N
     assert ticket["channel"] == "grid_patrol"
     assert ticket["category"] == "lighting"
     assert ticket["grid"] == "g01"
+    visit_id = visit.json()["visit_id"]
+    unexplained = tickets.get(f"/visits/{visit_id}", headers=GRID_WORKER)
+    assert unexplained.status_code == 422  # the notes are restricted: a reason is required
+    read = tickets.get(
+        f"/visits/{visit_id}", params={"reason": "回访独居老人"}, headers=GRID_WORKER
+    )
+    assert read.status_code == 200, read.text
+    assert read.json()["notes"] == "7号独居老人血压偏高"
+    assert read.json()["opened_tickets"] == opened
+    log = tickets.get("/ops/personal-access", params={"person_id": "person-7"}).json()
+    assert [(e["kind"], e["reason"]) for e in log] == [("visit.notes", "回访独居老人")]
 
 
 def test_unknown_places_and_categories_are_answered_422_naming_the_field(

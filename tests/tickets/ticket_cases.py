@@ -84,6 +84,16 @@ _VISIT = {
 }  # fmt: skip
 
 
+def _visit_notes(tickets: TestClient) -> dict[str, Any]:
+    visit = tickets.post(
+        "/visits",
+        json={**_VISIT, "notes": "独居老人", "household_ids": ["person-9"]},
+        headers=SECRETARY,
+    )
+    visit.raise_for_status()
+    return {"url": f"/visits/{visit.json()['visit_id']}?reason=回访核实", "json": None}
+
+
 def _new_grid(_: TestClient) -> dict[str, Any]:
     return {"url": "/territory/jinfeng/c01/grids", "json": {"grid": f"g-{uuid.uuid4().hex[:8]}"}}
 
@@ -123,6 +133,7 @@ TICKET_CASES = [
     Case("POST", "/tickets/{ticket_id}/closure", "ticket.close",
          _on("verified", "closure", {"fixed": True})),
     Case("POST", "/visits", "visit.record", lambda _: {"url": "/visits", "json": _VISIT}),
+    Case("GET", "/visits/{visit_id}", "visit.read", _visit_notes),
     Case("GET", "/territory/{district}/{community}", "territory.read",
          lambda _: {"url": "/territory/jinfeng/c01", "json": None}),
     Case("GET", "/rules/{district}", "territory.read",

@@ -15,7 +15,7 @@ from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
 from services.runtime.http import Details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.policy import ForbiddenError
-from services.tickets.api import PERSON_ID, Contact, PersonId, caller_of
+from services.tickets.api import PERSON_ID, REASON, Contact, PersonId, caller_of
 from services.tickets.domain import Place
 from services.tickets.routing import NoRulesError, RoutingError, UnknownCategoryError
 from services.tickets.territory import UnknownPlaceError
@@ -23,6 +23,7 @@ from services.tickets.ticketing.application import (
     Dispatcher,
     TicketOutcome,
     TicketSnapshot,
+    VisitNotes,
     VisitOutcome,
 )
 from services.tickets.ticketing.domain import (
@@ -32,7 +33,7 @@ from services.tickets.ticketing.domain import (
     TicketTransitionError,
 )
 from services.tickets.ticketing.view import TicketDeskView, TicketRow
-from services.tickets.ticketing.visits import InvalidVisitError
+from services.tickets.ticketing.visits import InvalidVisitError, VisitNotFoundError
 
 Slug = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=15, decimal_places=2)]
@@ -142,6 +143,7 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     NotTheHandlerError: (409, no_details),
     InvalidTicketError: (422, _field_details),
     InvalidVisitError: (422, _field_details),
+    VisitNotFoundError: (404, no_details),
     UnknownPlaceError: (422, _field_details),
     UnknownCategoryError: (422, _field_details),
     NoRulesError: (409, no_details),
@@ -353,6 +355,15 @@ def visit_router(dispatcher: Dispatcher) -> APIRouter:
                 notes=notes,
             )
         )
+
+    @router.get("/{visit_id}", response_model=VisitNotes)
+    async def visit_notes(
+        visit_id: UUID,
+        access: Annotated[Access, authorize("visit.read")],
+        reason: Annotated[str, Query(min_length=4, max_length=200, pattern=REASON)],
+    ) -> VisitNotes:
+        """Restricted: the notes are shown for a stated reason, and the read is logged."""
+        return await run_in_threadpool(dispatcher.visit_notes, caller_of(access), visit_id, reason)
 
     return router
 

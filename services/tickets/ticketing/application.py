@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
-from services.runtime.personal import PersonalDataVault
+from services.runtime.personal import Disclosure, PersonalDataVault
 from services.tickets.atlas import Atlas
 from services.tickets.domain import Place
 from services.tickets.handling import Caller, Commands, personal_digest
@@ -23,14 +23,22 @@ from services.tickets.ticketing.snapshots import (
     DeadlineView,
     TicketOutcome,
     TicketSnapshot,
+    VisitNotes,
     VisitOutcome,
 )
-from services.tickets.ticketing.visits import Visit
+from services.tickets.ticketing.visits import Visit, VisitNotFoundError
 
 Decide = Callable[[Ticket, Any], object]
 
 
-__all__ = ["DeadlineView", "Dispatcher", "TicketOutcome", "TicketSnapshot", "VisitOutcome"]
+__all__ = [
+    "DeadlineView",
+    "Dispatcher",
+    "TicketOutcome",
+    "TicketSnapshot",
+    "VisitNotes",
+    "VisitOutcome",
+]
 
 
 class Dispatcher:
@@ -330,6 +338,39 @@ class Dispatcher:
         return outcome
 
     # Queries
+
+    def visit_notes(self, caller: Caller, visit_id: UUID, reason: str) -> VisitNotes:
+        """A visit with its restricted notes: read for a reason, and every read is logged."""
+        visit = self.commands.load(visit_id, Visit, VisitNotFoundError)
+        if caller.guard is not None:
+            caller.guard(visit.place, "")
+        notes: dict[str, Any] | None = None
+        for holder in visit.household_ids or [f"visit:{visit_id}"]:
+            if self.vault is None or notes is not None:
+                break
+            disclosure = Disclosure(
+                accessed_at=self.commands.clock(),
+                actor_id=caller.actor_id,
+                role=caller.role,
+                person_id=holder,
+                record_id=f"visit:{visit_id}",
+                kind="visit.notes",
+                reason=reason,
+                **visit.place.__dict__,
+            )
+            notes = self.vault.reveal(holder, f"visit:{visit_id}", disclosure)
+        return VisitNotes(
+            visit_id=visit.id,
+            district=visit.place.district,
+            community=visit.place.community,
+            grid=visit.place.grid,
+            building=visit.building,
+            visited_at=visit.visited_at,
+            visitor_id=visit.visitor_id,
+            households=visit.households,
+            opened_tickets=list(visit.opened_tickets),
+            notes=(notes or {}).get("notes"),
+        )
 
     def get_ticket(self, ticket_id: UUID) -> TicketSnapshot:
         return TicketSnapshot.of(self._load(ticket_id))

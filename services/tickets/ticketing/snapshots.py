@@ -111,3 +111,19 @@ class VisitOutcome(BaseModel):
     visit_id: UUID
     opened_tickets: list[UUID]
     position: int = 0
+
+
+class VisitNotes(BaseModel):
+    """A door-knocking visit with its restricted notes (the visit diary, 民情日记)."""
+
+    visit_id: UUID
+    district: str
+    community: str
+    grid: str | None
+    building: str | None
+    visited_at: datetime
+    visitor_id: str
+    households: int
+    opened_tickets: list[UUID]
+    notes: str | None
+    """None when none were written, or when every household's data was erased."""
