@@ -187,6 +187,7 @@ def test_the_scheduler_process_killed_around_a_deadline_breaches_and_escalates_o
     setup.board.clock = setup.board.commands.clock = lambda: datetime.now(UTC)  # type: ignore[method-assign]
     key = setup.settings.master_key
     port = free_port()
+    started: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
         env = {
@@ -206,38 +207,45 @@ def test_the_scheduler_process_killed_around_a_deadline_breaches_and_escalates_o
             stdout=subprocess.DEVNULL,
             stderr=(tmp_path / "serve.log").open("ab"),
         )
+        started.append(process)
         eventually(lambda: _healthy(port), timeout=60)
         return process
 
-    process = start()  # running before the ticket exists, so it sees the warning come due
-    ticket_id = _dispatched(setup)
-    snapshot = setup.dispatcher.get_ticket(ticket_id)
-    setup.close()
-    assert snapshot.deadline is not None
-    due = snapshot.deadline.due_at
+    try:
+        process = start()  # running before the ticket exists, so it sees the warning come due
+        ticket_id = _dispatched(setup)
+        snapshot = setup.dispatcher.get_ticket(ticket_id)
+        setup.close()
+        assert snapshot.deadline is not None
+        due = snapshot.deadline.due_at
 
-    def facts() -> Counter[str]:
-        check = _tickets(store, Clock(), rules_file=rules_path)
-        try:
-            return _facts(check, ticket_id)
-        finally:
-            check.close()
+        def facts() -> Counter[str]:
+            check = _tickets(store, Clock(), rules_file=rules_path)
+            try:
+                return _facts(check, ticket_id)
+            finally:
+                check.close()
 
-    eventually(lambda: facts()["DeadlineWarned"] == 1, timeout=30)
-    process.send_signal(signal.SIGKILL)  # killed between the warning and the breach
-    process.wait()
-    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.5)  # passes, unwatched
-    assert facts()["DeadlineBreached"] == 0
-    process = start()
-    eventually(lambda: facts()["DeadlineBreached"] == 1, timeout=30)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    process = start()  # restarted after the breach: nothing new is due
-    time.sleep(2.0)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    final = facts()
-    assert (final["DeadlineWarned"], final["DeadlineBreached"], final["Escalated"]) == (1, 1, 1)
+        eventually(lambda: facts()["DeadlineWarned"] == 1, timeout=30)
+        process.send_signal(signal.SIGKILL)  # killed between the warning and the breach
+        process.wait()
+        time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.5)  # passes, unwatched
+        assert facts()["DeadlineBreached"] == 0
+        process = start()
+        eventually(lambda: facts()["DeadlineBreached"] == 1, timeout=30)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process = start()  # restarted after the breach: nothing new is due
+        time.sleep(2.0)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        final = facts()
+        assert (final["DeadlineWarned"], final["DeadlineBreached"], final["Escalated"]) == (1, 1, 1)
+    finally:
+        for child in started:  # never leave a scheduler running after a failure
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 def _healthy(port: int) -> bool:
