@@ -74,6 +74,13 @@ def no_details(_: Exception) -> dict[str, Any]:
     return {}
 
 
+def field_details(exc: Exception) -> dict[str, Any]:
+    """A domain rule broken by one field of the body (the error's `field`), in the shape
+    request validation uses."""
+    field = str(getattr(exc, "field", "body"))
+    return {"fields": [{"field": f"body.{field}", "rule": "domain", "message": str(exc)}]}
+
+
 def service_app(
     name: str,
     *,

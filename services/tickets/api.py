@@ -18,7 +18,7 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
-from services.runtime.http import Details, no_details
+from services.runtime.http import Details, field_details, no_details
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, authorize
 from services.runtime.personal import (
@@ -164,18 +164,13 @@ def _claimant_details(exc: Exception) -> dict[str, Any]:
     return {"claimants": list(exc.claimants)}
 
 
-def _invalid_details(exc: Exception) -> dict[str, Any]:
-    assert isinstance(exc, InvalidWishError)
-    return {"fields": [{"field": f"body.{exc.field}", "rule": "domain", "message": str(exc)}]}
-
-
 ERRORS: dict[type[Exception], tuple[int, Details]] = {
     WishNotFoundError: (404, no_details),
     IllegalTransitionError: (409, _transition_details),
     ClaimRefusedError: (409, _refusal_details),
     NotAClaimantError: (409, _claimant_details),
     NotYetDueError: (409, no_details),
-    InvalidWishError: (422, _invalid_details),
+    InvalidWishError: (422, field_details),
     IdempotencyKeyReusedError: (422, no_details),
     PersonNotFoundError: (404, no_details),
     PersonErasedError: (410, _erased_details),

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
 from events.envelope import Code
-from services.runtime.http import Details, no_details
+from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.tickets.api import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.tickets.domain import Place
@@ -106,18 +106,13 @@ def _ready_details(exc: Exception) -> dict[str, Any]:
     return {"missing": exc.missing, "awaiting": list(exc.awaiting)}
 
 
-def _invalid_details(exc: Exception) -> dict[str, Any]:
-    assert isinstance(exc, InvalidDisputeError)
-    return {"fields": [{"field": f"body.{exc.field}", "rule": "domain", "message": str(exc)}]}
-
-
 ERRORS: dict[type[Exception], tuple[int, Details]] = {
     DisputeNotFoundError: (404, no_details),
     RecordNotFoundError: (404, no_details),
     DisputeTransitionError: (409, _state_details),
     NotAPartyError: (409, _party_details),
     NotReadyError: (409, _ready_details),
-    InvalidDisputeError: (422, _invalid_details),
+    InvalidDisputeError: (422, field_details),
 }
 
 

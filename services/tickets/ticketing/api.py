@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.envelope import Code, Role
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
-from services.runtime.http import Details, no_details
+from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.policy import ForbiddenError
 from services.tickets.api import PERSON_ID, REASON, Contact, PersonId, caller_of
@@ -127,11 +127,6 @@ class TicketList(BaseModel):
     offset: int
 
 
-def _field_details(exc: Exception) -> dict[str, Any]:
-    field = str(getattr(exc, "field", "body"))
-    return {"fields": [{"field": f"body.{field}", "rule": "domain", "message": str(exc)}]}
-
-
 def _state_details(exc: Exception) -> dict[str, Any]:
     assert isinstance(exc, TicketTransitionError)
     return {"state": exc.state.value}
@@ -141,11 +136,11 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     TicketNotFoundError: (404, no_details),
     TicketTransitionError: (409, _state_details),
     NotTheHandlerError: (409, no_details),
-    InvalidTicketError: (422, _field_details),
-    InvalidVisitError: (422, _field_details),
+    InvalidTicketError: (422, field_details),
+    InvalidVisitError: (422, field_details),
     VisitNotFoundError: (404, no_details),
-    UnknownPlaceError: (422, _field_details),
-    UnknownCategoryError: (422, _field_details),
+    UnknownPlaceError: (422, field_details),
+    UnknownCategoryError: (422, field_details),
     NoRulesError: (409, no_details),
     RoutingError: (409, no_details),
 }
