@@ -8,6 +8,7 @@ from typing import Annotated, Protocol, TypeVar
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
+from events.envelope import CODE_PATTERN
 from services.ledger.books import Books
 from services.ledger.disputes import CommunityDisputeLedger, DisputeCommunitySummary
 from services.ledger.projection import CommunitySummary, CommunityWishLedger
@@ -16,7 +17,7 @@ from services.runtime.identity import Access, authorize
 from services.runtime.parking import ParkedMessage, ParkingLot
 from services.runtime.policy import ForbiddenError
 
-Slug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Slug = Annotated[str, Path(pattern=CODE_PATTERN)]
 LedgerReader = Annotated[Access, authorize("ledger.read")]
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from events.envelope import Code
+from events.envelope import CODE_PATTERN, Code
 from events.wishes import (
     ClaimMode,
     RejectionReason,
@@ -201,8 +201,8 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
 
     @router.get("", response_model=WishList, dependencies=[authorize("wish.read")])
     async def list_wishes(
-        district: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
-        community: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
+        district: Annotated[str, Query(pattern=CODE_PATTERN)],
+        community: Annotated[str, Query(pattern=CODE_PATTERN)],
         state: Annotated[list[WishState] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

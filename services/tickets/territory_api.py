@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
-from events.envelope import Code
+from events.envelope import CODE_PATTERN, Code
 from services.runtime.identity import Access, authorize
 from services.tickets.api import caller_of
 from services.tickets.atlas import Atlas, TerritoryChange
@@ -16,7 +16,7 @@ from services.tickets.handling import Commands
 from services.tickets.routing import RuleVersion
 from services.tickets.territory import UnknownPlaceError
 
-Slug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Slug = Annotated[str, Path(pattern=CODE_PATTERN)]
 
 
 class DrawGrid(BaseModel):

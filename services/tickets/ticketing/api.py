@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.envelope import Code, Role
+from events.envelope import CODE_PATTERN, Code, Role
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
@@ -35,7 +35,7 @@ from services.tickets.ticketing.domain import (
 from services.tickets.ticketing.view import TicketDeskView, TicketRow
 from services.tickets.ticketing.visits import InvalidVisitError, VisitNotFoundError
 
-Slug = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Slug = Annotated[str, Query(pattern=CODE_PATTERN)]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=15, decimal_places=2)]
 
 
@@ -197,7 +197,7 @@ def ticket_router(dispatcher: Dispatcher, view: TicketDeskView) -> APIRouter:
     async def list_tickets(
         district: Slug,
         access: Annotated[Access, authorize("ticket.read")],
-        community: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = None,
+        community: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
         state: Annotated[list[str] | None, Query(max_length=20)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
