@@ -218,7 +218,7 @@ def test_each_service_listens_publishes_and_is_health_checked_on_one_port(
         port = str(_settings(container, monkeypatch).port)
         assert [target for _, _, target in _published(container)] == [port], name
         probe = " ".join(container["healthcheck"]["test"])
-        assert f"http://127.0.0.1:{port}/health" in probe, name
+        assert f"http://127.0.0.1:{port}/health/ready'" in probe, name  # readiness, not liveness
 
 
 def test_services_start_after_provisioning_and_a_healthy_postgres() -> None:

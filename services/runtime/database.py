@@ -71,6 +71,15 @@ class Database:
         with self.datastore.transaction(commit=commit) as cursor:
             yield _Tx(cursor, self)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """A read-only transaction whose every query sees the same committed state (SQLite's
+        WAL readers do; PostgreSQL needs REPEATABLE READ for that)."""
+        with self.transaction(commit=False) as tx:
+            if self.is_postgres:
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield tx
+
     def execute_script(self, statements: Sequence[str]) -> None:
         with self.transaction() as tx:
             for statement in statements:
@@ -124,6 +133,15 @@ def ensure_pg_schema(store: StoreSettings) -> None:
         connect_timeout=5,
     ) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store.pg_schema}"')
+
+
+def drop_pg_schema(store: StoreSettings) -> None:
+    """Remove a schema and everything in it (a rebuild's target, before it starts afresh)."""
+    with psycopg.connect(
+        host=store.pg_host, port=store.pg_port, dbname=store.pg_dbname, user=store.pg_user,
+        password=store.pg_password, autocommit=True, connect_timeout=5,
+    ) as conn:  # fmt: skip
+        conn.execute(f'DROP SCHEMA IF EXISTS "{store.pg_schema}" CASCADE')
 
 
 def open_datastore(store: StoreSettings) -> SQLiteDatastore | PostgresDatastore:

@@ -58,6 +58,7 @@ POLICY: dict[str, Rule] = {
     "wish.expire": _rule(*_COMMUNITY_DESK, R.SYSTEM),
     "ledger.read": _rule(*_OVERSIGHT),
     "ops.read": _rule(R.OPERATOR, R.AUDITOR),
+    "ops.repair": _rule(R.OPERATOR),
     "wish.contact": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
     # Not an endpoint of its own: what `wish.contact` (masked) needs to answer unmasked.
     "personal.read": _rule(*_COMMUNITY_DESK),

@@ -33,6 +33,8 @@ from tests.tickets.ticket_cases import TICKET_CASES
 
 PUBLIC_PATHS = {
     "/health",
+    "/health/live",
+    "/health/ready",
     "/asyncapi.json",
     "/openapi.json",
     "/signin",
@@ -124,6 +126,21 @@ CASES: list[Case] = [
     ),
     Case("POST", "/wishes/{wish_id}/expiry", "wish.expire", _soon_expiring),
     Case("GET", "/ops/relay", "ops.read", lambda _: {"url": "/ops/relay", "json": None}),
+    Case(
+        "GET", "/ops/relay/parked", "ops.read", lambda _: {"url": "/ops/relay/parked", "json": None}
+    ),
+    Case(
+        "POST",
+        "/ops/relay/parked/{parked_id}/retry",
+        "ops.repair",
+        lambda _: {"url": "/ops/relay/parked/1/retry", "json": None},
+        expect=lambda role, where, response: (
+            response.status_code == 404
+            and response.json()["error"]["code"] == "relay.parked_not_found"
+            if allowed("ops.repair", role, where)
+            else response.status_code == 403
+        ),
+    ),
     Case("GET", "/wishes/{wish_id}/contact", "wish.contact", _on("open", "/contact")),
     Case("POST", "/persons/{person_id}/erasure", "person.erase", _a_person_to_erase),
     Case(
