@@ -105,6 +105,12 @@ def _xml(tree: ET.Element, status: int) -> Response:
 # Reading what clients send
 
 
+EARLIEST = datetime.min.replace(tzinfo=UTC) + MAX_SPAN
+LATEST = datetime.max.replace(tzinfo=UTC) - MAX_SPAN
+"""The datetimes a search may name: far enough from the calendar's ends that the 90-day
+default window around them is still a date."""
+
+
 def w3_datetime(field: str, value: str) -> datetime:
     """A W3C datetime with its time zone (`Z` or an offset); a bare date means UTC midnight."""
     try:
@@ -115,6 +121,13 @@ def w3_datetime(field: str, value: str) -> datetime:
         if len(value) != len("2010-04-14"):
             raise Open311Error(400, f"{field}: {value[:40]} needs a time zone (Z or ±hh:mm)")
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        parsed = EARLIEST - MAX_SPAN  # beyond the calendar's ends in UTC: refused below
+    if not EARLIEST <= parsed <= LATEST:
+        span = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+        raise Open311Error(400, f"{field}: {value[:40]} lies outside {span}")
     return parsed
 
 
