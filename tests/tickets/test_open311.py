@@ -16,7 +16,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from events.tickets import Channel
 from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets.application import Caller
+from services.tickets.domain import Place
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
@@ -452,3 +455,47 @@ def test_a_request_posted_under_the_untriaged_service_leaves_the_category_to_the
     tickets = open311.app.state.tickets  # type: ignore[attr-defined]
     ticket = tickets.dispatcher.get_ticket(UUID(ticket_id))
     assert (ticket.category, ticket.title) == (None, "待分类")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("first_name", "Xiu\x1blan"), ("address_string", "Lane 88\n"), ("description", "drip\x0b"),
+     ("attribute[building]", "b\x00")],
+)  # fmt: skip
+def test_a_form_post_with_a_control_character_is_refused_in_the_error_format_naming_the_field(
+    open311: TestClient, fmt: str, field: str, value: str
+) -> None:
+    response = post(open311, fmt, **{field: value})
+
+    assert response.status_code == 400, response.text
+    [(code, description)] = errors_of(response, fmt)
+    assert code == "400"
+    assert description.startswith(f"{field}: contains the control character U+")
+
+
+def test_a_form_posts_description_keeps_its_line_breaks(open311: TestClient) -> None:
+    ticket_id = posted(open311, description="Water drips\r\nthrough the ceiling\tat night")
+
+    tickets = open311.app.state.tickets  # type: ignore[attr-defined]
+    personal = tickets.dispatcher.personal_details(tickets.dispatcher.get_ticket(UUID(ticket_id)))
+    assert personal["description"] == "Water drips\r\nthrough the ceiling\tat night"
+
+
+def test_every_xml_answer_is_well_formed_whatever_was_stored_or_echoed(
+    open311: TestClient,
+) -> None:
+    tickets = open311.app.state.tickets  # type: ignore[attr-defined]
+    stored = "漏水\x0b\x00\x1b\ufffe!"  # as stored before input was checked
+    tickets.dispatcher.receive(
+        Caller("gw-1", "grid_worker"), place=Place("jinfeng", "s01", "c01"),
+        channel=Channel.GRID_PATROL, proactive=True, requester_id=None, title=stored,
+    )  # fmt: skip
+    eventually(lambda: listed(open311))
+
+    [item] = xml_items(open311.get(f"{ROOT}/requests.xml"), "service_requests", "request")
+    echoed = open311.get(f"{ROOT}/services.xml", params={"jurisdiction_id": "x\x0b\x01y"})
+    [error] = xml_items(echoed, "errors", "error")
+
+    assert item.findtext("description") == "漏水\ufffd\ufffd\ufffd\ufffd!"
+    assert error.findtext("description") == "jurisdiction_id: x\ufffd\ufffdy is not served here"

@@ -23,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from events.envelope import CODE_PATTERN
+from services.runtime.text import refusal, xml_safe
 
 FORMATS = ("json", "xml")
 FORM = "application/x-www-form-urlencoded"
@@ -94,7 +95,7 @@ def _fill(parent: ET.Element, row: Record) -> None:
         elif isinstance(value, bool):
             child.text = "true" if value else "false"
         elif value is not None:
-            child.text = str(value)
+            child.text = xml_safe(str(value))  # whatever was stored or echoed
 
 
 def _xml(tree: ET.Element, status: int) -> Response:
@@ -200,6 +201,9 @@ class Submission:
 
     @classmethod
     def of(cls, form: Mapping[str, str]) -> Submission:
+        for name, text in form.items():
+            if (problem := refusal(text, prose=name == "description")) is not None:
+                raise Open311Error(400, f"{name[:40]}: {problem}")
         for name, most in _LIMITS.items():
             value = form.get(name)
             if value is not None and len(value) > most:
