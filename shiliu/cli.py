@@ -24,11 +24,17 @@ from events.access import OPERATOR_USER
 from events.envelope import Role
 from events.topology import CONSUMERS, STREAMS
 from services.runtime.bus import provision as provision_bus
-from services.runtime.identity import Claims, Scope, issue_token
+from services.runtime.identity import (
+    ApiKeyExistsError,
+    Claims,
+    Scope,
+    create_api_key,
+    issue_token,
+)
 from services.runtime.nats_auth import read_password
 from services.runtime.nats_server import NatsServerError
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
-from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, auth_keys, run_stack
+from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, api_keys_file, auth_keys, run_stack
 
 app = typer.Typer(
     help="Shiliu (石榴): co-governance of embedded communities.", no_args_is_help=True
@@ -278,6 +284,35 @@ def token(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     typer.echo(issue_token(key.read_bytes(), claims, lifetime=timedelta(hours=hours)))
+
+
+@app.command("api-key")
+def api_key(
+    key_id: Annotated[str, typer.Option("--id", help="names the client, e.g. civic-app-1")],
+    role: Annotated[Role, typer.Option(help="the role the key acts in")] = Role.COMMUNITY_STAFF,
+    district: Annotated[str | None, typer.Option()] = "jinfeng",
+    street: Annotated[str | None, typer.Option()] = None,
+    community: Annotated[str | None, typer.Option()] = None,
+    unit: Annotated[str | None, typer.Option(help="unit staff: their unit")] = None,
+    data_dir: Annotated[Path, typer.Option(help="the embedded default's data folder")] = Path(
+        "data"
+    ),
+    keys_file: Annotated[
+        Path | None,
+        typer.Option(envvar="SHILIU_TICKETS_AUTH__API_KEYS_FILE", help="default: DATA/keys/…"),
+    ] = None,
+) -> None:
+    """Create an API key for a member unit's or civic app's system and print it, once: only
+    its SHA-256 is kept, in the key file the tickets service reads."""
+    path = keys_file or api_keys_file(data_dir)
+    try:
+        scope = Scope(district=district, street=street, community=community)
+        key = create_api_key(path, key_id, role, scope, unit)
+    except (ValidationError, ApiKeyExistsError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    console.print(f"API key {key_id!r} ({role.value}) added to {path}; it is shown only now:")
+    typer.echo(key)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from events.envelope import CODE_PATTERN, Code
 from events.wishes import (
@@ -28,6 +28,7 @@ from services.runtime.personal import (
     PersonNotFoundError,
 )
 from services.runtime.policy import POLICY, ForbiddenError
+from services.runtime.text import Body
 from services.tickets.application import (
     Caller,
     ClaimRefusedError,
@@ -55,11 +56,7 @@ REASON = rf"^{_VISIBLE}([^\x00-\x1f\x7f]*{_VISIBLE})?$"
 padded): kept in the audit rows."""
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Contact(_Body):
+class Contact(Body):
     """Personal data: kept encrypted in the tickets store, never put on the bus."""
 
     name: Annotated[str, Field(min_length=1, max_length=40)]
@@ -67,7 +64,9 @@ class Contact(_Body):
     address: Annotated[str | None, Field(max_length=200)] = None
 
 
-class PostWish(_Body):
+class PostWish(Body):
+    prose = frozenset({"details"})
+
     district: Code
     street: Code
     community: Code
@@ -82,27 +81,27 @@ class PostWish(_Body):
     details: Annotated[str | None, Field(max_length=2000)] = None
 
 
-class Claim(_Body):
+class Claim(Body):
     unit_id: PersonId
 
 
-class Rejection(_Body):
+class Rejection(Body):
     reason: RejectionReason
 
 
-class Release(_Body):
+class Release(Body):
     reason: ReleaseReason
 
 
-class Acknowledgement(_Body):
+class Acknowledgement(Body):
     rating: Annotated[int | None, Field(ge=1, le=5)] = None
 
 
-class Withdrawal(_Body):
+class Withdrawal(Body):
     reason: WithdrawalReason
 
 
-class ErasureOrder(_Body):
+class ErasureOrder(Body):
     reason: Annotated[str, Field(min_length=4, max_length=200, pattern=REASON)]
 
 

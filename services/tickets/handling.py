@@ -4,6 +4,11 @@ Each command may carry an `Idempotency-Key`: its first outcome is saved as a rec
 same transaction as the events, so a retry returns that outcome and stores nothing new. A
 concurrent write (another thread or process) makes the save fail; the command then decides
 again on the fresh state.
+
+An answer's `position` (how far a view must have read to show the command) is known only once
+the events are stored. A keyed command's receipt is saved last, so its notification is the
+transaction's last: the first answer and every retry give that notification's id, read back
+from the store, and are the same byte for byte.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
+from services.runtime.database import Database
 from services.runtime.idempotency import (
     IdempotencyKeyReusedError,
     Receipt,
     fingerprint,
     receipt_id,
+    receipt_position,
 )
 from services.runtime.personal import PersonalDataVault
 from services.tickets.domain import Place, Stamp
@@ -77,6 +84,8 @@ class Commands:
         self.app = app
         self.clock = clock
         self.listeners: list[Callable[[], None]] = []
+        self._database = Database(getattr(app.recorder, "datastore"))  # noqa: B009
+        self._events_table = str(getattr(app.recorder, "events_table_name"))  # noqa: B009
         self._locks = [threading.Lock() for _ in range(64)]
 
     def stamp(self, caller: Caller, place: Place, person_id: str | None) -> Stamp:
@@ -147,7 +156,10 @@ class Commands:
         assert isinstance(receipt, Receipt)
         if receipt.fingerprint != fingerprint(command, payload):
             raise IdempotencyKeyReusedError(caller.idempotency_key)
-        return answer.model_validate(receipt.outcome)
+        first = answer.model_validate(receipt.outcome)
+        return _positioned(
+            first, lambda: receipt_position(self._database, self._events_table, receipt.id)
+        )
 
     def _save(
         self,
@@ -158,19 +170,30 @@ class Commands:
         outcome: Answer,
     ) -> Answer:
         saving: list[Aggregate] = list(pending)
+        receipt = None
         if caller.idempotency_key is not None:
-            saving.append(
-                Receipt(
-                    scope=caller.actor_id,
-                    key=caller.idempotency_key,
-                    fingerprint=fingerprint(command, payload),
-                    outcome=outcome.model_dump(mode="json"),
-                )
+            receipt = Receipt(
+                scope=caller.actor_id,
+                key=caller.idempotency_key,
+                fingerprint=fingerprint(command, payload),
+                outcome=outcome.model_dump(mode="json"),
             )
+            saving.append(receipt)  # last, so its notification is the transaction's last
         recordings = self.app.save(*saving)
         for listener in self.listeners:
             listener()
-        positions = [r.notification.id for r in recordings if r.notification.id]
-        if "position" in type(outcome).model_fields:
-            return outcome.model_copy(update={"position": max(positions, default=0)})
-        return outcome
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+
+        def position() -> int:
+            if receipt is not None:
+                return positions[receipt.id]
+            return max(positions.values(), default=0)
+
+        return _positioned(outcome, position)
+
+
+def _positioned(outcome: Answer, position: Callable[[], int]) -> Answer:
+    """The answer with its `position`, for the answers that have one."""
+    if "position" in type(outcome).model_fields:
+        return outcome.model_copy(update={"position": position()})
+    return outcome

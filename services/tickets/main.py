@@ -29,7 +29,7 @@ from services.runtime.replay import ReplayResponder
 from services.runtime.settings import BusSettings, StoreSettings
 from services.runtime.supervise import Supervisor
 from services.runtime.workers import StoreWorkers
-from services.tickets import api
+from services.tickets import api, territory_api
 from services.tickets.application import Clock, WishBoard, utc_now
 from services.tickets.atlas import Atlas
 from services.tickets.board import WishBoardView
@@ -42,7 +42,6 @@ from services.tickets.publishing import SOURCE, WISHES, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.signin import signin_router
 from services.tickets.territory import DistrictPlan
-from services.tickets.territory_api import territory_router
 from services.tickets.ticketing import api as ticket_api
 from services.tickets.ticketing.application import Dispatcher
 from services.tickets.ticketing.deadlines import DeadlineScheduler
@@ -242,7 +241,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         SOURCE,
         auth=tickets.settings.auth,
         lifespan=lifespan,
-        errors={**api.ERRORS, **ticket_api.ERRORS, **mediation_api.ERRORS},
+        errors={**api.ERRORS, **ticket_api.ERRORS, **mediation_api.ERRORS, **territory_api.ERRORS},
         readiness=readiness,
     )
     app.state.tickets = tickets
@@ -259,7 +258,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         )
     )
     app.include_router(mediation_api.dispute_router(tickets.desk))
-    app.include_router(territory_router(tickets.atlas, tickets.board.commands))
+    app.include_router(territory_api.territory_router(tickets.atlas, tickets.board.commands))
     app.include_router(page_router(tickets.board, tickets.view))
     app.include_router(signin_router(tickets.settings.auth))
 

@@ -166,7 +166,10 @@ def test_dispute_events_on_the_bus_reach_the_http_ledger_and_a_malformed_one_is_
 
     figures = eventually(
         lambda: (
-            (f := ledger.get("/ledger/jinfeng/c01/disputes").json())["by_state"]["resolved"] and f
+            (f := ledger.get("/ledger/jinfeng/c01/disputes").json())
+            .get("by_state", {})
+            .get("resolved")
+            and f
         )
     )
     assert figures["mean_days_filed_to_resolved"] == 5

@@ -273,7 +273,12 @@ def test_ticket_events_on_the_bus_reach_the_http_ledger_and_a_malformed_one_is_p
     publish(bus, [_wish(Log(start=90)), *ticket.handled("66.60"), bad])
 
     figures = eventually(
-        lambda: (f := ledger.get("/ledger/jinfeng/c01/tickets").json())["by_state"]["closed"] and f
+        lambda: (
+            (f := ledger.get("/ledger/jinfeng/c01/tickets").json())
+            .get("by_state", {})
+            .get("closed")
+            and f
+        )
     )
     assert (figures["money_involved"], figures["fix_rate"]) == ("66.60", 1.0)
     [summary] = ledger.get("/ledger/jinfeng/tickets").json()
