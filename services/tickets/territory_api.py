@@ -14,7 +14,6 @@ from services.tickets.api import caller_of
 from services.tickets.atlas import Atlas, TerritoryChange
 from services.tickets.handling import Commands
 from services.tickets.routing import RuleVersion
-from services.tickets.territory import UnknownPlaceError
 
 Slug = Annotated[str, Path(pattern=CODE_PATTERN)]
 
@@ -103,9 +102,7 @@ def territory_router(atlas: Atlas, commands: Commands) -> APIRouter:
 
 def _community_map(atlas: Atlas, district: str, community: str) -> CommunityMap:
     territory = atlas.territory(district)
-    street = territory.street_of.get(community)
-    if street is None:
-        raise UnknownPlaceError("community", f"{community} is not in {district}")
+    street = territory.street_for(community)
     grids: dict[str, list[str]] = {grid: [] for grid in territory.grids[community]}
     prefix = f"{community}/"
     for key, grid in territory.building_grid.items():
