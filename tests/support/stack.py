@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -44,8 +45,6 @@ class UpProcess:
         return (self.data_dir / "up.log").read_text(errors="replace")[-3000:]
 
     def is_serving(self) -> bool:
-        assert self.process is not None
-        assert self.process.poll() is None, f"shiliu up exited early:\n{self.log_tail()}"
         try:
             return all(
                 httpx.get(f"{self.url(name)}/health", timeout=2).status_code == 200
@@ -54,11 +53,21 @@ class UpProcess:
         except httpx.HTTPError:
             return False
 
-    def wait_serving(self, timeout: float = 120.0) -> None:
+    def wait_until(self, check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+        """Poll `check` while the process runs; fail with its log after `timeout`."""
         deadline = time.monotonic() + timeout
-        while not self.is_serving():
-            assert time.monotonic() < deadline, f"not serving in {timeout}s:\n{self.log_tail()}"
-            time.sleep(0.2)
+        while not check():
+            assert self.process is not None
+            assert self.process.poll() is None, f"shiliu up exited early:\n{self.log_tail()}"
+            assert time.monotonic() < deadline, f"{what} not within {timeout}s:\n{self.log_tail()}"
+            time.sleep(0.1)
+
+    def wait_serving(self, timeout: float = 120.0) -> None:
+        self.wait_until(self.is_serving, "serving", timeout)
+
+    def is_seeded(self) -> bool:
+        """The demo seeding finished (`up` marks it so, and seeds again until it has)."""
+        return (self.data_dir / ".demo-seeded").exists()
 
     def nats_server_pids(self) -> list[int]:
         """nats-servers running on this data folder's config, found by command line."""
