@@ -25,6 +25,7 @@ from services.runtime.bus import provision
 from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
+from services.tickets.application import WishBoard
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
 from shiliu.demo import district_plan
@@ -127,6 +128,13 @@ def demo_territory() -> Path:
     path = Path(tempfile.mkdtemp(prefix="shiliu-territory-")) / "jinfeng.json"
     path.write_text(district_plan().model_dump_json(), encoding="utf-8")
     return path
+
+
+def with_demo_territory(board: WishBoard) -> WishBoard:
+    """`board` knowing the demo district's territory, as the tickets service imports it at start:
+    wishes are posted only where the territory has their place."""
+    board.atlas.import_plan(district_plan())
+    return board
 
 
 def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> TicketsSettings:

@@ -13,7 +13,13 @@ from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 
 from services.runtime.settings import StoreKind, StoreSettings
 
@@ -86,6 +92,36 @@ class Database:
                 tx.execute(statement)
 
 
+class DurableSQLitePool(SQLiteConnectionPool):
+    """Every connection commits with a full fsync (`synchronous=FULL`), whatever SQLite's
+    build default is; the library sets WAL mode but leaves `synchronous` to the build."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection.cursor().execute("PRAGMA synchronous=FULL")
+        return connection
+
+
+def durable(datastore: SQLiteDatastore) -> SQLiteDatastore:
+    """`datastore` with its (still unused) pool swapped for a `DurableSQLitePool`."""
+    pool = datastore.pool
+    datastore.pool = DurableSQLitePool(
+        db_name=pool.db_name, lock_timeout=pool.lock_timeout, pool_size=pool.pool_size,
+        max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout, max_age=pool.max_age,
+        pre_ping=pool.pre_ping,
+    )  # fmt: skip
+    pool.close()
+    return datastore
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    """The library's SQLite persistence, on connections made by `DurableSQLitePool`."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.datastore = durable(self.datastore)
+
+
 AES_CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
 """The library's AES-GCM cipher built on the `cryptography` package."""
 
@@ -99,7 +135,7 @@ def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str
     if store.kind is StoreKind.SQLITE:
         store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": f"{__name__}:{DurableSQLiteFactory.__name__}",
             "SQLITE_DBNAME": str(store.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
             **cipher,
@@ -148,7 +184,7 @@ def open_datastore(store: StoreSettings) -> SQLiteDatastore | PostgresDatastore:
     """A datastore of our own, for a service with no event-sourced application (ledger)."""
     if store.kind is StoreKind.SQLITE:
         store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteDatastore(str(store.sqlite_path), lock_timeout=30)
+        return durable(SQLiteDatastore(str(store.sqlite_path), lock_timeout=30))
     ensure_pg_schema(store)
     return PostgresDatastore(
         dbname=store.pg_dbname,

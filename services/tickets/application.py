@@ -29,6 +29,7 @@ from services.runtime.personal import (
     PersonErasedError,
     PersonNotFoundError,
 )
+from services.tickets.atlas import Atlas
 from services.tickets.domain import Place, Stamp, Wish, WishError, WishNotFoundError, WishState
 from services.tickets.handling import Commands, Guard, personal_digest
 from services.tickets.ticketing.domain import Deadline
@@ -194,6 +195,8 @@ class WishBoard(Application[UUID]):
         self.listeners: list[Callable[[], None]] = []
         self.commands = Commands(self, clock)
         self.commands.listeners = self.listeners
+        self.atlas = Atlas(self)
+        """The districts' territories and rulebooks, kept in this store."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -216,6 +219,9 @@ class WishBoard(Application[UUID]):
         expires_at: datetime | None = None,
         personal: dict[str, Any] | None = None,
     ) -> Outcome:
+        """Post a wish where the territory has its community (and grid): UnknownPlaceError
+        otherwise, naming the field."""
+        self.atlas.locate(place.district, place.community, place.grid, street=place.street)
         payload = {"place": place.__dict__, "resident_id": resident_id, "title": title,
                    "category": category, "claim_mode": claim_mode, "quota": quota,
                    "expires_at": expires_at.isoformat() if expires_at else None,

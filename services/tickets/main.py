@@ -31,7 +31,6 @@ from services.runtime.supervise import Supervisor
 from services.runtime.workers import StoreWorkers
 from services.tickets import api, territory_api
 from services.tickets.application import Clock, WishBoard, utc_now
-from services.tickets.atlas import Atlas
 from services.tickets.board import WishBoardView
 from services.tickets.expiry import ExpirySweeper
 from services.tickets.mediation import api as mediation_api
@@ -125,7 +124,7 @@ class Tickets:
         self.board = WishBoard(env, vault=vault, clock=clock)
         self.database = Database(_datastore(self.board))
         self.desk = MediationDesk(self.board.commands, self.board.vault)
-        self.atlas = Atlas(self.board)
+        self.atlas = self.board.atlas
         self._load_atlas(settings)
         self.dispatcher = Dispatcher(self.board.commands, self.atlas, self.board.vault)
         self.translate = translator(self.board.mapper, (WISHES, TICKETS, VISITS, DISPUTES))
