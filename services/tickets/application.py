@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from services.runtime.personal import (
     PersonalDataVault,
     PersonErasedError,
     PersonNotFoundError,
+    Sealed,
 )
 from services.tickets.domain import Place, Stamp, Wish, WishError, WishNotFoundError, WishState
 from services.tickets.handling import Commands, Guard, personal_digest
@@ -192,7 +193,7 @@ class WishBoard(Application[UUID]):
         self.clock = clock
         self.vault = vault(self) if vault else None
         self.listeners: list[Callable[[], None]] = []
-        self.commands = Commands(self, clock)
+        self.commands = Commands(self, clock, self.vault)
         self.commands.listeners = self.listeners
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -232,10 +233,12 @@ class WishBoard(Application[UUID]):
                 expires_at=expires_at,
             )
 
-        outcome = self._create(caller, "post_wish", payload, place, resident_id, create)
-        if personal and self.vault is not None:
-            self.vault.put(resident_id, str(outcome.wish.id), "wish", personal)
-        return outcome
+        def seal(outcome: Outcome) -> list[Sealed]:
+            if not personal:
+                return []
+            return [Sealed(resident_id, str(outcome.wish.id), "wish", personal)]
+
+        return self._create(caller, "post_wish", payload, place, resident_id, create, seal)
 
     def verify_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
         return self._change(caller, wish_id, "verify_wish", {}, lambda w, s: w.verify(s))
@@ -368,12 +371,13 @@ class WishBoard(Application[UUID]):
         place: Place,
         resident_id: str,
         create: Callable[[Stamp], Wish],
+        seal: Callable[[Outcome], Sequence[Sealed]],
     ) -> Outcome:
         def decide() -> tuple[list[Aggregate], Outcome]:
             wish = create(self.commands.stamp(caller, place, resident_id))
             return [wish], Outcome(wish=WishSnapshot.of(wish))
 
-        return self.commands.run(caller, command, payload, decide, Outcome)
+        return self.commands.run(caller, command, payload, decide, Outcome, seal=seal)
 
     def _change(
         self,

@@ -1,15 +1,17 @@
 """Load → decide → save for every aggregate of the tickets store, done once.
 
 Each command may carry an `Idempotency-Key`: its first outcome is saved as a receipt in the
-same transaction as the events, so a retry returns that outcome and stores nothing new. A
-concurrent write (another thread or process) makes the save fail; the command then decides
+same transaction as the events, so a retry returns that outcome and stores nothing new. The
+personal data a command seals is written in that transaction too, so it is stored exactly when
+the command is: a retry after the person was erased finds the receipt and seals nothing again.
+A concurrent write (another thread or process) makes the save fail; the command then decides
 again on the fresh state.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
@@ -18,13 +20,14 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
+from services.runtime.database import ALONG, EVENT_RECORDERS
 from services.runtime.idempotency import (
     IdempotencyKeyReusedError,
     Receipt,
     fingerprint,
     receipt_id,
 )
-from services.runtime.personal import PersonalDataVault
+from services.runtime.personal import PersonalDataVault, Sealed
 from services.tickets.domain import Place, Stamp
 
 MAX_ATTEMPTS = 200
@@ -73,9 +76,15 @@ def jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 class Commands:
     """The command loop over one eventsourcing application (the tickets store)."""
 
-    def __init__(self, app: Application[UUID], clock: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        app: Application[UUID],
+        clock: Callable[[], Any],
+        vault: PersonalDataVault | None = None,
+    ) -> None:
         self.app = app
         self.clock = clock
+        self.vault = vault
         self.listeners: list[Callable[[], None]] = []
         self._locks = [threading.Lock() for _ in range(64)]
 
@@ -108,16 +117,19 @@ class Commands:
         answer: type[Answer],
         *,
         lock: UUID | None = None,
+        seal: Callable[[Answer], Sequence[Sealed]] | None = None,
     ) -> Answer:
-        """Decide (returning what to save and the answer), save with a receipt, retry on a
-        concurrent write; a keyed retry returns the first answer."""
+        """Decide (returning what to save and the answer), save with a receipt and the
+        personal data `seal` names for the answer, retry on a concurrent write; a keyed retry
+        returns the first answer and seals nothing."""
         payload = jsonable(payload)
 
         def attempt() -> Answer:
             if (first := self._first(caller, command, payload, answer)) is not None:
                 return first
             pending, outcome = decide()
-            return self._save(caller, command, payload, pending, outcome)
+            sealed = seal(outcome) if seal is not None else ()
+            return self._save(caller, command, payload, pending, outcome, sealed)
 
         if lock is None:
             return self._retrying(attempt)
@@ -132,6 +144,14 @@ class Commands:
             except IntegrityError:
                 continue
         return attempt()
+
+    def _along(self, sealed: Sequence[Sealed]) -> dict[str, Any]:
+        if not sealed:
+            return {}
+        if self.vault is None or not isinstance(self.app.recorder, EVENT_RECORDERS):
+            msg = "personal data needs the vault and a store from eventsourcing_env"
+            raise ValueError(msg)
+        return {ALONG: [self.vault.sealing(sealed)]}
 
     def _first(
         self, caller: Caller, command: str, payload: dict[str, Any], answer: type[Answer]
@@ -156,6 +176,7 @@ class Commands:
         payload: dict[str, Any],
         pending: list[Aggregate],
         outcome: Answer,
+        sealed: Sequence[Sealed],
     ) -> Answer:
         saving: list[Aggregate] = list(pending)
         if caller.idempotency_key is not None:
@@ -167,7 +188,7 @@ class Commands:
                     outcome=outcome.model_dump(mode="json"),
                 )
             )
-        recordings = self.app.save(*saving)
+        recordings = self.app.save(*saving, **self._along(sealed))
         for listener in self.listeners:
             listener()
         positions = [r.notification.id for r in recordings if r.notification.id]
