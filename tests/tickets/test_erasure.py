@@ -1,7 +1,8 @@
-"""Erased stays erased: a command retried with its `Idempotency-Key` after the person was erased
-answers the first answer and seals nothing again (services/tickets/handling.py `Commands`).
+"""Erasure: who may erase whom (services/runtime/policy.py), and erased stays erased.
 
-Each kind of sealed record is tried over HTTP: post with key K, erase the person, retry with K.
+A command retried with its `Idempotency-Key` after the person was erased answers the first
+answer and seals nothing again (services/tickets/handling.py `Commands`); each kind of sealed
+record is tried over HTTP: post with key K, erase the person, retry with K.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from services.runtime.settings import StoreSettings
 from services.tickets.main import Tickets
+from tests.support.tokens import HOME, bearer
 from tests.tickets.dispute_cases import MEDIATOR, MINUTES, filing, new_dispute
 from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, posting
 from tests.tickets.ticket_cases import ticket_at
@@ -51,6 +54,38 @@ def _post_erase_retry(
     # `position` on replays is another item of issue 8; everything else is the first answer.
     assert {**again.json(), "position": None} == {**answer, "position": None}
     return answer
+
+
+_PLACE = {"district": "jinfeng", "street": "s01", "community": "c01", "grid": "g01"}
+_RECORDS = {
+    "ticket requester": ("/tickets", request(), RESIDENT),
+    "visited household": (
+        "/visits", {**_PLACE, "households": 1, "household_ids": ["person-1"], "notes": NOTES},
+        GRID_WORKER,
+    ),
+    "dispute party": ("/disputes", filing(), RESIDENT),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("record", list(_RECORDS))
+def test_a_secretary_of_another_community_may_not_erase_a_person_whose_record_lies_in_c01(
+    tickets: TestClient, record: str
+) -> None:
+    path, body, headers = _RECORDS[record]
+    tickets.post(path, json=body, headers=headers).raise_for_status()
+    order = {"reason": "居民本人申请删除"}
+    away = bearer("secretary-2", "community_secretary", scope={**HOME, "community": "c02"})
+
+    refused = tickets.post("/persons/person-1/erasure", json=order, headers=away)
+
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "policy.outside_territory"
+    vault = _service(tickets).board.vault
+    assert vault is not None
+    assert vault.records("person-1") != {}
+    home = bearer("secretary-1", "community_secretary", scope=HOME)
+    assert tickets.post("/persons/person-1/erasure", json=order, headers=home).status_code == 200
+    assert vault.records("person-1") == {}
 
 
 def _service(tickets: TestClient) -> Tickets:
