@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import tempfile
 from collections.abc import Coroutine
@@ -15,6 +16,9 @@ import httpx
 import nats
 import typer
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import OKPAlgorithm
 from nats.js.errors import NotFoundError
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
@@ -313,6 +317,24 @@ def api_key(
         raise typer.Exit(2) from None
     console.print(f"API key {key_id!r} ({role.value}) added to {path}; it is shown only now:")
     typer.echo(key)
+
+
+@app.command()
+def jwks(
+    data_dir: Annotated[Path, typer.Option(help="holds (or gets) the token key pair")] = Path(
+        "data"
+    ),
+) -> None:
+    """Print the public half of the embedded default's token key as a JWKS document (made
+    once under DATA_DIR/keys, like `up` makes it), for services that verify its tokens."""
+    pem = auth_keys(data_dir).public_key_file
+    assert pem is not None
+    public = load_pem_public_key(pem.read_bytes())
+    if not isinstance(public, Ed25519PublicKey):
+        console.print("[red]error:[/red] the token key is not an Ed25519 key")
+        raise typer.Exit(2)
+    key = json.loads(OKPAlgorithm.to_jwk(public))
+    typer.echo(json.dumps({"keys": [{**key, "alg": "EdDSA", "use": "sig"}]}, indent=1))
 
 
 @app.command()
