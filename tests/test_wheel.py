@@ -274,8 +274,12 @@ def test_the_wheel_serves_tickets_and_ledger_with_the_compose_environment_end_to
 
                 official = _bearer(signing_key, Role.DISTRICT_OFFICIAL, Scope(district="jinfeng"))
                 ledger = f"{urls['ledger']}/ledger/jinfeng/c01/tickets"
-                eventually(
-                    lambda: httpx.get(ledger, headers=official).json()["tickets"] == 1, timeout=30
-                )
+
+                def in_the_ledger() -> bool:
+                    # 404 until the ledger has heard of anything in c01
+                    answer = httpx.get(ledger, headers=official)
+                    return answer.status_code == 200 and answer.json()["tickets"] == 1
+
+                eventually(in_the_ledger, timeout=30)
     finally:
         _drop(schemas["ledger"])
