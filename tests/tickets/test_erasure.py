@@ -50,9 +50,8 @@ def _post_erase_retry(
     _erase(tickets, *persons)
     again = tickets.post(path, json=body, headers=keyed)
     assert again.status_code == first.status_code, again.text
+    assert again.content == first.content
     answer: dict[str, Any] = first.json()
-    # `position` on replays is another item of issue 8; everything else is the first answer.
-    assert {**again.json(), "position": None} == {**answer, "position": None}
     return answer
 
 
