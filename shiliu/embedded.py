@@ -102,6 +102,15 @@ def auth_keys(data_dir: Path) -> AuthSettings:
     return AuthSettings(public_key_file=public, signing_key_file=private)
 
 
+API_KEYS_ENV = "SHILIU_TICKETS_AUTH__API_KEYS_FILE"
+
+
+def api_keys_file(data_dir: Path) -> Path:
+    """Where the tickets service's API keys live: `SHILIU_TICKETS_AUTH__API_KEYS_FILE`, else
+    `keys/api-keys.json` in the data folder."""
+    return Path(os.environ.get(API_KEYS_ENV) or data_dir / "keys" / "api-keys.json")
+
+
 def build_apps(
     config: EmbeddedConfig, bus: BusSettings, passwords: dict[str, str]
 ) -> dict[str, FastAPI]:
@@ -114,7 +123,7 @@ def build_apps(
                 store=StoreSettings(sqlite_path=data / "tickets.sqlite"),
                 bus=bus_as("tickets", bus, passwords),
                 master_key=master_key(data, "tickets"),
-                auth=auth,
+                auth=auth.model_copy(update={"api_keys_file": api_keys_file(data)}),
                 territory_files=[demo_territory(data)],
             )
         ),

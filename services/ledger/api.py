@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Protocol, TypeVar
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from events.envelope import CODE_PATTERN
@@ -13,6 +13,7 @@ from services.ledger.books import Books
 from services.ledger.disputes import CommunityDisputeLedger, DisputeCommunitySummary
 from services.ledger.projection import CommunitySummary, CommunityWishLedger
 from services.ledger.tickets import CommunityTicketLedger, TicketCommunitySummary
+from services.ledger.visits import CommunityVisitLedger
 from services.runtime.identity import Access, authorize
 from services.runtime.parking import ParkedMessage, ParkingLot
 from services.runtime.policy import ForbiddenError
@@ -43,16 +44,19 @@ def inside(access: Access, district: str, summaries: Sequence[S]) -> list[S]:
 
 
 async def check_community(access: Access, books: Books, district: str, community: str) -> None:
-    """Refuse a community outside the caller's territory, placed on the street a book knows.
+    """Refuse a community the ledger does not know (404), or one outside the caller's
+    territory (403).
 
-    A community no book has seen yet has no street on record; the caller's own street stands
-    in only when their territory names that very community.
+    The ledger knows a community once any of its books has a row for it, that is once it
+    has applied an event placed there: the street on record is where that event placed it.
     """
     street = await run_in_threadpool(books.street_of, district, community)
-    scope = access.principal.scope
-    if street is None and scope.community == community:
-        street = scope.street
-    access.check_place(district=district, street=street or "", community=community, grid=None)
+    if street is None:
+        message = f"{district}/{community} has no events in the ledger"
+        raise HTTPException(404, {"code": "ledger.unknown_community", "message": message,
+                                  "fields": [{"field": "path.community", "rule": "not_found",
+                                              "message": message}]})  # fmt: skip
+    access.check_place(district=district, street=street, community=community, grid=None)
 
 
 def ledger_router(books: Books) -> APIRouter:
@@ -98,6 +102,14 @@ def ledger_router(books: Books) -> APIRouter:
     ) -> CommunityDisputeLedger:
         await check_community(access, books, district, community)
         return await run_in_threadpool(books.disputes.community, district, community)
+
+    @router.get("/{district}/{community}/visits", response_model=CommunityVisitLedger)
+    async def community_visits(
+        district: Slug, community: Slug, access: LedgerReader
+    ) -> CommunityVisitLedger:
+        """Door-knocking visits (敲门行动), households reached and tickets they opened."""
+        await check_community(access, books, district, community)
+        return await run_in_threadpool(books.visits.community, district, community)
 
     return router
 

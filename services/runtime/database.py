@@ -7,15 +7,18 @@ PostgreSQL side turns them into `%s` and `schema.name`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import psycopg
-from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
+    SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
 )
@@ -75,7 +78,20 @@ class Database:
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Cursor]:
         with self.datastore.transaction(commit=commit) as cursor:
-            yield _Tx(cursor, self)
+            yield self.cursor(cursor)
+
+    def cursor(self, raw: Any) -> Cursor:
+        """Our SQL on a cursor of the datastore's, inside whatever transaction it is in."""
+        return _Tx(raw, self)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """A read-only transaction whose every query sees the same committed state (SQLite's
+        WAL readers do; PostgreSQL needs REPEATABLE READ for that)."""
+        with self.transaction(commit=False) as tx:
+            if self.is_postgres:
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield tx
 
     def execute_script(self, statements: Sequence[str]) -> None:
         with self.transaction() as tx:
@@ -113,6 +129,57 @@ class DurableSQLiteFactory(SQLiteFactory):
         self.datastore = durable(self.datastore)
 
 
+ALONG = "along"
+"""The keyword of `Application.save` naming writes of our own tables (`Along`) that commit or
+roll back with the saved events, in the recorder's transaction."""
+
+Along = Callable[[Cursor], None]
+
+
+def _write_along(database: Database, raw: Any, saved: Mapping[str, Any]) -> None:
+    writes: Sequence[Along] = saved.get(ALONG, ())
+    for write in writes:
+        write(database.cursor(raw))
+
+
+class SQLiteEventRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, also running the `along` writes in its transaction."""
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        _write_along(Database(self.datastore), c, kwargs)
+        return notification_ids
+
+
+class PostgresEventRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, also running the `along` writes in its transaction
+    (the library calls `_insert_events` inside it, before the events themselves)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if kwargs.get(ALONG) and self.datastore.enable_db_functions:
+            msg = "writes along with events need POSTGRES_ENABLE_DB_FUNCTIONS off"
+            raise NotImplementedError(msg)
+        notification_ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        return notification_ids
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        _write_along(Database(self.datastore), curs, kwargs)
+
+
+EVENT_RECORDERS = (SQLiteEventRecorder, PostgresEventRecorder)
+
+
+def recorder_topic(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 AES_CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
 """The library's AES-GCM cipher built on the `cryptography` package."""
 
@@ -129,12 +196,14 @@ def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str
             "PERSISTENCE_MODULE": f"{__name__}:{DurableSQLiteFactory.__name__}",
             "SQLITE_DBNAME": str(store.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": recorder_topic(SQLiteEventRecorder),
             **cipher,
         }
     ensure_pg_schema(store)
     return {
         **cipher,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": recorder_topic(PostgresEventRecorder),
         "POSTGRES_DBNAME": store.pg_dbname,
         "POSTGRES_HOST": store.pg_host,
         "POSTGRES_PORT": str(store.pg_port),
@@ -160,6 +229,15 @@ def ensure_pg_schema(store: StoreSettings) -> None:
         connect_timeout=5,
     ) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store.pg_schema}"')
+
+
+def drop_pg_schema(store: StoreSettings) -> None:
+    """Remove a schema and everything in it (a rebuild's target, before it starts afresh)."""
+    with psycopg.connect(
+        host=store.pg_host, port=store.pg_port, dbname=store.pg_dbname, user=store.pg_user,
+        password=store.pg_password, autocommit=True, connect_timeout=5,
+    ) as conn:  # fmt: skip
+        conn.execute(f'DROP SCHEMA IF EXISTS "{store.pg_schema}" CASCADE')
 
 
 def open_datastore(store: StoreSettings) -> SQLiteDatastore | PostgresDatastore:

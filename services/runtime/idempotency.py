@@ -13,6 +13,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import orjson
 from eventsourcing.domain import Aggregate, event
 
+from services.runtime.database import Database
+
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://shiliu.invalid/idempotency")
 
 
@@ -49,3 +51,24 @@ class Receipt(Aggregate):
 def receipt_id(scope: str, key: str) -> UUID:
     """Keys are scoped per actor, so two clients cannot collide on a key."""
     return uuid5(_NAMESPACE, f"{scope}\x00{key}")
+
+
+def receipt_position(database: Database, table: str, receipt: UUID) -> int:
+    """The notification id the receipt was recorded at, read back from the events `table`
+    (the eventsourcing recorders number notifications by rowid in SQLite, by a column in
+    PostgreSQL, and key SQLite's rows by the UUID's hex)."""
+    key: UUID | str = receipt
+    column = "notification_id"
+    if not database.is_postgres:
+        column, key = "rowid", receipt.hex
+    with database.transaction(commit=False) as tx:
+        tx.execute(
+            f"SELECT {column} AS n FROM {{t:{table}}} "
+            "WHERE originator_id = ? AND originator_version = 1",
+            (key,),
+        )
+        row = tx.fetchone()
+    if row is None:
+        msg = f"receipt {receipt} has no stored event"
+        raise LookupError(msg)
+    return int(row["n"])

@@ -2,7 +2,9 @@
 
 Tokens are verified against a public key or a JWKS (so an existing identity provider can
 issue them); the embedded default signs its own with an Ed25519 key kept in the data folder.
-API keys (for member units' systems and Open311 clients) are stored only as SHA-256 hashes.
+API keys (for member units' systems and Open311 clients) are stored only as SHA-256 hashes,
+in a JSON file of `ApiKeyRecord`s that `shiliu api-key` appends to; a service re-reads the
+file when it changes, so a new key works without a restart.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -88,12 +92,56 @@ class AuthSettings(BaseModel):
     """Private key for the embedded default's sign-in page and `shiliu token`; else unset."""
 
 
+class ApiKeyRecord(BaseModel):
+    """One entry of the API key file: who the key stands for, and the key's SHA-256 only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    role: Role
+    scope: Scope = Scope()
+    unit: str | None = None
+
+
+class ApiKeyExistsError(Exception):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"an API key with id {key_id!r} already exists")
+
+
+def read_api_keys(path: Path) -> list[ApiKeyRecord]:
+    """The key file's records; a file not yet written holds none."""
+    if not path.exists():
+        return []
+    return [ApiKeyRecord.model_validate(r) for r in json.loads(path.read_bytes() or b"[]")]
+
+
+def create_api_key(path: Path, key_id: str, role: Role, scope: Scope, unit: str | None) -> str:
+    """Add a new key to the file (written whole, readable by its owner only) and return the
+    key itself: it is stored nowhere, so this is the only time it is seen."""
+    records = read_api_keys(path)
+    if any(r.id == key_id for r in records):
+        raise ApiKeyExistsError(key_id)
+    key = "shk_" + secrets.token_urlsafe(32)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    records.append(ApiKeyRecord(id=key_id, sha256=digest, role=role, scope=scope, unit=unit))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = path.with_name(f".{path.name}.{os.getpid()}")
+    written.touch(mode=0o600)
+    dumped = [r.model_dump(mode="json", exclude_none=True) for r in records]
+    written.write_text(json.dumps(dumped, indent=1) + "\n", encoding="utf-8")
+    written.replace(path)
+    return key
+
+
 @dataclass
 class Authenticator:
     settings: AuthSettings
     _keys: list[Any] = field(default_factory=list)
     _jwks_client: jwt.PyJWKClient | None = None
     _api_keys: dict[str, Claims] = field(default_factory=dict)
+    _api_keys_read: tuple[int, ...] | None = None
+    """The key file's inode, modification time and size when it was last read."""
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -103,12 +151,22 @@ class Authenticator:
             self._keys += [k.key for k in jwt.PyJWKSet.from_json(s.jwks_file.read_text()).keys]
         if s.jwks_url:
             self._jwks_client = jwt.PyJWKClient(s.jwks_url, cache_keys=True)
-        if s.api_keys_file:
-            for record in json.loads(s.api_keys_file.read_text(encoding="utf-8")):
-                self._api_keys[record["sha256"]] = Claims(
-                    sub=record["id"], role=record["role"], scope=record.get("scope", {}),
-                    unit=record.get("unit"),
-                )  # fmt: skip
+        self._read_api_keys()
+
+    def _read_api_keys(self) -> None:
+        """(Re-)read the key file when it changed since the last read."""
+        path = self.settings.api_keys_file
+        if path is None:
+            return
+        stat = path.stat() if path.exists() else None
+        changed = (stat.st_ino, stat.st_mtime_ns, stat.st_size) if stat else ()
+        if changed == self._api_keys_read:
+            return
+        self._api_keys = {
+            r.sha256: Claims(sub=r.id, role=r.role, scope=r.scope, unit=r.unit)
+            for r in read_api_keys(path)
+        }
+        self._api_keys_read = changed
 
     def verify_token(self, token: str) -> Principal:
         keys = list(self._keys)
@@ -134,6 +192,7 @@ class Authenticator:
         raise _unauthorized("auth.invalid_token", f"the token is not valid: {error}")
 
     def verify_api_key(self, key: str) -> Principal:
+        self._read_api_keys()
         digest = hashlib.sha256(key.encode()).hexdigest()
         for known, claims in self._api_keys.items():
             if hmac.compare_digest(known, digest):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from events.envelope import CODE_PATTERN, Code
 from events.wishes import (
@@ -27,7 +28,8 @@ from services.runtime.personal import (
     PersonErasedError,
     PersonNotFoundError,
 )
-from services.runtime.policy import POLICY, ForbiddenError
+from services.runtime.policy import POLICY, ForbiddenError, erasure_action
+from services.runtime.text import Body
 from services.tickets.application import (
     Caller,
     ClaimRefusedError,
@@ -55,11 +57,7 @@ REASON = rf"^{_VISIBLE}([^\x00-\x1f\x7f]*{_VISIBLE})?$"
 padded): kept in the audit rows."""
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Contact(_Body):
+class Contact(Body):
     """Personal data: kept encrypted in the tickets store, never put on the bus."""
 
     name: Annotated[str, Field(min_length=1, max_length=40)]
@@ -67,7 +65,9 @@ class Contact(_Body):
     address: Annotated[str | None, Field(max_length=200)] = None
 
 
-class PostWish(_Body):
+class PostWish(Body):
+    prose = frozenset({"details"})
+
     district: Code
     street: Code
     community: Code
@@ -82,27 +82,27 @@ class PostWish(_Body):
     details: Annotated[str | None, Field(max_length=2000)] = None
 
 
-class Claim(_Body):
+class Claim(Body):
     unit_id: PersonId
 
 
-class Rejection(_Body):
+class Rejection(Body):
     reason: RejectionReason
 
 
-class Release(_Body):
+class Release(Body):
     reason: ReleaseReason
 
 
-class Acknowledgement(_Body):
+class Acknowledgement(Body):
     rating: Annotated[int | None, Field(ge=1, le=5)] = None
 
 
-class Withdrawal(_Body):
+class Withdrawal(Body):
     reason: WithdrawalReason
 
 
-class ErasureOrder(_Body):
+class ErasureOrder(Body):
     reason: Annotated[str, Field(min_length=4, max_length=200, pattern=REASON)]
 
 
@@ -129,6 +129,18 @@ def caller_of(access: Access) -> Caller:
         idempotency_key=access.idempotency_key,
         guard=guard,
     )
+
+
+def erasure_guard(access: Access) -> Callable[[str, Place], None]:
+    """Checks each of a person's records against its kind's erasure entry in the policy."""
+
+    def may_erase(kind: str, place: Place) -> None:
+        escalated(access, erasure_action(kind)).check_place(
+            district=place.district, street=place.street, community=place.community,
+            grid=place.grid,
+        )  # fmt: skip
+
+    return may_erase
 
 
 def escalated(access: Access, action: str) -> Access:
@@ -311,7 +323,7 @@ def personal_router(board: WishBoard) -> APIRouter:
         access: Annotated[Access, authorize("person.erase")],
     ) -> Erasure:
         return await run_in_threadpool(
-            board.erase_person, caller_of(access), person_id, body.reason
+            board.erase_person, caller_of(access), person_id, body.reason, erasure_guard(access)
         )
 
     @router.get("/ops/personal-access", response_model=list[Disclosure])

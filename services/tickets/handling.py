@@ -1,15 +1,22 @@
 """Load → decide → save for every aggregate of the tickets store, done once.
 
 Each command may carry an `Idempotency-Key`: its first outcome is saved as a receipt in the
-same transaction as the events, so a retry returns that outcome and stores nothing new. A
-concurrent write (another thread or process) makes the save fail; the command then decides
+same transaction as the events, so a retry returns that outcome and stores nothing new. The
+personal data a command seals is written in that transaction too, so it is stored exactly when
+the command is: a retry after the person was erased finds the receipt and seals nothing again.
+A concurrent write (another thread or process) makes the save fail; the command then decides
 again on the fresh state.
+
+An answer's `position` (how far a view must have read to show the command) is known only once
+the events are stored. A keyed command's receipt is saved last, so its notification is the
+transaction's last: the first answer and every retry give that notification's id, read back
+from the store, and are the same byte for byte.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
@@ -18,13 +25,15 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
+from services.runtime.database import ALONG, EVENT_RECORDERS, Database
 from services.runtime.idempotency import (
     IdempotencyKeyReusedError,
     Receipt,
     fingerprint,
     receipt_id,
+    receipt_position,
 )
-from services.runtime.personal import PersonalDataVault
+from services.runtime.personal import PersonalDataVault, Sealed
 from services.tickets.domain import Place, Stamp
 
 MAX_ATTEMPTS = 200
@@ -73,10 +82,18 @@ def jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 class Commands:
     """The command loop over one eventsourcing application (the tickets store)."""
 
-    def __init__(self, app: Application[UUID], clock: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        app: Application[UUID],
+        clock: Callable[[], Any],
+        vault: PersonalDataVault | None = None,
+    ) -> None:
         self.app = app
         self.clock = clock
+        self.vault = vault
         self.listeners: list[Callable[[], None]] = []
+        self._database = Database(getattr(app.recorder, "datastore"))  # noqa: B009
+        self._events_table = str(getattr(app.recorder, "events_table_name"))  # noqa: B009
         self._locks = [threading.Lock() for _ in range(64)]
 
     def stamp(self, caller: Caller, place: Place, person_id: str | None) -> Stamp:
@@ -108,16 +125,19 @@ class Commands:
         answer: type[Answer],
         *,
         lock: UUID | None = None,
+        seal: Callable[[Answer], Sequence[Sealed]] | None = None,
     ) -> Answer:
-        """Decide (returning what to save and the answer), save with a receipt, retry on a
-        concurrent write; a keyed retry returns the first answer."""
+        """Decide (returning what to save and the answer), save with a receipt and the
+        personal data `seal` names for the answer, retry on a concurrent write; a keyed retry
+        returns the first answer and seals nothing."""
         payload = jsonable(payload)
 
         def attempt() -> Answer:
             if (first := self._first(caller, command, payload, answer)) is not None:
                 return first
             pending, outcome = decide()
-            return self._save(caller, command, payload, pending, outcome)
+            sealed = seal(outcome) if seal is not None else ()
+            return self._save(caller, command, payload, pending, outcome, sealed)
 
         if lock is None:
             return self._retrying(attempt)
@@ -133,6 +153,14 @@ class Commands:
                 continue
         return attempt()
 
+    def _along(self, sealed: Sequence[Sealed]) -> dict[str, Any]:
+        if not sealed:
+            return {}
+        if self.vault is None or not isinstance(self.app.recorder, EVENT_RECORDERS):
+            msg = "personal data needs the vault and a store from eventsourcing_env"
+            raise ValueError(msg)
+        return {ALONG: [self.vault.sealing(sealed)]}
+
     def _first(
         self, caller: Caller, command: str, payload: dict[str, Any], answer: type[Answer]
     ) -> Answer | None:
@@ -147,7 +175,10 @@ class Commands:
         assert isinstance(receipt, Receipt)
         if receipt.fingerprint != fingerprint(command, payload):
             raise IdempotencyKeyReusedError(caller.idempotency_key)
-        return answer.model_validate(receipt.outcome)
+        first = answer.model_validate(receipt.outcome)
+        return _positioned(
+            first, lambda: receipt_position(self._database, self._events_table, receipt.id)
+        )
 
     def _save(
         self,
@@ -156,21 +187,33 @@ class Commands:
         payload: dict[str, Any],
         pending: list[Aggregate],
         outcome: Answer,
+        sealed: Sequence[Sealed],
     ) -> Answer:
         saving: list[Aggregate] = list(pending)
+        receipt = None
         if caller.idempotency_key is not None:
-            saving.append(
-                Receipt(
-                    scope=caller.actor_id,
-                    key=caller.idempotency_key,
-                    fingerprint=fingerprint(command, payload),
-                    outcome=outcome.model_dump(mode="json"),
-                )
+            receipt = Receipt(
+                scope=caller.actor_id,
+                key=caller.idempotency_key,
+                fingerprint=fingerprint(command, payload),
+                outcome=outcome.model_dump(mode="json"),
             )
-        recordings = self.app.save(*saving)
+            saving.append(receipt)  # last, so its notification is the transaction's last
+        recordings = self.app.save(*saving, **self._along(sealed))
         for listener in self.listeners:
             listener()
-        positions = [r.notification.id for r in recordings if r.notification.id]
-        if "position" in type(outcome).model_fields:
-            return outcome.model_copy(update={"position": max(positions, default=0)})
-        return outcome
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+
+        def position() -> int:
+            if receipt is not None:
+                return positions[receipt.id]
+            return max(positions.values(), default=0)
+
+        return _positioned(outcome, position)
+
+
+def _positioned(outcome: Answer, position: Callable[[], int]) -> Answer:
+    """The answer with its `position`, for the answers that have one."""
+    if "position" in type(outcome).model_fields:
+        return outcome.model_copy(update={"position": position()})
+    return outcome

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from events.envelope import Code
+from services.runtime.text import Body
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://shiliu.invalid/territory")
 
@@ -32,7 +33,7 @@ class UnknownPlaceError(TerritoryError):
         self.field = field
 
 
-class _Node(BaseModel):
+class _Node(Body):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: Code
@@ -40,7 +41,7 @@ class _Node(BaseModel):
 
 
 class GridPlan(_Node):
-    buildings: list[Code] = []
+    buildings: list[Code] = Field(default_factory=list)
 
 
 class CommunityPlan(_Node):

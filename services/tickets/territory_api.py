@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
 from events.envelope import CODE_PATTERN, Code
+from services.runtime.http import Details
 from services.runtime.identity import Access, authorize
 from services.tickets.api import caller_of
 from services.tickets.atlas import Atlas, TerritoryChange
 from services.tickets.handling import Commands
 from services.tickets.routing import RuleVersion
+from services.tickets.territory import TerritoryError, UnknownPlaceError
 
 Slug = Annotated[str, Path(pattern=CODE_PATTERN)]
+T = TypeVar("T")
+
+
+class PlaceNotFoundError(TerritoryError):
+    """A place named in the request's path is not in the territory (or has no rules)."""
+
+    code = "territory.not_found"
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+def _path_details(exc: Exception) -> dict[str, Any]:
+    parameter = str(getattr(exc, "parameter", "path"))
+    return {"fields": [{"field": f"path.{parameter}", "rule": "not_found", "message": str(exc)}]}
+
+
+ERRORS: dict[type[Exception], tuple[int, Details]] = {PlaceNotFoundError: (404, _path_details)}
+
+
+async def _in_path(work: Callable[[], T], *parameters: str) -> T:
+    """Run `work`; a place it does not know that the path named is 404, not a body error."""
+    try:
+        return await run_in_threadpool(work)
+    except UnknownPlaceError as e:
+        if e.field in parameters:
+            raise PlaceNotFoundError(e.field, str(e)) from None
+        raise
 
 
 class DrawGrid(BaseModel):
@@ -47,14 +79,16 @@ def territory_router(atlas: Atlas, commands: Commands) -> APIRouter:
         dependencies=[authorize("territory.read")],
     )
     async def community_map(district: Slug, community: Slug) -> CommunityMap:
-        return await run_in_threadpool(_community_map, atlas, district, community)
+        return await _in_path(
+            lambda: _community_map(atlas, district, community), "district", "community"
+        )
 
     @router.get(
         "/rules/{district}", response_model=RuleVersion, dependencies=[authorize("territory.read")]
     )
     async def rules_in_effect(district: Slug) -> RuleVersion:
         """The routing rules in effect now (categories, handlers, deadlines)."""
-        book = await run_in_threadpool(atlas.rulebook, district)
+        book = await _in_path(lambda: atlas.rulebook(district), "district")
         return book.in_effect(commands.clock())
 
     @router.post(
@@ -67,14 +101,13 @@ def territory_router(atlas: Atlas, commands: Commands) -> APIRouter:
         access: Annotated[Access, authorize("territory.change")],
     ) -> TerritoryChange:
         payload = {"grid": body.grid, "community": community}
-        return await run_in_threadpool(
-            atlas.redraw,
-            commands,
-            caller_of(access),
-            (district, community),
-            payload,
-            lambda m: m.draw_grid(community, body.grid),
-        )
+        return await _in_path(
+            lambda: atlas.redraw(
+                commands, caller_of(access), (district, community), payload,
+                lambda m: m.draw_grid(community, body.grid),
+            ),
+            "district", "community",
+        )  # fmt: skip
 
     @router.post(
         "/territory/{district}/{community}/buildings/{building}/move",
@@ -88,14 +121,13 @@ def territory_router(atlas: Atlas, commands: Commands) -> APIRouter:
         access: Annotated[Access, authorize("territory.change")],
     ) -> TerritoryChange:
         payload = {"building": building, "to_grid": body.to_grid, "community": community}
-        return await run_in_threadpool(
-            atlas.redraw,
-            commands,
-            caller_of(access),
-            (district, community),
-            payload,
-            lambda m: m.move_building(community, building, body.to_grid),
-        )
+        return await _in_path(
+            lambda: atlas.redraw(
+                commands, caller_of(access), (district, community), payload,
+                lambda m: m.move_building(community, building, body.to_grid),
+            ),
+            "district", "community", "building",
+        )  # fmt: skip
 
     return router
 

@@ -1,17 +1,30 @@
-"""The SQLite stores commit durably: WAL with a full fsync on every commit, on every connection
-the services open, whatever SQLite's build default is."""
+"""The stores commit durably: WAL with a full fsync on every commit, on every connection the
+services open, whatever SQLite's build default is; and our own writes commit in the same
+transaction as the events they go with."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.sqlite import SQLiteDatastore
 
 from services.ledger.main import Ledger, LedgerSettings
-from services.runtime.database import Database, open_datastore
+from services.runtime.database import (
+    ALONG,
+    EVENT_RECORDERS,
+    Along,
+    Cursor,
+    Database,
+    eventsourcing_env,
+    open_datastore,
+)
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import Tickets
 from tests.conftest import tickets_settings
@@ -68,3 +81,50 @@ def test_the_services_store_connections_run_wal_with_synchronous_full_whatever_t
     finally:
         ledger.close()
         tickets.database.datastore.close()
+
+
+class _Note(Aggregate):
+    @event("Written")
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @event("Rewritten")
+    def rewrite(self, text: str) -> None:
+        self.text = text
+
+
+def _noted(text: str) -> Along:
+    def write(tx: Cursor) -> None:
+        tx.execute("INSERT INTO {t:along_notes} (text) VALUES (?)", (text,))
+
+    return write
+
+
+def _notes(database: Database) -> list[str]:
+    with database.transaction(commit=False) as tx:
+        tx.execute("SELECT text FROM {t:along_notes} ORDER BY text")
+        return [str(row["text"]) for row in tx.fetchall()]
+
+
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_the_event_recorder_commits_writes_along_with_the_events_or_rolls_both_back(
+    stores: dict[str, StoreSettings],
+) -> None:
+    app: Application[UUID] = Application(eventsourcing_env(stores["tickets"]))
+    assert isinstance(app.recorder, EVENT_RECORDERS)
+    database = Database(app.recorder.datastore)
+    database.execute_script(["CREATE TABLE IF NOT EXISTS {t:along_notes} (text TEXT NOT NULL)"])
+    note = _Note("first")
+    app.save(note, **{ALONG: [_noted("saved")]})
+    first, second = app.repository.get(note.id), app.repository.get(note.id)
+    first.rewrite("ahead")
+    app.save(first)
+
+    second.rewrite("stale")  # the same version as `first`'s: the save conflicts
+    with pytest.raises(IntegrityError):
+        app.save(second, **{ALONG: [_noted("lost")]})
+
+    assert _notes(database) == ["saved"]
+    app.close()

@@ -231,7 +231,7 @@ def test_the_whole_lifecycle_reaches_the_ledger_with_every_service_on_its_own_us
 
         def open_in_ledger() -> bool:
             figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
-            return bool(figures["wishes"] == figures["by_state"]["open"] == 1)
+            return bool(figures.get("wishes") == figures.get("by_state", {}).get("open") == 1)
 
         eventually(open_in_ledger)
         url = ["--nats-url", secured_bus.server.url, "--data-dir", str(data)]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
+from services.tickets.territory import DistrictPlan
+from shiliu.demo import district_plan
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
+from tests.tickets.ticket_helpers import GRID, GRID_WORKER, SECRETARY, request
 
 
 def _fields(response_json: dict[str, object]) -> list[str]:
@@ -116,3 +121,93 @@ def test_a_unit_without_a_claim_cannot_report_fulfilment(tickets: TestClient) ->
                             headers=unit("unit-b"))  # fmt: skip
     assert response.status_code == 409
     assert response.json()["error"]["claimants"] == ["unit-a"]
+
+
+def _visit(**changes: object) -> dict[str, object]:
+    finding = {"title": "楼道灯坏了", "category": "lighting"}
+    return {**GRID, "households": 3, "notes": "独居老人", "findings": [finding], **changes}
+
+
+def _dispute(**changes: object) -> dict[str, object]:
+    return {
+        "district": "jinfeng", "street": "s01", "community": "c01", "kind": "neighbour",
+        "summary": "楼上漏水", "parties": [{"person_id": "person-1", "name": "王秀兰"},
+                                           {"person_id": "person-2", "name": "李建国"}],
+        **changes,
+    }  # fmt: skip
+
+
+TEXT_ENTRIES = [
+    ("/wishes", posting(title="饺子\x0b"), RESIDENT, "body.title"),
+    ("/wishes", posting(contact={"name": "王\x00", "phone": "13812345678"}), RESIDENT,
+     "body.contact.name"),
+    ("/wishes", posting(details="独居\x1b[31m老人"), RESIDENT, "body.details"),
+    ("/tickets", request(title="楼道\x0b飞线"), RESIDENT, "body.title"),
+    ("/tickets", request(description="三楼\x85有人"), RESIDENT, "body.description"),
+    ("/tickets", request(contact={"name": "王\u2028\x07", "phone": "13812345678"}), RESIDENT,
+     "body.contact.name"),
+    ("/visits", _visit(findings=[{"title": "灯\x0c坏", "category": "lighting"}]),
+     GRID_WORKER, "body.findings.0.title"),
+    ("/visits", _visit(notes="送餐\x00"), GRID_WORKER, "body.notes"),
+    ("/disputes", _dispute(summary="漏水\ufffe"), SECRETARY, "body.summary"),
+    ("/disputes", _dispute(parties=[{"person_id": "person-1", "name": "王\tA"},
+                                    {"person_id": "person-2", "name": "李"}]), SECRETARY,
+     "body.parties.0.name"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "headers", "field"), TEXT_ENTRIES)
+def test_a_control_character_anywhere_text_enters_is_refused_with_422_naming_the_field(
+    tickets: TestClient, path: str, body: dict[str, object], headers: dict[str, str], field: str
+) -> None:
+    response = tickets.post(path, json=body, headers=headers)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert {"field": field, "rule": "control_character"} in [
+        {"field": f["field"], "rule": f["rule"]} for f in error["fields"]
+    ]
+
+
+def test_a_lone_surrogate_escaped_in_json_is_refused_with_422_not_a_server_error(
+    tickets: TestClient,
+) -> None:
+    body = json.dumps(request(title="楼道"), ensure_ascii=False).replace("楼道", "\\ud800")
+    headers = {**RESIDENT, "content-type": "application/json"}
+
+    response = tickets.post("/tickets", content=body.encode(), headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert _fields(response.json()) == ["body.title"]
+
+
+def test_a_ticket_titled_with_a_vertical_tab_is_refused(tickets: TestClient) -> None:
+    response = tickets.post("/tickets", json=request(title="\x0b"), headers=RESIDENT)
+
+    assert response.status_code == 422
+    assert _fields(response.json()) == ["body.title"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers"),
+    [
+        ("/wishes", posting(details="独居老人\r\n腿脚不便\t需要帮助"), RESIDENT),
+        ("/tickets", request(description="三楼\n有人\t拉线"), RESIDENT),
+        ("/visits", _visit(notes="第一户\r\n第二户\t不在家"), GRID_WORKER),
+        ("/disputes", _dispute(summary="楼上漏水\n协商不成"), SECRETARY),
+    ],
+)
+def test_prose_fields_keep_their_tabs_and_line_breaks(
+    tickets: TestClient, path: str, body: dict[str, object], headers: dict[str, str]
+) -> None:
+    response = tickets.post(path, json=body, headers=headers)
+
+    assert response.status_code == 201, response.text
+
+
+def test_a_territory_file_naming_a_place_with_a_control_character_is_refused() -> None:
+    plan = district_plan().model_dump(mode="json")
+    plan["streets"][0]["communities"][0]["name"] = "c01\x1b社区"
+
+    with pytest.raises(ValidationError, match="control_character"):
+        DistrictPlan.model_validate(plan)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -18,7 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from services.runtime.nats_server import free_port
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app
-from tests.conftest import eventually, tickets_settings
+from tests.conftest import eventually, in_ci, tickets_settings
 from tests.support.tokens import bearer, token
 from tests.tickets.helpers import posting
 
@@ -65,7 +64,7 @@ def site(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         reason = f"{CHROMIUM} is missing: apt-get install chromium fonts-wqy-microhei"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     with sync_playwright() as playwright:

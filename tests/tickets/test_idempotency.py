@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.tokens import bearer
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
+from tests.tickets.ticket_helpers import GRID_WORKER, request
 
 
 def _head(tickets: TestClient) -> int:
@@ -56,3 +61,39 @@ def test_the_same_key_from_two_actors_means_two_commands(tickets: TestClient) ->
         headers={**STAFF, **key},
     )
     assert one.json()["wish"]["id"] != two.json()["wish"]["id"]
+
+
+def _dispute() -> dict[str, Any]:
+    return {
+        "district": "jinfeng", "street": "s01", "community": "c01", "kind": "neighbour",
+        "summary": "楼上漏水，邻里协商不成",
+        "parties": [{"person_id": "person-1", "name": "王秀兰"},
+                    {"person_id": "person-2", "name": "李建国"}],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_retried_command_answers_byte_for_byte_what_it_answered_first(
+    tickets: TestClient,
+) -> None:
+    mediator = bearer("sec-1", "community_secretary")
+    for n, (path, body, headers) in enumerate(
+        [("/wishes", posting(), RESIDENT), ("/tickets", request(), RESIDENT),
+         ("/disputes", _dispute(), mediator)]
+    ):  # fmt: skip
+        keyed = {**headers, "Idempotency-Key": f"retry-{n}"}
+        first = tickets.post(path, json=body, headers=keyed)
+        tickets.post(path, json=body, headers=headers).raise_for_status()  # others write between
+        again = tickets.post(path, json=body, headers=keyed)
+
+        assert first.status_code == again.status_code == 201, first.text
+        assert first.json()["position"] > 0
+        assert again.content == first.content
+    ticket_id = tickets.post("/tickets", json=request(), headers=RESIDENT).json()["ticket"]["id"]
+    triage = ({"category": "noise"}, {**GRID_WORKER, "Idempotency-Key": "triage-1"})
+    first = tickets.post(f"/tickets/{ticket_id}/triage", json=triage[0], headers=triage[1])
+    again = tickets.post(f"/tickets/{ticket_id}/triage", json=triage[0], headers=triage[1])
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.content == first.content

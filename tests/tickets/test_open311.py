@@ -16,12 +16,15 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from events.tickets import Channel
 from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets.application import Caller
+from services.tickets.domain import Place
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
 from tests.support.tokens import auth_settings
-from tests.tickets.ticket_helpers import SECRETARY
+from tests.tickets.ticket_helpers import SECRETARY, received
 
 ROOT = "/open311/v2"
 KEY = "civic-app-key-1"
@@ -392,3 +395,107 @@ def test_no_personal_field_posted_via_open311_is_kept_in_the_store_in_plaintext(
     assert ticket_id.encode() in store, "the scan reads the stored tickets"
     for value in [*PERSONAL.values(), "Building 1, Lane 88, Gulou Road"]:
         assert value.encode() not in store, value
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("end_date", "0001-01-01T00:00:00Z"),
+        ("start_date", "9999-12-31T23:59:59Z"),
+        ("start_date", "9999-12-31T23:59:59-12:00"),
+        ("end_date", "0001-01-01T00:00:00+14:00"),
+        ("end_date", "0001-01-01"),
+        ("start_date", "2026-02-30T00:00:00Z"),
+        ("start_date", "2026-01-01T00:00:00+25:00"),
+    ],
+)
+def test_a_date_at_the_ends_of_the_calendar_or_malformed_is_the_specifications_400(
+    open311: TestClient, fmt: str, field: str, value: str
+) -> None:
+    response = open311.get(f"{ROOT}/requests.{fmt}", params={field: value})
+
+    assert response.status_code == 400, response.text
+    [(code, description)] = errors_of(response, fmt)
+    assert code == "400"
+    assert description.startswith(f"{field}: {value} ")
+
+
+def test_an_untriaged_ticket_is_listed_under_the_untriaged_service_in_both_formats(
+    open311: TestClient,
+) -> None:
+    untriaged = received(open311)
+    leak = posted(open311)
+    eventually(lambda: len(listed(open311)) == 2)
+
+    as_json = {r["service_request_id"]: r for r in listed(open311)}[untriaged]
+    [item] = [
+        i
+        for i in xml_items(open311.get(f"{ROOT}/requests.xml"), "service_requests", "request")
+        if i.findtext("service_request_id") == untriaged
+    ]
+    services = {s["service_code"]: s for s in open311.get(f"{ROOT}/services.json").json()}
+
+    assert (as_json["service_code"], as_json["service_name"]) == ("untriaged", "待分类")
+    assert (item.findtext("service_code"), item.findtext("service_name")) == (
+        "untriaged", "待分类",
+    )  # fmt: skip
+    assert list(services["untriaged"]) == SERVICE_FIELDS
+    assert open311.get(f"{ROOT}/services/untriaged.json").status_code == 200
+    only = {r["service_request_id"] for r in listed(open311, service_code="untriaged")}
+    both = {r["service_request_id"] for r in listed(open311, service_code="untriaged,roof_leak")}
+    assert (only, both) == ({untriaged}, {untriaged, leak})
+
+
+def test_a_request_posted_under_the_untriaged_service_leaves_the_category_to_the_community(
+    open311: TestClient,
+) -> None:
+    ticket_id = posted(open311, service_code="untriaged")
+
+    tickets = open311.app.state.tickets  # type: ignore[attr-defined]
+    ticket = tickets.dispatcher.get_ticket(UUID(ticket_id))
+    assert (ticket.category, ticket.title) == (None, "待分类")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("first_name", "Xiu\x1blan"), ("address_string", "Lane 88\n"), ("description", "drip\x0b"),
+     ("attribute[building]", "b\x00")],
+)  # fmt: skip
+def test_a_form_post_with_a_control_character_is_refused_in_the_error_format_naming_the_field(
+    open311: TestClient, fmt: str, field: str, value: str
+) -> None:
+    response = post(open311, fmt, **{field: value})
+
+    assert response.status_code == 400, response.text
+    [(code, description)] = errors_of(response, fmt)
+    assert code == "400"
+    assert description.startswith(f"{field}: contains the control character U+")
+
+
+def test_a_form_posts_description_keeps_its_line_breaks(open311: TestClient) -> None:
+    ticket_id = posted(open311, description="Water drips\r\nthrough the ceiling\tat night")
+
+    tickets = open311.app.state.tickets  # type: ignore[attr-defined]
+    personal = tickets.dispatcher.personal_details(tickets.dispatcher.get_ticket(UUID(ticket_id)))
+    assert personal["description"] == "Water drips\r\nthrough the ceiling\tat night"
+
+
+def test_every_xml_answer_is_well_formed_whatever_was_stored_or_echoed(
+    open311: TestClient,
+) -> None:
+    tickets = open311.app.state.tickets  # type: ignore[attr-defined]
+    stored = "漏水\x0b\x00\x1b\ufffe!"  # as stored before input was checked
+    tickets.dispatcher.receive(
+        Caller("gw-1", "grid_worker"), place=Place("jinfeng", "s01", "c01"),
+        channel=Channel.GRID_PATROL, proactive=True, requester_id=None, title=stored,
+    )  # fmt: skip
+    eventually(lambda: listed(open311))
+
+    [item] = xml_items(open311.get(f"{ROOT}/requests.xml"), "service_requests", "request")
+    echoed = open311.get(f"{ROOT}/services.xml", params={"jurisdiction_id": "x\x0b\x01y"})
+    [error] = xml_items(echoed, "errors", "error")
+
+    assert item.findtext("description") == "漏水\ufffd\ufffd\ufffd\ufffd!"
+    assert error.findtext("description") == "jurisdiction_id: x\ufffd\ufffdy is not served here"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.tokens import bearer
@@ -44,4 +45,38 @@ def test_the_rules_in_effect_name_every_category_with_its_deadlines(tickets: Tes
     rules = tickets.get("/rules/jinfeng", headers=GRID_WORKER).json()
     codes = {c["code"] for c in rules["categories"]}
     assert {"parcel_lockers", "flying_wire_charging", "roof_leak", "elevator"} <= codes
-    assert tickets.get("/rules/nowhere", headers=GRID_WORKER).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/rules/atlantis", "district"),
+        ("/territory/atlantis/c01", "district"),
+        ("/territory/jinfeng/c99", "community"),
+    ],
+)
+def test_an_unknown_place_in_the_path_is_404_naming_the_path_parameter(
+    tickets: TestClient, path: str, parameter: str
+) -> None:
+    response = tickets.get(path, headers=GRID_WORKER)
+
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert error["code"] == "territory.not_found"
+    assert [f["field"] for f in error["fields"]] == [f"path.{parameter}"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "parameter"),
+    [
+        ("/territory/jinfeng/c99/grids", {"grid": "g98"}, "community"),
+        ("/territory/jinfeng/c01/buildings/b999/move", {"to_grid": "g02"}, "building"),
+    ],
+)
+def test_redrawing_an_unknown_place_named_in_the_path_is_404(
+    tickets: TestClient, path: str, body: dict[str, str], parameter: str
+) -> None:
+    response = tickets.post(path, json=body, headers=DISTRICT)
+
+    assert response.status_code == 404, response.text
+    assert [f["field"] for f in response.json()["error"]["fields"]] == [f"path.{parameter}"]

@@ -7,12 +7,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
 from events.envelope import Code
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
+from services.runtime.text import Body
 from services.tickets.api import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.tickets.domain import Place
 from services.tickets.mediation.application import MediationDesk, PartyDetails
@@ -37,11 +38,7 @@ PartyPath = Annotated[str, Path(pattern=PERSON_ID)]
 Reason = Annotated[str | None, Query(min_length=4, max_length=200, pattern=REASON)]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Party(_Body):
+class Party(Body):
     """Personal data: the name and phone are sealed under the party's own id."""
 
     person_id: PersonId
@@ -49,7 +46,9 @@ class Party(_Body):
     phone: Annotated[str | None, Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")] = None
 
 
-class FileDispute(_Body):
+class FileDispute(Body):
+    prose = frozenset({"summary"})
+
     district: Code
     street: Code
     community: Code
@@ -60,34 +59,40 @@ class FileDispute(_Body):
     summary: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-class Decline(_Body):
+class Decline(Body):
     reason: DeclineReason
 
 
-class Assignment(_Body):
+class Assignment(Body):
     mediator_id: PersonId
     kind: MediatorKind
 
 
-class Session(_Body):
+class Session(Body):
+    prose = frozenset({"minutes"})
+
     mode: SessionMode
     minutes: Text
 
 
-class Agreement(_Body):
+class Agreement(Body):
+    prose = frozenset({"text"})
+
     text: Text
 
 
-class Referring(_Body):
+class Referring(Body):
     to: Referral
 
 
-class FollowUp(_Body):
+class FollowUp(Body):
+    prose = frozenset({"notes"})
+
     holding: bool
     notes: Annotated[str | None, Field(max_length=4000)] = None
 
 
-class ExtensionRequest(_Body):
+class ExtensionRequest(Body):
     due_at: AwareDatetime
 
 

@@ -8,13 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from events.envelope import CODE_PATTERN, Code, Role
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.policy import ForbiddenError
+from services.runtime.text import Body
 from services.tickets.api import PERSON_ID, REASON, Contact, PersonId, caller_of
 from services.tickets.domain import Place
 from services.tickets.routing import NoRulesError, RoutingError, UnknownCategoryError
@@ -39,11 +40,9 @@ Slug = Annotated[str, Query(pattern=CODE_PATTERN)]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=15, decimal_places=2)]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReceiveTicket(Body):
+    prose = frozenset({"description"})
 
-
-class ReceiveTicket(_Body):
     district: Code
     street: Code
     community: Code
@@ -59,21 +58,21 @@ class ReceiveTicket(_Body):
     contact: Contact | None = None
 
 
-class Triage(_Body):
+class Triage(Body):
     category: Code
     grid: Code | None = None
 
 
-class Merge(_Body):
+class Merge(Body):
     into_ticket_id: UUID
 
 
-class Dispatch(_Body):
+class Dispatch(Body):
     handler_id: PersonId
     handler_kind: HandlerKind | None = None
 
 
-class Handler(_Body):
+class Handler(Body):
     handler_id: PersonId
 
 
@@ -86,39 +85,43 @@ class Hold(Handler):
 
 
 class Resolution(Handler):
+    prose = frozenset({"note"})
+
     amount: Money | None = None
     note: Annotated[str | None, Field(max_length=2000)] = None
 
 
-class Verification(_Body):
+class Verification(Body):
     passed: bool
 
 
-class Rating(_Body):
+class Rating(Body):
     rating: Annotated[int, Field(ge=1, le=5)]
 
 
-class Closure(_Body):
+class Closure(Body):
     fixed: bool = True
     """False closes the ticket as "closed, not fixed" (its own outcome)."""
 
 
-class Finding(_Body):
+class Finding(Body):
     title: Annotated[str, Field(min_length=1, max_length=60)]
     category: Code
 
 
-class RecordVisit(_Body):
+class RecordVisit(Body):
+    prose = frozenset({"notes"})
+
     district: Code
     street: Code
     community: Code
     grid: Code
     building: Code | None = None
     households: Annotated[int, Field(ge=0, le=500)]
-    household_ids: Annotated[list[PersonId], Field(max_length=500)] = []
+    household_ids: Annotated[list[PersonId], Field(max_length=500, default_factory=list)]
     notes: Annotated[str | None, Field(max_length=4000)] = None
     """The visit diary (民情日记): restricted, sealed like other personal data."""
-    findings: Annotated[list[Finding], Field(max_length=20)] = []
+    findings: Annotated[list[Finding], Field(max_length=20, default_factory=list)]
 
 
 class TicketList(BaseModel):

@@ -53,6 +53,16 @@ from services.tickets.ticketing.open311_format import (
 from services.tickets.ticketing.view import TicketDeskView, TicketRow
 
 MAX_RESULTS = 1000
+UNTRIAGED = "untriaged"
+"""The service code of a request not yet triaged (the specification requires a code on every
+request). It is a service of its own, so a client may also leave the category to the
+community."""
+UNTRIAGED_NAME = "待分类"
+UNTRIAGED_SERVICE: dict[str, Any] = {
+    "service_code": UNTRIAGED, "service_name": UNTRIAGED_NAME,
+    "description": "Not yet triaged: the community chooses the category", "metadata": False,
+    "type": "realtime", "keywords": "Untriaged", "group": "community",
+}  # fmt: skip
 STATUSES = {"open": sorted(OPEN_STATES), "closed": ["closed", "closed_not_fixed", "merged"]}
 Work = Callable[[str], Awaitable[Response]]
 REFUSED = (
@@ -70,10 +80,11 @@ def open311_router(
         return atlas.rulebook(jurisdiction).in_effect(dispatcher.commands.clock())
 
     def names() -> dict[str, str]:
+        known = {UNTRIAGED: UNTRIAGED_NAME}
         try:
-            return {rule.code: rule.name.zh for rule in rules().categories}
+            return {**known, **{rule.code: rule.name.zh for rule in rules().categories}}
         except (RoutingError, UnknownPlaceError):
-            return {}  # the requests are still listed, without their service names
+            return known  # the requests are still listed, without their service names
 
     def require_jurisdiction(given: str | None) -> None:
         if given is not None and given != jurisdiction:
@@ -88,6 +99,12 @@ def open311_router(
         except REFUSED as e:
             return error(fmt, _refusal(e))
 
+    async def service_rule(code: str, status: int) -> CategoryRule | None:
+        """The rule of a service code; None for the untriaged service, which has none."""
+        if code == UNTRIAGED:
+            return None
+        return _service_named(await run_in_threadpool(rules), code, status)
+
     async def one_ticket(service_request_id: str) -> TicketSnapshot:
         ticket = await run_in_threadpool(dispatcher.get_ticket, ticket_id_of(service_request_id))
         if ticket.district != jurisdiction:
@@ -100,7 +117,7 @@ def open311_router(
 
         async def work(fmt: str) -> Response:
             found = await run_in_threadpool(rules)
-            rows = [_service(rule) for rule in found.categories]
+            rows = [*(_service(rule) for rule in found.categories), UNTRIAGED_SERVICE]
             return records(fmt, "services", "service", rows)
 
         return await answer(request, format, work)
@@ -110,8 +127,8 @@ def open311_router(
         """No service has extra attributes (`metadata` is false), so the list is empty."""
 
         async def work(fmt: str) -> Response:
-            rule = _service_named(await run_in_threadpool(rules), service_code, 404)
-            definition = {"service_code": rule.code, "attributes": []}
+            await service_rule(service_code, 404)  # refuses an unknown code
+            definition = {"service_code": service_code, "attributes": []}
             return record(fmt, "service_definition", definition)
 
         return await answer(request, format, work)
@@ -126,7 +143,7 @@ def open311_router(
             require_jurisdiction(form.get("jurisdiction_id"))
             caller = _caller(request, form.get("api_key"))
             submission = Submission.of(form)
-            rule = _service_named(await run_in_threadpool(rules), form["service_code"], 400)
+            rule = await service_rule(form["service_code"], 400)
             territory = await run_in_threadpool(atlas.territory, jurisdiction)
             street = territory.street_of.get(submission.community)
             if street is None:
@@ -142,8 +159,8 @@ def open311_router(
                     channel=Channel.OPEN311,
                     proactive=False,
                     requester_id=requester,
-                    title=rule.name.zh[:TITLE_MAX],
-                    category=rule.code,
+                    title=(rule.name.zh if rule else UNTRIAGED_NAME)[:TITLE_MAX],
+                    category=rule.code if rule else None,
                     building=building,
                     personal=submission.personal() or None,
                 )
@@ -231,8 +248,9 @@ def _filters(get: Callable[[str], str | None], now: datetime) -> dict[str, Any]:
     )
     start, end = window(start, end, now)
     states = STATUSES[statuses.pop()] if len(statuses) == 1 else []
-    return {"categories": listed("service_code", get("service_code")), "states": states,
-            "received_from": start, "received_until": end}  # fmt: skip
+    codes = listed("service_code", get("service_code"))
+    return {"categories": [c for c in codes if c != UNTRIAGED], "untriaged": UNTRIAGED in codes,
+            "states": states, "received_from": start, "received_until": end}  # fmt: skip
 
 
 def _caller(request: Request, api_key: str | None) -> Caller:
@@ -277,8 +295,8 @@ def _request(row: TicketRow, names: dict[str, str]) -> dict[str, Any]:
         "service_request_id": row.ticket_id,
         "status": "open" if row.state in OPEN_STATES else "closed",
         "status_notes": row.state,
-        "service_name": names.get(row.category or ""),
-        "service_code": row.category,
+        "service_name": names.get(row.category or UNTRIAGED),
+        "service_code": row.category or UNTRIAGED,
         "description": row.title,
         "agency_responsible": f"{row.level} {level}" if level else row.level,
         "service_notice": None,

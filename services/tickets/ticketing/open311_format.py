@@ -23,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from events.envelope import CODE_PATTERN
+from services.runtime.text import refusal, xml_safe
 
 FORMATS = ("json", "xml")
 FORM = "application/x-www-form-urlencoded"
@@ -94,7 +95,7 @@ def _fill(parent: ET.Element, row: Record) -> None:
         elif isinstance(value, bool):
             child.text = "true" if value else "false"
         elif value is not None:
-            child.text = str(value)
+            child.text = xml_safe(str(value))  # whatever was stored or echoed
 
 
 def _xml(tree: ET.Element, status: int) -> Response:
@@ -103,6 +104,12 @@ def _xml(tree: ET.Element, status: int) -> Response:
 
 
 # Reading what clients send
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC) + MAX_SPAN
+LATEST = datetime.max.replace(tzinfo=UTC) - MAX_SPAN
+"""The datetimes a search may name: far enough from the calendar's ends that the 90-day
+default window around them is still a date."""
 
 
 def w3_datetime(field: str, value: str) -> datetime:
@@ -115,6 +122,13 @@ def w3_datetime(field: str, value: str) -> datetime:
         if len(value) != len("2010-04-14"):
             raise Open311Error(400, f"{field}: {value[:40]} needs a time zone (Z or ±hh:mm)")
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        parsed = EARLIEST - MAX_SPAN  # beyond the calendar's ends in UTC: refused below
+    if not EARLIEST <= parsed <= LATEST:
+        span = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+        raise Open311Error(400, f"{field}: {value[:40]} lies outside {span}")
     return parsed
 
 
@@ -187,6 +201,9 @@ class Submission:
 
     @classmethod
     def of(cls, form: Mapping[str, str]) -> Submission:
+        for name, text in form.items():
+            if (problem := refusal(text, prose=name == "description")) is not None:
+                raise Open311Error(400, f"{name[:40]}: {problem}")
         for name, most in _LIMITS.items():
             value = form.get(name)
             if value is not None and len(value) > most:

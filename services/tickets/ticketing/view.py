@@ -183,14 +183,21 @@ class TicketDeskView(LocalView):
         states: Sequence[str] = (),
         received_from: datetime | None = None,
         received_until: datetime | None = None,
+        untriaged: bool = False,
         limit: int = 50,
         offset: int = 0,
     ) -> list[TicketRow]:
+        """`untriaged` adds the tickets with no category yet to those of `categories`."""
         where, params = ["district = ?"], [district]
         for column, values in (("ticket_id", ids), ("category", categories), ("state", states)):
             if values:
-                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                clause = f"{column} IN ({', '.join('?' * len(values))})"
+                if column == "category" and untriaged:
+                    clause = f"({clause} OR category IS NULL)"
+                where.append(clause)
                 params += list(values)
+        if untriaged and not categories:
+            where.append("category IS NULL")
         levels = [(level, code) for level, code in (within or {}).items() if level in _LEVELS]
         for column, value in (("community", community), ("requester_id", requester_id), *levels):
             if value is not None:
