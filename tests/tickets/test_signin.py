@@ -246,9 +246,7 @@ def test_every_demo_account_acts_in_a_place_of_the_demo_territory() -> None:
         ), f"{account.sub}'s scope {scope} is not in the demo territory"
 
 
-def test_the_demo_street_officials_scope_covers_every_community_the_demo_seeds_in_its_street() -> (
-    None
-):
+def test_the_demo_street_officials_scope_covers_the_communities_seeded_in_its_street() -> None:
     official = ACCOUNTS["official-s01"]
     assert official.role is Role.STREET_OFFICIAL
     seeded = [c for c in communities() if c.street == official.scope.street]

@@ -63,7 +63,7 @@ def test_a_store_written_under_an_old_module_path_is_translated_and_its_wishes_l
     path = tmp_path / "tickets.sqlite"
     wish_id = _store_written_under_the_old_topic(path)
     board = WishBoard(eventsourcing_env(StoreSettings(sqlite_path=path)))
-    notifications = [
+    notifications = [  # the wish's two events, not the territory imported before it
         n for n in board.recorder.select_notifications(1, 100) if n.originator_id == wish_id
     ]
 
