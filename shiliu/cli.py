@@ -383,19 +383,40 @@ def relay_retry(
     data_dir: Annotated[Path, typer.Option(help="signs the operator's token")] = Path("data"),
 ) -> None:
     """Put a notification the tickets relay parked through again, after a fix."""
-    url = f"{tickets_url}/ops/relay/parked/{parked_id}/retry"
+    answer = _retry(f"{tickets_url}/ops/relay/parked/{parked_id}/retry", data_dir)
+    _say_retried(bool(answer["published"]), "published")
+
+
+@app.command("parked-retry")
+def parked_retry(
+    parked_id: Annotated[int, typer.Argument(min=1, help="the id `shiliu parked` lists")],
+    ledger_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['ledger']}",
+    data_dir: Annotated[Path, typer.Option(help="signs the operator's token")] = Path("data"),
+) -> None:
+    """Apply a message the ledger parked again, after a fix (it stays parked if it fails)."""
+    answer = _retry(f"{ledger_url}/ops/parked/{parked_id}/retry", data_dir)
+    _say_retried(bool(answer["applied"]), "applied", answer.get("reason"))
+
+
+def _retry(url: str, data_dir: Path) -> dict[str, Any]:
     try:
         response = httpx.post(url, headers=_operator_headers(data_dir), timeout=10.0)
     except httpx.HTTPError as error:
-        console.print(f"[red]error:[/red] tickets not reachable at {tickets_url}: {error}")
+        console.print(f"[red]error:[/red] not reachable: {url}: {error}")
         raise typer.Exit(2) from None
     if response.status_code != 200:
         console.print(f"[red]error:[/red] {response.status_code} {response.text}")
         raise typer.Exit(1)
-    published = response.json()["published"]
-    console.print("published" if published else "[yellow]failed again; parked again[/yellow]")
-    if not published:
-        raise typer.Exit(1)
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _say_retried(done: bool, what: str, why: str | None = None) -> None:
+    if done:
+        console.print(what)
+        return
+    console.print(f"[yellow]failed again; still parked[/yellow]{f': {why}' if why else ''}")
+    raise typer.Exit(1)
 
 
 class RebuildFrom(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from events.disputes import AnyDisputeEvent, DisputeEvent
 from events.tickets import AnyTicketEvent, TicketEvent, VisitRecorded
@@ -59,6 +59,25 @@ class Books:
             Family("dispute event", self.disputes, DISPUTE_EVENT),
             Family("visit event", self.visits, VISIT_EVENT),
         )
+
+    def retry_parked(self, parked_id: int) -> str | None:
+        """Put a parked message through its book again, after a fix: None when it was
+        applied, else why it stays parked. Raises `LookupError` when nothing is parked so."""
+        with self.database.transaction() as tx:
+            found = ParkingLot.find_in(tx, parked_id)
+            if found is None:
+                raise LookupError(parked_id)
+            consumer, payload = found
+            family = next(f for f in self.families if f.spec.durable == consumer)
+            try:
+                event = family.adapter.validate_json(payload)
+            except ValidationError as error:
+                why: str | None = f"still not a known {family.noun}: {error.error_count()} errors"
+            else:
+                why = family.intake.retry_parked_in(tx, parked_id, event)
+            if why is not None:
+                ParkingLot.note_in(tx, parked_id, why)
+            return why
 
     def street_of(self, district: str, community: str) -> str | None:
         """The community's street, as whichever book has seen the community records it."""

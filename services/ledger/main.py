@@ -140,7 +140,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     app = service_app("ledger", auth=ledger.settings.auth, lifespan=lifespan, readiness=readiness)
     app.state.ledger = ledger
     app.include_router(ledger_router(ledger.ledger))
-    app.include_router(parking_router(ledger.parking))
+    app.include_router(parking_router(ledger.ledger))
 
     @app.get("/ops/consumer", tags=["ops"], dependencies=[authorize("ops.read")])
     async def consumer_status() -> dict[str, Any]:

@@ -162,6 +162,23 @@ class Intake(Generic[E]):
         self._park(tx, delivery, f"could not be applied: {error!r}")
         return Verdict.PARKED
 
+    def retry_parked_in(self, tx: Cursor, parked_id: int, event: E) -> str | None:
+        """Apply a parked event after a fix: None when applied (and no longer parked), else
+        why not. Only an event its feed has settled (the mark passed it when it was parked)
+        may be applied out of order like this; anything else still comes in order."""
+        if event.sequence is None or event.sequence > self._lock(tx, event.feed):
+            return "not settled in its feed's order yet: it comes from the stream or the source"
+        tx.execute("SAVEPOINT retry_one")
+        try:
+            self.apply(tx, event)
+        except Exception as failure:
+            tx.execute("ROLLBACK TO SAVEPOINT retry_one")
+            tx.execute("RELEASE SAVEPOINT retry_one")
+            return f"could not be applied: {failure!r}"
+        tx.execute("RELEASE SAVEPOINT retry_one")
+        self.parking.release_in(tx, parked_id)
+        return None
+
     def _park(self, tx: Cursor, delivery: Delivery[E], error: str) -> None:
         self.parking.park_in(
             tx, consumer=self.consumer, subject=delivery.subject, headers=delivery.headers,

@@ -59,6 +59,25 @@ class ParkingLot:
              error[:2000], deliveries, datetime.now(UTC).isoformat()),
         )  # fmt: skip
 
+    @staticmethod
+    def find_in(tx: Cursor, parked_id: int) -> tuple[str, bytes] | None:
+        """The consumer and payload of a parked message, or None."""
+        tx.execute("SELECT consumer, payload FROM {t:parked_messages} WHERE id = ?", (parked_id,))
+        row = tx.fetchone()
+        return (str(row["consumer"]), bytes(row["payload"])) if row else None
+
+    @staticmethod
+    def release_in(tx: Cursor, parked_id: int) -> None:
+        tx.execute("DELETE FROM {t:parked_messages} WHERE id = ?", (parked_id,))
+
+    @staticmethod
+    def note_in(tx: Cursor, parked_id: int, error: str) -> None:
+        """Record why a retry failed too; the message stays parked."""
+        tx.execute(
+            "UPDATE {t:parked_messages} SET error = ?, deliveries = deliveries + 1 WHERE id = ?",
+            (error[:2000], parked_id),
+        )
+
     def list(self, *, consumer: str | None = None, limit: int = 100) -> list[ParkedMessage]:
         statement = "SELECT * FROM {t:parked_messages}"
         params: list[object] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -30,7 +31,9 @@ from events.topology import LEDGER_WISHES, TICKETS_STREAM
 from events.wishes import WishClaimed, WishPosted, WishVerified
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
+from services.ledger.projection import WishLedger
 from services.runtime.bus import provision
+from services.runtime.database import Database, open_datastore
 from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.settings import BusSettings, StoreSettings
@@ -423,3 +426,48 @@ async def _publish_pipelined(bus: BusSettings, events: list[WishPosted]) -> None
             ))  # fmt: skip
     finally:
         await client.close()
+
+
+def test_an_event_parked_because_its_table_was_gone_applies_once_when_retried_after_the_fix(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    ledger_file = str(stores["ledger"].sqlite_path)
+    with (
+        tickets_on(secured, stores["tickets"]) as tickets,
+        ledger_on(secured, stores["ledger"]) as ledger,
+    ):
+        wish_id = tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
+        tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
+        eventually(
+            lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("by_state", {}).get("open")
+        )
+        with contextlib.closing(sqlite3.connect(ledger_file)) as db:
+            db.execute("DROP TABLE ledger_unit_claims")  # an operator's mistake, say
+        claim = {"unit_id": "u1"}
+        tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit("u1"))
+        [parked] = eventually(lambda: ledger.get("/ops/parked").json())
+        assert "no such table" in parked["error"]
+        claimed_wishes(tickets, 1)  # the feed goes on past the parked event
+        eventually(
+            lambda: (
+                ledger.get("/ops/consumer").json()["consumers"]["ledger-wishes"]["marks"]
+                == {"tickets.wish": 6}
+            )
+        )
+
+        refused = ledger.post(f"/ops/parked/{parked['id']}/retry", headers=OPERATOR)
+        assert refused.json() == {"applied": False, "reason": refused.json()["reason"]}
+        assert "no such table" in refused.json()["reason"]
+        Database(open_datastore(stores["ledger"])).execute_script(WishLedger.ddl)  # the fix
+        both = [row["id"] for row in ledger.get("/ops/parked").json()]  # the other wish's claim
+        assert len(both) == 2
+        for parked_id in both:
+            retried = ledger.post(f"/ops/parked/{parked_id}/retry", headers=OPERATOR)
+            assert retried.json() == {"applied": True, "reason": None}
+            assert (
+                ledger.post(f"/ops/parked/{parked_id}/retry", headers=OPERATOR).status_code == 404
+            )
+        assert ledger.get("/ops/parked").json() == []
+        figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
+        assert (figures["wishes"], figures["claims"], figures["by_state"]["claimed"]) == (2, 2, 2)
+        assert sorted(u["unit_id"] for u in figures["claims_by_unit"]) == ["u0", "u1"]
