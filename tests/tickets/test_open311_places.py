@@ -14,7 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from georeport import GeoReport
 
+from events.tickets import Channel
 from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets.application import Caller
+from services.tickets.domain import Place
 from services.tickets.main import create_app as create_tickets
 from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
@@ -133,7 +136,16 @@ def test_the_specifications_example_post_and_the_georeport_client_work_over_real
         )  # fmt: skip
         assert posted.status_code == 200, posted.text
         created = ET.fromstring(posted.content).findtext("request/service_request_id")
-        eventually(lambda: len(httpx.get(f"{url}{ROOT}/requests.json").json()) == 2)
+        # stored as it could be before input was checked
+        app.state.tickets.dispatcher.receive(
+            Caller("gw-1", "grid_worker"),
+            place=Place("jinfeng", "s01", "c01"),
+            channel=Channel.GRID_PATROL,
+            proactive=True,
+            requester_id=None,
+            title="漏\x0b水",
+        )
+        eventually(lambda: len(httpx.get(f"{url}{ROOT}/requests.json").json()) == 3)
         as_json = GeoReport(f"{url}{ROOT}", jurisdiction="jinfeng")
         as_xml = GeoReport(f"{url}{ROOT}", jurisdiction="jinfeng", output_format="xml")
 
@@ -146,5 +158,6 @@ def test_the_specifications_example_post_and_the_georeport_client_work_over_real
     assert {"roof_leak", "untriaged"} <= {s["service_code"] for s in services}
     assert {r["service_code"] for r in listed_json} == {"roof_leak", "untriaged"}
     assert {r["service_code"] for r in listed_xml} == {"roof_leak", "untriaged"}
+    assert "漏\ufffd水" in {r["description"] for r in listed_xml}  # the XML stayed well-formed
     assert (one["service_request_id"], one["address_id"]) == (created, "c01/b007")
     assert definition == {"service_code": "roof_leak", "attributes": []}
