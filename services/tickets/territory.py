@@ -37,7 +37,8 @@ class _Node(Body):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=60)] = ""
+    name: Annotated[str, Field(max_length=60)] = ""
+    """Empty when the file gives none."""
 
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
@@ -47,7 +48,6 @@ Longitude = Annotated[float, Field(ge=-180, le=180)]
 class BuildingPlan(_Node):
     """A building and where it is: WGS 84 coordinates and its address, both optional."""
 
-    name: Annotated[str, Field(max_length=60)] = ""
     lat: Latitude | None = None
     long: Longitude | None = None
     address: Annotated[str, Field(max_length=200)] = ""

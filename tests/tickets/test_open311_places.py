@@ -4,6 +4,7 @@ alone, placed by the territory's coordinates, outlines and addresses; and a real
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,24 @@ def test_coordinates_outside_every_outline_go_to_the_nearest_building_within_the
         else:
             assert response.status_code == 400
             assert "and 50 m or more from its buildings" in response.json()[0]["description"]
+
+
+def test_a_territory_without_coordinates_or_names_still_places_requests_by_address_id(
+    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path
+) -> None:
+    bare = {"code": "jinfeng", "streets": [{"code": "s01", "communities": [
+        {"code": "c01", "grids": [{"code": "g01", "buildings": ["b001"]}]}]}]}  # fmt: skip
+    (tmp_path / "bare.json").write_text(json.dumps(bare), encoding="utf-8")
+    settings = with_api_keys(bus, stores["tickets"], tmp_path).model_copy(
+        update={"territory_files": [tmp_path / "bare.json"]}
+    )
+    with TestClient(create_tickets(settings)) as client:
+        by_id = _ticket(client, _post(client, address_id="c01/b001"))
+        by_coordinates = _post(client, **B007)
+
+    assert (by_id.grid, by_id.building) == ("g01", "b001")
+    assert by_coordinates.status_code == 400
+    assert "is in no grid of jinfeng" in by_coordinates.json()[0]["description"]
 
 
 def test_the_specifications_example_post_and_the_georeport_client_work_over_real_http(
