@@ -16,6 +16,7 @@ from services.runtime.database import eventsourcing_env
 from services.runtime.settings import StoreSettings
 from services.tickets.application import Caller, WishBoard
 from services.tickets.domain import Place
+from shiliu.demo import communities, district_plan
 
 Note = Callable[[str], None]
 STAFF = Caller(actor_id="staff-1", role="community_staff")
@@ -46,12 +47,20 @@ class CommandRow:
     result: Bracketed
 
 
+def demo_board(store: StoreSettings) -> WishBoard:
+    """A board on `store` with the demo district's territory, where the wishes are posted."""
+    board = WishBoard(eventsourcing_env(store))
+    board.atlas.import_plan(district_plan())
+    return board
+
+
 def wish_commands(board: WishBoard, number: int) -> Iterator[None]:
     """One client's own wishes, forever: post, verify, claim (three commands, one event each)."""
     resident = Caller(actor_id=f"resident-{number}", role="resident")
     unit_id = f"unit-{number}"
     unit = Caller(actor_id=f"{unit_id}-staff", role="unit_staff")
-    place = Place(district="jinfeng", street="s01", community=f"c{number % 8:02d}", grid="g01")
+    community = communities()[number % 8]
+    place = Place(district="jinfeng", street=community.street, community=community.code, grid="g01")
     while True:
         outcome = board.post_wish(
             resident,
@@ -89,7 +98,7 @@ def command_rows(
     label: str, store: StoreSettings, raw_store: StoreSettings, clients: tuple[int, ...],
     phase: Phase, note: Note,
 ) -> list[CommandRow]:  # fmt: skip
-    board = WishBoard(eventsourcing_env(store))
+    board = demo_board(store)
     raw = RawCommits(eventsourcing_env(raw_store))
     try:
         return [_row(label, board, raw.recorder, n, phase, note) for n in clients]

@@ -20,8 +20,8 @@ from events.wishes import ClaimMode, WishCategory
 from services.runtime.bus import make_broker, provision
 from services.runtime.database import Database, eventsourcing_env
 from services.runtime.nats_server import EmbeddedNats, free_port
-from services.runtime.positions import PositionStore
-from services.runtime.relay import JetStreamPublisher, Relay, encode
+from services.runtime.outbox import Outbox, encode
+from services.runtime.relay import JetStreamPublisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.application import WishBoard
 from services.tickets.domain import Place, Stamp, Wish
@@ -88,11 +88,10 @@ async def publish_raw(url: str, messages: Sequence[Message]) -> Rate:
 
 
 def relay_for(board: WishBoard, broker: NatsBroker) -> Relay:
+    database = Database(getattr(board.recorder, "datastore"))  # noqa: B009
     return Relay(
-        name="relay",
+        outbox=Outbox(database, translator(board.mapper)),
         recorder=board.recorder,
-        translate=translator(board.mapper),
-        positions=PositionStore(Database(getattr(board.recorder, "datastore"))),  # noqa: B009
         publisher=JetStreamPublisher(broker, stream=TICKETS_STREAM.name, timeout=TIMEOUT),
     )
 

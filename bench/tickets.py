@@ -41,7 +41,6 @@ from events.tickets import Channel, HandlerKind
 from services.runtime.database import Database, eventsourcing_env
 from services.runtime.settings import StoreSettings
 from services.tickets.application import Caller, WishBoard
-from services.tickets.atlas import Atlas
 from services.tickets.domain import Place, Stamp
 from services.tickets.publishing import WISHES, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
@@ -128,7 +127,7 @@ class Desk:
     def __init__(self, store: StoreSettings, clock: Clock) -> None:
         self.clock = clock
         self.board = WishBoard(eventsourcing_env(store), clock=clock)
-        self.atlas = Atlas(self.board)
+        self.atlas = self.board.atlas
         plan = district_plan()
         self.atlas.import_plan(plan)
         self.atlas.publish_rules(plan.code, RulebookFile.load(DEFAULT_RULES))

@@ -23,13 +23,11 @@ import psycopg
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from bench.commands import CommandRow, Phase, command_rows, command_step
+from bench.commands import CommandRow, Phase, command_rows, command_step, demo_board
 from bench.relay import relay_row
 from bench.report import Machine, Run, rich_table, write_section
 from bench.timing import measure
-from services.runtime.database import eventsourcing_env
 from services.runtime.settings import StoreKind, StoreSettings
-from services.tickets.application import WishBoard
 
 PG_HOST, PG_PORT, PG_DBNAME, PG_USER = "127.0.0.1", 5432, "test", "postgres"
 CLIENTS = (1, 32)
@@ -159,7 +157,7 @@ def run(plan: Plan, command: str, console: Console) -> Run:
 def profile(plan: Plan, console: Console) -> None:
     """cProfile of 1-client SQLite wish commands, run in this thread; prints, writes nothing."""
     with tempfile.TemporaryDirectory(prefix="shiliu-bench-") as tmp:
-        board = WishBoard(eventsourcing_env(StoreSettings(sqlite_path=Path(tmp) / "t.sqlite")))
+        board = demo_board(StoreSettings(sqlite_path=Path(tmp) / "t.sqlite"))
         try:
             measure(1, command_step(board), plan.phase.warmup)
             step, done = command_step(board)(0), 0

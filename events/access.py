@@ -15,10 +15,12 @@ from events.subjects import subject_pattern
 from events.topology import (
     LEDGER_DISPUTES,
     LEDGER_TICKETS,
+    LEDGER_VISITS,
     LEDGER_WISHES,
     STREAMS,
     ConsumerSpec,
     StreamSpec,
+    replay_subject,
 )
 
 JS_API = "$JS.API"
@@ -63,6 +65,10 @@ class BusUser(BaseModel):
     emits: tuple[str, ...] = ()
     consumes: tuple[ConsumerSpec, ...] = ()
     manages: tuple[StreamSpec, ...] = ()
+    answers_replays: bool = False
+    """A source: it serves its feeds on its replay subject and may answer the requester."""
+    replays_from: tuple[str, ...] = ()
+    """Sources it may ask for replays besides those of the feeds it consumes (rebuilds)."""
 
     @property
     def inbox(self) -> str:
@@ -73,20 +79,37 @@ class BusUser(BaseModel):
         return (
             *self.emits,
             *(subject for spec in self.consumes for subject in consuming(spec)),
+            *self.replays_requested,
             *(subject for stream in self.manages for subject in managing(stream)),
         )
 
     @property
+    def replays_requested(self) -> tuple[str, ...]:
+        """The replay subjects of the sources behind the feeds it consumes."""
+        sources = {feed.split(".", 1)[0] for spec in self.consumes for feed in spec.feeds}
+        sources.update(self.replays_from)
+        return tuple(replay_subject(source) for source in sorted(sources))
+
+    @property
     def subscribe_allow(self) -> tuple[str, ...]:
-        return (f"{self.inbox}.>",)
+        served = (replay_subject(self.name),) if self.answers_replays else ()
+        return (f"{self.inbox}.>", *served)
+
+    @property
+    def allow_responses(self) -> bool:
+        """Replying to a request it received (and only to that) needs the server's leave."""
+        return self.answers_replays
 
 
-TICKETS_USER = BusUser(name="tickets", emits=(subject_pattern("tickets"),))
-LEDGER_USER = BusUser(name="ledger", consumes=(LEDGER_WISHES, LEDGER_TICKETS, LEDGER_DISPUTES))
+TICKETS_USER = BusUser(name="tickets", emits=(subject_pattern("tickets"),), answers_replays=True)
+LEDGER_USER = BusUser(
+    name="ledger", consumes=(LEDGER_WISHES, LEDGER_TICKETS, LEDGER_DISPUTES, LEDGER_VISITS)
+)
 MATCHING_USER = BusUser(name="matching", emits=(subject_pattern("matching"),))
 NOTIFY_USER = BusUser(name="notify", emits=(subject_pattern("notify"),))
-OPERATOR_USER = BusUser(name="operator", manages=STREAMS)
-"""`shiliu provision`, `status` and `rebuild-ledger`: runs the topology, publishes no events."""
+OPERATOR_USER = BusUser(name="operator", manages=STREAMS, replays_from=("tickets",))
+"""`shiliu provision`, `status` and `rebuild-ledger`: runs the topology, replays sources for a
+rebuild, publishes no events."""
 
 BUS_USERS: tuple[BusUser, ...] = (
     TICKETS_USER,

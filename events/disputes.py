@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from events.envelope import IntegrationEvent
+from events.envelope import Count, IntegrationEvent
 
 
 class DisputeKind(StrEnum):
@@ -108,7 +108,7 @@ class MediationSessionHeld(DisputeEvent):
 
     subject_suffix: ClassVar[str] = "dispute.session_held"
     type: Literal["MediationSessionHeld"] = "MediationSessionHeld"
-    session: int
+    session: Count
     mode: SessionMode
 
 
@@ -164,8 +164,8 @@ class DisputeResolved(DisputeEvent):
 
     subject_suffix: ClassVar[str] = "dispute.resolved"
     type: Literal["DisputeResolved"] = "DisputeResolved"
-    sessions: int
-    breaches: int
+    sessions: Count
+    breaches: Count
 
 
 DISPUTE_EVENTS: tuple[type[DisputeEvent], ...] = (

@@ -14,6 +14,15 @@ CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 """Declared as a pattern, so the OpenAPI and AsyncAPI schemas carry it too."""
 
+INT64_MAX = 2**63 - 1
+"""Every integer on the bus fits a signed 64-bit column (SQLite INTEGER, PostgreSQL BIGINT)."""
+
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""A non-negative integer that every store can hold."""
+
+Ordinal = Annotated[int, Field(ge=1, le=INT64_MAX)]
+"""A position or sequence number: from 1, within 64 bits."""
+
 
 class Role(StrEnum):
     """Who is acting; the authorisation issue refines what each may do."""
@@ -64,7 +73,7 @@ class IntegrationEvent(BaseModel):
 
     event_id: UUID
     type: str
-    version: int = 1
+    version: Annotated[int, Field(ge=1, le=1000)] = 1
     occurred_at: AwareDatetime
     recorded_at: AwareDatetime
     territory: Territory
@@ -72,6 +81,20 @@ class IntegrationEvent(BaseModel):
     on_behalf_of: str | None = None
     correlation_id: UUID | None = None
     causation_id: UUID | None = None
-    source: str
+    source: Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
     """The publishing service's name; with `position`, the event's place in its log."""
-    position: Annotated[int, Field(ge=1)]
+    position: Ordinal
+    sequence: Ordinal | None = None
+    """The event's number in its feed (its source's events of one family), gap-free from 1:
+    how a consumer knows it has missed one. Stamped by the source's relay; absent on events a
+    service translates for its own views."""
+
+    @classmethod
+    def family(cls) -> str:
+        """The feed's family: the first token of the subject suffix (`wish`, `ticket`, …)."""
+        return cls.subject_suffix.split(".", 1)[0]
+
+    @property
+    def feed(self) -> str:
+        """`<source>.<family>`, e.g. `tickets.wish`: the unit of gap-free numbering."""
+        return f"{self.source}.{self.family()}"

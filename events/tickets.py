@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from events.envelope import Code, IntegrationEvent
+from events.envelope import Code, Count, IntegrationEvent
 
 
 class Channel(StrEnum):
@@ -101,7 +101,7 @@ class TicketTriaged(TicketEvent):
     type: Literal["TicketTriaged"] = "TicketTriaged"
     category: Code
     grid: Code
-    rule_version: int
+    rule_version: Count
     level: Level
     handler_kind: HandlerKind
 
@@ -122,7 +122,7 @@ class TicketDispatched(TicketEvent):
     handler_kind: HandlerKind
     handler_id: str
     level: Level
-    rule_version: int
+    rule_version: Count
     accept_due_at: AwareDatetime
     warn_at: AwareDatetime | None = None
     """When the deadline's warning is due."""
@@ -168,7 +168,7 @@ class TicketResumed(TicketEvent):
 
     subject_suffix: ClassVar[str] = "ticket.resumed"
     type: Literal["TicketResumed"] = "TicketResumed"
-    held_seconds: Annotated[int, Field(ge=0)]
+    held_seconds: Count
     resolve_due_at: AwareDatetime | None = None
     warn_at: AwareDatetime | None = None
     """When the deadline's warning is due."""
@@ -180,7 +180,7 @@ class TicketResolutionReported(TicketEvent):
     subject_suffix: ClassVar[str] = "ticket.resolution_reported"
     type: Literal["TicketResolutionReported"] = "TicketResolutionReported"
     handler_id: str
-    amount: Decimal | None = None
+    amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)] | None = None
     """Yuan involved in the problem (e.g. wages recovered, repair costs), for the ledger."""
 
 
@@ -205,7 +205,7 @@ class TicketReopened(TicketEvent):
     subject_suffix: ClassVar[str] = "ticket.reopened"
     type: Literal["TicketReopened"] = "TicketReopened"
     reason: ReopenReason
-    reopenings: int
+    reopenings: Count
     resolve_due_at: AwareDatetime | None = None
     warn_at: AwareDatetime | None = None
     """When the deadline's warning is due."""
@@ -259,7 +259,7 @@ class VisitRecorded(IntegrationEvent):
     type: Literal["VisitRecorded"] = "VisitRecorded"
     visit_id: UUID
     building: Code | None = None
-    households: Annotated[int, Field(ge=0)]
+    households: Count
     opened_tickets: list[UUID] = Field(default_factory=list)
 
 
@@ -300,7 +300,6 @@ AnyTicketEvent = Annotated[
     | TicketClosed
     | TicketDeadlineWarned
     | TicketDeadlineBreached
-    | TicketEscalated
-    | VisitRecorded,
+    | TicketEscalated,
     Field(discriminator="type"),
 ]

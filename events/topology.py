@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from events.subjects import subject_pattern
+from events.subjects import ROOT, subject_pattern
 
 
 class StreamSpec(BaseModel):
@@ -22,12 +22,23 @@ class StreamSpec(BaseModel):
     """0 keeps messages forever: the stream doubles as a replay cache."""
 
 
+def replay_subject(source: str) -> str:
+    """Where a source answers requests for its feeds' events (request/reply, never a stream).
+
+    Three tokens, so it can never match an event subject (six tokens) or a stream's pattern.
+    """
+    return f"{ROOT}.replay.{source}"
+
+
 class ConsumerSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     stream: str
     durable: str
     filter_subject: str
+    feeds: tuple[str, ...]
+    """The feeds (`<source>.<family>`) behind the filter, each numbered gap-free by its source;
+    the consumer checks each for gaps and asks the source for what it missed."""
     ack_wait_seconds: float = 30.0
     max_deliver: int = 20
     backoff_seconds: tuple[float, ...] = (30.0, 30.0, 60.0, 120.0, 300.0)
@@ -43,18 +54,33 @@ LEDGER_WISHES = ConsumerSpec(
     stream=TICKETS_STREAM.name,
     durable="ledger-wishes",
     filter_subject=subject_pattern("tickets", "wish.>"),
+    feeds=("tickets.wish",),
 )
 
 LEDGER_TICKETS = ConsumerSpec(
     stream=TICKETS_STREAM.name,
     durable="ledger-tickets",
     filter_subject=subject_pattern("tickets", "ticket.>"),
+    feeds=("tickets.ticket",),
 )
 LEDGER_DISPUTES = ConsumerSpec(
     stream=TICKETS_STREAM.name,
     durable="ledger-disputes",
     filter_subject=subject_pattern("tickets", "dispute.>"),
+    feeds=("tickets.dispute",),
+)
+
+LEDGER_VISITS = ConsumerSpec(
+    stream=TICKETS_STREAM.name,
+    durable="ledger-visits",
+    filter_subject=subject_pattern("tickets", "visit.>"),
+    feeds=("tickets.visit",),
 )
 
 STREAMS: tuple[StreamSpec, ...] = (TICKETS_STREAM, MATCHING_STREAM)
-CONSUMERS: tuple[ConsumerSpec, ...] = (LEDGER_WISHES, LEDGER_TICKETS, LEDGER_DISPUTES)
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    LEDGER_WISHES,
+    LEDGER_TICKETS,
+    LEDGER_DISPUTES,
+    LEDGER_VISITS,
+)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from events.envelope import IntegrationEvent
+from events.envelope import INT64_MAX, Count, IntegrationEvent
 
 
 class ClaimMode(StrEnum):
@@ -75,7 +75,7 @@ class WishPosted(WishEvent):
     title: str
     category: WishCategory
     claim_mode: ClaimMode
-    quota: Annotated[int, Field(ge=1)]
+    quota: Annotated[int, Field(ge=1, le=INT64_MAX)]
     expires_at: AwareDatetime | None = None
 
 
@@ -101,8 +101,8 @@ class WishClaimed(WishEvent):
     type: Literal["WishClaimed"] = "WishClaimed"
     unit_id: str
     claim_mode: ClaimMode
-    claimants: int
-    quota: int
+    claimants: Count
+    quota: Count
 
 
 class WishClaimRefused(WishEvent):
@@ -122,7 +122,7 @@ class WishClaimReleased(WishEvent):
     type: Literal["WishClaimReleased"] = "WishClaimReleased"
     unit_id: str
     reason: ReleaseReason
-    claimants: int
+    claimants: Count
 
 
 class WishFulfilmentReported(WishEvent):

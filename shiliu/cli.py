@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import tempfile
 from collections.abc import Coroutine
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -14,6 +16,9 @@ import httpx
 import nats
 import typer
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import OKPAlgorithm
 from nats.js.errors import NotFoundError
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
@@ -32,7 +37,7 @@ from services.runtime.identity import (
 )
 from services.runtime.nats_auth import read_password
 from services.runtime.nats_server import NatsServerError
-from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.settings import BusSettings, StoreKind, StoreSettings
 from shiliu.embedded import DEFAULT_PORTS, EmbeddedConfig, api_keys_file, auth_keys, run_stack
 
 app = typer.Typer(
@@ -171,9 +176,20 @@ def status(
     console.print(streams, consumers)
     relay = _get_json(f"{tickets_url}/ops/relay", headers)
     console.print(f"tickets relay: {relay if relay is not None else 'tickets not reachable'}")
-    parked = _get_json(f"{ledger_url}/ops/parked", headers)
-    count = "ledger not reachable" if parked is None else len(parked)
-    console.print(f"parked messages (ledger): {count}")
+    ledger = _get_json(f"{ledger_url}/ops/consumer", headers)
+    if ledger is None:
+        console.print("ledger: not reachable")
+        return
+    gaps = ledger["gaps"]
+    console.print(
+        f"ledger gaps: {gaps.get('detected', 0)} detected, {gaps.get('repaired', 0)} repaired "
+        f"({gaps.get('events_repaired', 0)} events fetched from the sources), "
+        f"{gaps.get('open', 0)} open"
+    )
+    console.print(f"parked messages (ledger): {ledger['parked']}")
+    for name, loop in ledger["loops"].items():
+        if not loop["running"] or loop["failures"]:
+            console.print(f"[yellow]loop {name}[/yellow]: {loop}")
 
 
 def _operator_headers(data_dir: Path) -> dict[str, str]:
@@ -304,13 +320,33 @@ def api_key(
 
 
 @app.command()
+def jwks(
+    data_dir: Annotated[Path, typer.Option(help="holds (or gets) the token key pair")] = Path(
+        "data"
+    ),
+) -> None:
+    """Print the public half of the embedded default's token key as a JWKS document (made
+    once under DATA_DIR/keys, like `up` makes it), for services that verify its tokens."""
+    pem = auth_keys(data_dir).public_key_file
+    assert pem is not None
+    public = load_pem_public_key(pem.read_bytes())
+    if not isinstance(public, Ed25519PublicKey):
+        console.print("[red]error:[/red] the token key is not an Ed25519 key")
+        raise typer.Exit(2)
+    key = json.loads(OKPAlgorithm.to_jwk(public))
+    typer.echo(json.dumps({"keys": [{**key, "alg": "EdDSA", "use": "sig"}]}, indent=1))
+
+
+@app.command()
 def parked(
     data_dir: Annotated[Path, typer.Option(help="the embedded default's data folder")] = Path(
         "data"
     ),
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
 ) -> None:
-    """List messages the ledger parked (malformed, unknown, or failing past max_deliver)."""
+    """List what the ledger parked (malformed, unknown, unappliable messages) and what the
+    tickets relay parked (notifications it could not translate or publish)."""
     from services.ledger.main import Ledger, LedgerSettings
 
     ledger = Ledger(
@@ -327,31 +363,95 @@ def parked(
         table.add_row(str(row.id), row.consumer, row.subject, str(row.stream_sequence),
                       str(row.deliveries), row.error, row.payload[:120])  # fmt: skip
     console.print(table)
+    relay = _get_json(f"{tickets_url}/ops/relay/parked?limit={limit}", _operator_headers(data_dir))
+    if relay is None:
+        console.print("tickets relay: not reachable")
+        return
+    outbox = Table(title=f"parked by the tickets relay ({len(relay)}; `shiliu relay-retry ID`)")
+    for column in ("id", "position", "stage", "topic", "feed", "seq", "error"):
+        outbox.add_column(column, overflow="fold")
+    for entry in relay:
+        outbox.add_row(*(str(entry[k]) for k in ("id", "position", "stage", "topic", "feed",
+                                                  "sequence", "error")))  # fmt: skip
+    console.print(outbox)
+
+
+@app.command("relay-retry")
+def relay_retry(
+    parked_id: Annotated[int, typer.Argument(min=1, help="the id `shiliu parked` lists")],
+    tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
+    data_dir: Annotated[Path, typer.Option(help="signs the operator's token")] = Path("data"),
+) -> None:
+    """Put a notification the tickets relay parked through again, after a fix."""
+    url = f"{tickets_url}/ops/relay/parked/{parked_id}/retry"
+    try:
+        response = httpx.post(url, headers=_operator_headers(data_dir), timeout=10.0)
+    except httpx.HTTPError as error:
+        console.print(f"[red]error:[/red] tickets not reachable at {tickets_url}: {error}")
+        raise typer.Exit(2) from None
+    if response.status_code != 200:
+        console.print(f"[red]error:[/red] {response.status_code} {response.text}")
+        raise typer.Exit(1)
+    published = response.json()["published"]
+    console.print("published" if published else "[yellow]failed again; parked again[/yellow]")
+    if not published:
+        raise typer.Exit(1)
+
+
+class RebuildFrom(StrEnum):
+    SOURCES = "sources"
+    STREAM = "stream"
 
 
 @app.command("rebuild-ledger")
 def rebuild_ledger(
     nats_url: NatsUrl = DEFAULT_NATS,
+    source: Annotated[
+        RebuildFrom, typer.Option("--from", help="the sources of record, or the stream's copy")
+    ] = RebuildFrom.SOURCES,
     into: Annotated[Path | None, typer.Option(help="SQLite file for the rebuilt ledger")] = None,
     data_dir: Annotated[Path, typer.Option()] = Path("data"),
 ) -> None:
-    """Rebuild the ledger from the stream into a fresh store and compare it with the live one."""
-    from services.ledger.main import Ledger, LedgerSettings
-    from services.ledger.rebuild import replay_into
+    """Rebuild the ledger into a fresh store and compare it with a snapshot of the live one.
 
-    target = into or Path(tempfile.mkdtemp()) / "ledger-rebuilt.sqlite"
-    rebuilt = Ledger(LedgerSettings(store=StoreSettings(sqlite_path=target), consume=False))
-    live = Ledger(
-        LedgerSettings(store=StoreSettings(sqlite_path=data_dir / "ledger.sqlite"), consume=False)
-    )
+    The live ledger's store comes from SHILIU_LEDGER_STORE__… when set (PostgreSQL: the
+    rebuild goes into the schema `<schema>_rebuild`, emptied first), else `--data-dir`."""
+    from services.ledger.main import Ledger, LedgerSettings
+    from services.ledger.rebuild import rebuild_from_sources, rebuild_from_stream
+
+    live_store, target = _rebuild_stores(data_dir, into)
+    rebuilt = Ledger(LedgerSettings(store=target, consume=False))
+    live = Ledger(LedgerSettings(store=live_store, consume=False))
     try:
         bus = _operator_bus(nats_url, data_dir)
-        applied, skipped = _on_the_bus(bus, replay_into(rebuilt.ledger, bus))
-        same = rebuilt.ledger.dump() == live.ledger.dump()
+        rebuild = rebuild_from_sources if source is RebuildFrom.SOURCES else rebuild_from_stream
+        result = _on_the_bus(bus, rebuild(rebuilt.ledger, live.ledger, bus))
     finally:
         rebuilt.close()
         live.close()
-    console.print(f"replayed {applied} events ({skipped} malformed skipped) into {target}")
-    console.print("rebuild equals the live ledger" if same else "[yellow]rebuild differs[/yellow]")
-    if not same:
+    where = target.sqlite_path if target.kind is StoreKind.SQLITE else target.pg_schema
+    console.print(f"replayed {result.applied} events from the {source.value} into {where} "
+                  f"({result.skipped} malformed skipped)")  # fmt: skip
+    for feed, count in result.missing.items():
+        console.print(f"[yellow]{feed}: {count} events the live ledger has are missing[/yellow]")
+    console.print(
+        "rebuild equals the live ledger" if result.same else "[yellow]rebuild differs[/yellow]"
+    )
+    if not result.same:
         raise typer.Exit(1)
+
+
+def _rebuild_stores(data_dir: Path, into: Path | None) -> tuple[StoreSettings, StoreSettings]:
+    """The live ledger's store and a fresh one beside it for the rebuild."""
+    from services.ledger.main import LedgerSettings
+    from services.runtime.database import drop_pg_schema
+
+    configured = os.environ.get("SHILIU_LEDGER_STORE__KIND")
+    live = LedgerSettings(consume=False).store if configured else None
+    if live is not None and live.kind is StoreKind.POSTGRES:
+        target = live.model_copy(update={"pg_schema": f"{live.pg_schema}_rebuild"})
+        drop_pg_schema(target)
+        return live, target
+    live = live or StoreSettings(sqlite_path=data_dir / "ledger.sqlite")
+    path = into or Path(tempfile.mkdtemp()) / "ledger-rebuilt.sqlite"
+    return live, StoreSettings(sqlite_path=path)

@@ -1,16 +1,17 @@
 """A demo district shaped like Jinfeng: 68 communities in 8 streets, wishes in every state.
 
 Seeded through the tickets service's own HTTP API, so the demo exercises the real path
-(store, relay, bus, ledger). Residents come with made-up contact details (names, 139… phone
+(store, relay, bus, ledger), and idempotently: seeding again after a crash gives the same
+district (see `demo_cases`). Residents come with made-up contact details (names, 139… phone
 numbers, addresses), so the personal-data path is exercised too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -23,7 +24,7 @@ from services.tickets.territory import (
     GridPlan,
     StreetPlan,
 )
-from shiliu.demo_cases import seed_dispute, seed_ticket
+from shiliu.demo_cases import post, seed_dispute, seed_ticket
 
 DISTRICT = "jinfeng"
 STREETS = 8
@@ -45,18 +46,26 @@ FULL_NAMES = ("阿依古丽·买买提", "马晓梅", "古丽娜尔", "艾尼瓦
 """A multi-ethnic district: some names do not split into surname and given name."""
 
 
+GRIDS = 2024
+"""Jinfeng's building-unit grids: about 30 per community."""
+
+
 @dataclass(frozen=True)
 class Community:
     street: str
     code: str
+    grids: int = GRIDS // COMMUNITIES
+    """Its grids are g01 … g<grids>."""
 
 
 def communities() -> list[Community]:
-    return [Community(f"s{(i % STREETS) + 1:02d}", f"c{i + 1:02d}") for i in range(COMMUNITIES)]
+    base, extra = divmod(GRIDS, COMMUNITIES)
+    return [
+        Community(f"s{(i % STREETS) + 1:02d}", f"c{i + 1:02d}", base + (1 if i < extra else 0))
+        for i in range(COMMUNITIES)
+    ]
 
 
-GRIDS = 2024
-"""Jinfeng's building-unit grids: about 30 per community."""
 SOUTH_WEST = (38.43, 106.17)
 """Where the demo district's map starts (latitude, longitude), near Yinchuan's Jinfeng."""
 COMMUNITY_SIZE = (0.008, 0.010)
@@ -96,11 +105,10 @@ def district_plan() -> DistrictPlan:
     """The demo district's territory: 8 streets, 68 communities, 2,024 grids and their
     buildings (3–6 a grid), with coordinates, outlines and addresses, the same on every run."""
     rng = random.Random("jinfeng-territory")
-    base, extra = divmod(GRIDS, COMMUNITIES)
     streets: dict[str, list[CommunityPlan]] = {}
-    for i, community in enumerate(communities()):
+    for community in communities():
         grids, building = [], 0
-        for g in range(base + (1 if i < extra else 0)):
+        for g in range(community.grids):
             count = rng.randint(3, 6)
             grids.append(_grid(community.code, g, building + 1, count))
             building += count
@@ -149,11 +157,6 @@ class Issuer:
         return self.headers(community, f"{unit}-staff", Role.UNIT_STAFF, unit=unit)
 
 
-async def _post(client: httpx.AsyncClient, path: str, headers: dict[str, str], body: Any) -> None:
-    response = await client.post(path, json=body, headers=headers)
-    response.raise_for_status()
-
-
 async def _seed_wish(
     client: httpx.AsyncClient,
     issuer: Issuer,
@@ -165,31 +168,31 @@ async def _seed_wish(
     title, category = rng.choice(WISHES)
     joint = rng.random() < 0.2
     resident = f"resident-{community.code}-{n}"
-    response = await client.post(
+    act = functools.partial(post, client, f"{community.code}-w{n}")
+    posted = await act(
         "/wishes",
-        json={
+        issuer.resident(community, resident),
+        {
             "district": DISTRICT, "street": community.street, "community": community.code,
-            "grid": f"g{rng.randint(1, 30):02d}", "resident_id": resident, "title": title,
-            "category": category, "claim_mode": "joint" if joint else "exclusive",
+            "grid": f"g{rng.randint(1, community.grids):02d}", "resident_id": resident,
+            "title": title, "category": category, "claim_mode": "joint" if joint else "exclusive",
             "quota": 3 if joint else 1, "contact": contact(community, n, seed_value),
         },
-        headers=issuer.resident(community, resident),
     )  # fmt: skip
-    response.raise_for_status()
-    wish = f"/wishes/{response.json()['wish']['id']}"
+    wish = f"/wishes/{posted['wish']['id']}"
     progress = rng.randint(0, 5)
     if progress >= 1:
-        await _post(client, f"{wish}/verification", issuer.staff(community), None)
+        await act(f"{wish}/verification", issuer.staff(community), None)
     unit = f"unit-{community.code}-{rng.randint(1, 6)}"
     if progress >= 2:
-        await _post(client, f"{wish}/claims", issuer.unit(community, unit), {"unit_id": unit})
+        await act(f"{wish}/claims", issuer.unit(community, unit), {"unit_id": unit})
     if progress >= 3:
-        await _post(client, f"{wish}/fulfilment", issuer.unit(community, unit), {"unit_id": unit})
+        await act(f"{wish}/fulfilment", issuer.unit(community, unit), {"unit_id": unit})
     if progress >= 4:
-        await _post(client, f"{wish}/fulfilment/verification", issuer.staff(community), None)
+        await act(f"{wish}/fulfilment/verification", issuer.staff(community), None)
     if progress >= 5:
         resident_headers = issuer.resident(community, resident)
-        await _post(client, f"{wish}/acknowledgement", resident_headers, {"rating": 5})
+        await act(f"{wish}/acknowledgement", resident_headers, {"rating": 5})
 
 
 async def seed(
@@ -217,8 +220,8 @@ async def seed(
             async with limit:
                 for n in range(tickets_per_community):
                     await seed_ticket(client, headers, where, n, case_rng)
-                for _ in range(disputes_per_community):
-                    await seed_dispute(client, headers, where, case_rng)
+                for n in range(disputes_per_community):
+                    await seed_dispute(client, headers, where, n, case_rng)
 
         await asyncio.gather(*(cases(c, random.Random(rng.random())) for c in communities()))
     return len(jobs)

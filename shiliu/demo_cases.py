@@ -1,7 +1,14 @@
-"""Demo tickets and disputes, seeded through the tickets service's HTTP API like the wishes."""
+"""Demo tickets and disputes, seeded through the tickets service's HTTP API like the wishes.
+
+Every demo command carries an `Idempotency-Key` fixed by the demo record it belongs to and
+its path, and every random choice comes from a generator seeded per record: seeding again
+after a crash in the middle answers the commands already done with their first answers and
+does only the rest, so the demo district ends the same as after one clean seeding.
+"""
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
@@ -24,8 +31,13 @@ CHANNELS = ("web", "phone", "chat_group", "walk_in")
 HANDLERS = {"unit": "unit", "volunteer_team": "team", "grid_worker": "gw", "department": "dept"}
 
 
-async def _post(client: httpx.AsyncClient, path: str, headers: dict[str, str], body: Any) -> Any:
-    response = await client.post(path, json=body, headers=headers)
+async def post(
+    client: httpx.AsyncClient, record: str, path: str, headers: dict[str, str], body: Any
+) -> Any:
+    """POST one demo command, keyed by its demo `record` and `path` (which, past the first
+    command, holds the record's id)."""
+    keyed = {**headers, "Idempotency-Key": f"demo:{record}:{path}"}
+    response = await client.post(path, json=body, headers=keyed)
     response.raise_for_status()
     return response.json()
 
@@ -46,33 +58,34 @@ async def seed_ticket(
         "requester_id": None if proactive else resident,
     }
     staff = headers(Role.COMMUNITY_STAFF, "staff")
-    ticket = (await _post(client, "/tickets", staff, body))["ticket"]
+    act = functools.partial(post, client, f"{where['community']}-t{n}")
+    ticket = (await act("/tickets", staff, body))["ticket"]
     path, progress = f"/tickets/{ticket['id']}", rng.randint(0, 6)
     if progress < 1:
         return
-    triaged = (await _post(client, f"{path}/triage", staff, {"category": category}))["ticket"]
+    triaged = (await act(f"{path}/triage", staff, {"category": category}))["ticket"]
     if progress < 2:
         return
     unit = f"{HANDLERS[triaged['handler_kind']]}-{where['community']}-{rng.randint(1, 4)}"
-    await _post(client, f"{path}/dispatch", staff, {"handler_id": unit})
+    await act(f"{path}/dispatch", staff, {"handler_id": unit})
     handler = headers(Role.UNIT_STAFF, f"{unit}-staff", unit=unit)
     mine = {"handler_id": unit}
     for step, needed in (("acceptance", 3), ("work", 4)):
         if progress < needed:
             return
-        await _post(client, f"{path}/{step}", handler, mine)
+        await act(f"{path}/{step}", handler, mine)
     if progress < 5:
         return
     amount = str(rng.choice([0, 200, 1500, 12000])) if rng.random() < 0.4 else None
-    await _post(client, f"{path}/resolution", handler, {**mine, "amount": amount})
-    await _post(client, f"{path}/verification", staff, {"passed": True})
+    await act(f"{path}/resolution", handler, {**mine, "amount": amount})
+    await act(f"{path}/verification", staff, {"passed": True})
     if progress >= 6 and not proactive:
         resident_headers = headers(Role.RESIDENT, resident, person=resident)
-        await _post(client, f"{path}/rating", resident_headers, {"rating": rng.randint(3, 5)})
+        await act(f"{path}/rating", resident_headers, {"rating": rng.randint(3, 5)})
 
 
 async def seed_dispute(
-    client: httpx.AsyncClient, headers: Any, where: dict[str, str], rng: random.Random
+    client: httpx.AsyncClient, headers: Any, where: dict[str, str], n: int, rng: random.Random
 ) -> None:
     """One neighbour or family dispute, mediated as far as a random step."""
     parties = [
@@ -86,17 +99,18 @@ async def seed_dispute(
         "parties": parties,
         "summary": "楼上漏水到楼下，协商未果",
     }
-    dispute = (await _post(client, "/disputes", staff, body))["dispute"]
+    act = functools.partial(post, client, f"{where['community']}-d{n}")
+    dispute = (await act("/disputes", staff, body))["dispute"]
     path = f"/disputes/{dispute['id']}"
     if rng.random() < 0.2:
         return
-    await _post(client, f"{path}/acceptance", staff, None)
+    await act(f"{path}/acceptance", staff, None)
     mediator = {"mediator_id": f"mediator-{where['community']}", "kind": "team_member"}
-    await _post(client, f"{path}/mediators", staff, mediator)
+    await act(f"{path}/mediators", staff, mediator)
     for party in parties:
-        await _post(client, f"{path}/parties/{party['person_id']}/consent", staff, None)
+        await act(f"{path}/parties/{party['person_id']}/consent", staff, None)
     if rng.random() < 0.5:
         return
-    await _post(client, f"{path}/sessions", staff, {"mode": "in_person", "minutes": "双方陈述"})
-    await _post(client, f"{path}/agreement", staff, {"text": "维修费用双方各担一半"})
-    await _post(client, f"{path}/follow-ups", staff, {"holding": True})
+    await act(f"{path}/sessions", staff, {"mode": "in_person", "minutes": "双方陈述"})
+    await act(f"{path}/agreement", staff, {"text": "维修费用双方各担一半"})
+    await act(f"{path}/follow-ups", staff, {"holding": True})

@@ -164,7 +164,7 @@ async def run_stack(
             port=config.nats_port,
             authorization=authorization,
         )
-        await asyncio.to_thread(nats.start)
+        nats.start()  # on the loop's own thread: the child dies with it (see nats_server)
     bus = BusSettings(url=config.nats_url or (nats.url if nats else ""))
     try:
         await provision(bus_as("operator", bus, passwords))

@@ -25,12 +25,25 @@ from services.runtime.bus import provision
 from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
+from services.tickets.application import WishBoard
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
 from shiliu.demo import district_plan
+from tests.support.loopback import only_loopback
 from tests.support.tokens import auth_settings, bearer
 
 PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
+
+
+def in_ci() -> bool:
+    """`CI=true` (as `.ci/run` sets it): a missing PostgreSQL or Chromium fails, not skips."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network_beyond_loopback() -> Iterator[None]:
+    with only_loopback():
+        yield
 
 
 @pytest.fixture
@@ -88,7 +101,7 @@ def _pg_available() -> bool:
 def pg_schema() -> Iterator[str]:
     """A fresh schema in the `test` database, dropped afterwards."""
     if not _pg_available():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (CI must provide it)")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -127,6 +140,13 @@ def demo_territory() -> Path:
     path = Path(tempfile.mkdtemp(prefix="shiliu-territory-")) / "jinfeng.json"
     path.write_text(district_plan().model_dump_json(), encoding="utf-8")
     return path
+
+
+def with_demo_territory(board: WishBoard) -> WishBoard:
+    """`board` knowing the demo district's territory, as the tickets service imports it at start:
+    wishes are posted only where the territory has their place."""
+    board.atlas.import_plan(district_plan())
+    return board
 
 
 def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> TicketsSettings:

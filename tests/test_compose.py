@@ -218,7 +218,7 @@ def test_each_service_listens_publishes_and_is_health_checked_on_one_port(
         port = str(_settings(container, monkeypatch).port)
         assert [target for _, _, target in _published(container)] == [port], name
         probe = " ".join(container["healthcheck"]["test"])
-        assert f"http://127.0.0.1:{port}/health" in probe, name
+        assert f"http://127.0.0.1:{port}/health/ready'" in probe, name  # readiness, not liveness
 
 
 def test_services_start_after_provisioning_and_a_healthy_postgres() -> None:
@@ -317,3 +317,26 @@ def test_every_nats_node_admits_only_the_bus_users_of_the_generated_config() -> 
             variable = password_env(user.name)
             assert _reference(environment[variable]) == variable, (node, variable)
             assert f"${variable}" in config.read_text(encoding="utf-8")
+
+
+def test_every_service_verifies_tokens_with_a_jwks_file_the_operator_mounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verifying = set()
+    for name, container in _service_containers():
+        settings = _settings(container, monkeypatch)
+        jwks = settings.auth.jwks_file
+        assert jwks is not None, f"{name} verifies no tokens"
+        [mount] = [v for v in container["volumes"] if v.endswith(f":{jwks}:ro")]
+        assert _REQUIRED_REFERENCE.match(mount), f"{name}: {mount} is not the operator's path"
+        verifying.add(_served(container))
+    assert verifying == set(SERVICES)
+
+
+def test_the_tickets_service_loads_a_territory_file_the_operator_mounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    container = CONTAINERS["tickets"]
+    [territory] = _settings(container, monkeypatch).territory_files
+    [mount] = [v for v in container["volumes"] if v.endswith(f":{territory}:ro")]
+    assert _REQUIRED_REFERENCE.match(mount), mount

@@ -13,6 +13,7 @@ from services.ledger.books import Books
 from services.ledger.disputes import CommunityDisputeLedger, DisputeCommunitySummary
 from services.ledger.projection import CommunitySummary, CommunityWishLedger
 from services.ledger.tickets import CommunityTicketLedger, TicketCommunitySummary
+from services.ledger.visits import CommunityVisitLedger
 from services.runtime.identity import Access, authorize
 from services.runtime.parking import ParkedMessage, ParkingLot
 from services.runtime.policy import ForbiddenError
@@ -101,6 +102,14 @@ def ledger_router(books: Books) -> APIRouter:
     ) -> CommunityDisputeLedger:
         await check_community(access, books, district, community)
         return await run_in_threadpool(books.disputes.community, district, community)
+
+    @router.get("/{district}/{community}/visits", response_model=CommunityVisitLedger)
+    async def community_visits(
+        district: Slug, community: Slug, access: LedgerReader
+    ) -> CommunityVisitLedger:
+        """Door-knocking visits (敲门行动), households reached and tickets they opened."""
+        await check_community(access, books, district, community)
+        return await run_in_threadpool(books.visits.community, district, community)
 
     return router
 

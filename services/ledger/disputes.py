@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -21,9 +20,10 @@ from events.disputes import (
     Referral,
     SessionMode,
 )
+from events.topology import LEDGER_DISPUTES
+from services.ledger.book import Book
 from services.ledger.figures import by_community, mean, tally
-from services.ledger.positions import apply_new
-from services.runtime.database import Cursor, Database, Row
+from services.runtime.database import Cursor, Row
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:ledger_disputes} ("
@@ -78,26 +78,16 @@ class DisputeCommunitySummary(DisputeFigures):
     community: str
 
 
-def _source_key(event: DisputeEvent) -> str:
-    return f"source:{event.source}/dispute"
-
-
-class DisputeLedger:
+class DisputeLedger(Book[DisputeEvent]):
     """The dispute ledger's table in the ledger service's own store."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        database.execute_script(_DDL)
-
-    def apply(self, events: Sequence[DisputeEvent]) -> int:
-        """Apply a batch in one transaction; return how many were new (not duplicates)."""
-        with self.database.transaction() as tx:
-            return self.apply_in(tx, events)
+    spec = LEDGER_DISPUTES
+    ddl = _DDL
+    main_table = "ledger_disputes"
 
     @staticmethod
-    def apply_in(tx: Cursor, events: Sequence[DisputeEvent]) -> int:
-        """Apply inside the caller's transaction, which also records the source's position."""
-        return apply_new(tx, events, _source_key, _apply)
+    def apply_event(tx: Cursor, event: DisputeEvent) -> None:
+        _apply(tx, event)
 
     def community(self, district: str, community: str) -> CommunityDisputeLedger:
         rows = self._rows("district = ? AND community = ?", (district, community))
@@ -121,16 +111,6 @@ class DisputeLedger:
             DisputeCommunitySummary(street=street, community=c, **_figures(group).model_dump())
             for street, c, group in by_community(rows)
         ]
-
-    def street_of(self, district: str, community: str) -> str | None:
-        rows = self._rows("district = ? AND community = ?", (district, community))
-        return str(rows[0]["street"]) if rows else None
-
-    def dump(self) -> dict[str, list[dict[str, Any]]]:
-        """Every row, in a stable order: what a rebuild must reproduce exactly."""
-        with self.database.transaction(commit=False) as tx:
-            tx.execute("SELECT * FROM {t:ledger_disputes} ORDER BY dispute_id")
-            return {"disputes": [dict(row) for row in tx.fetchall()]}
 
     def _rows(self, where: str, params: tuple[str, ...]) -> list[Row]:
         with self.database.transaction(commit=False) as tx:

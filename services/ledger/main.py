@@ -17,10 +17,12 @@ from services.ledger.books import Books
 from services.ledger.subscribers import FamilyConsumer
 from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, open_datastore
+from services.runtime.health import Readiness
 from services.runtime.http import service_app
 from services.runtime.identity import AuthSettings, authorize
-from services.runtime.parking import ParkingLot
+from services.runtime.replay import ReplayClient
 from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.supervise import Supervisor
 
 
 class LedgerSettings(BaseSettings):
@@ -35,6 +37,11 @@ class LedgerSettings(BaseSettings):
     port: int = Field(default=8702, ge=1, le=65535)
     consume: bool = True
     batch_size: int = Field(default=100, ge=1, le=1000)
+    gap_grace_seconds: float = Field(default=2.0, ge=0, le=300)
+    """How long a gap may stay open by itself (a redelivery, another instance) before the
+    ledger asks the source for the missing events."""
+    head_check_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How often a quiet consumer compares its marks with the sources' heads."""
 
 
 class Ledger:
@@ -45,28 +52,34 @@ class Ledger:
         self.datastore = open_datastore(settings.store)
         self.database = Database(self.datastore)
         self.ledger = Books(self.database)
-        self.parking = ParkingLot(self.database)
+        self.parking = self.ledger.parking
+        self.replay = ReplayClient(settings.bus, "ledger")
         self.consumers = [
-            FamilyConsumer(self.database, family, self.parking) for family in self.ledger.families
-        ]
+            FamilyConsumer(
+                self.database, family, self.replay,
+                gap_grace_seconds=settings.gap_grace_seconds,
+                head_check_seconds=settings.head_check_seconds,
+            )
+            for family in self.ledger.families
+        ]  # fmt: skip
         self.pulls = [
-            PullLoop(settings.bus, c.spec, c.on_events, batch_size=settings.batch_size)
+            PullLoop(
+                settings.bus, c.spec, c.on_events, batch_size=settings.batch_size, on_idle=c.on_idle
+            )
             for c in self.consumers
         ]
+        self.supervisor = Supervisor()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        tasks = (
-            [asyncio.create_task(pull.run(), name=pull.spec.durable) for pull in self.pulls]
-            if self.settings.consume
-            else []
-        )
+        if self.settings.consume:
+            for pull in self.pulls:
+                self.supervisor.start(pull.spec.durable, pull.run)
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.supervisor.stop()
+            await self.replay.close()
             for consumer in self.consumers:
                 await consumer.workers.drain()
 
@@ -74,10 +87,42 @@ class Ledger:
         self.datastore.close()
 
     def status(self) -> dict[str, Any]:
-        """Events applied in all and per consumer, and how many messages are parked."""
-        applied = {c.spec.durable: c.applied for c in self.consumers}
-        return {"applied": sum(applied.values()), "consumers": applied,
-                "parked": self.parking.count()}  # fmt: skip
+        """Per consumer: events applied by this process, feed marks and gaps; parked count."""
+        consumers = {
+            c.spec.durable: {
+                "applied": c.applied,
+                "marks": c.intake.marks(),
+                "gaps": c.intake.gaps(),
+            }
+            for c in self.consumers
+        }
+        return {
+            "applied": sum(c.applied for c in self.consumers),
+            "consumers": consumers,
+            "gaps": _totals(c["gaps"] for c in consumers.values()),
+            "parked": self.parking.count(),
+            "loops": self.supervisor.report(),
+        }
+
+    def readiness(self) -> Readiness:
+        """Ready: the store answers, every loop runs and (when consuming) the bus is reached."""
+        status = self.status()
+        checks = {
+            "store": True,
+            "loops": self.supervisor.alive,
+            "bus": all(pull.is_connected for pull in self.pulls) if self.settings.consume else True,
+        }
+        lag = {pull.spec.durable: pull.lag for pull in self.pulls}
+        details = {"lag": lag, **{k: status[k] for k in ("gaps", "parked", "loops")}}
+        return Readiness(checks=checks, details=details)
+
+
+def _totals(gaps: Any) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for counts in gaps:
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -89,13 +134,16 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             yield
         ledger.close()
 
-    app = service_app("ledger", auth=ledger.settings.auth, lifespan=lifespan)
+    async def readiness() -> Readiness:
+        return await asyncio.to_thread(ledger.readiness)
+
+    app = service_app("ledger", auth=ledger.settings.auth, lifespan=lifespan, readiness=readiness)
     app.state.ledger = ledger
     app.include_router(ledger_router(ledger.ledger))
     app.include_router(parking_router(ledger.parking))
 
     @app.get("/ops/consumer", tags=["ops"], dependencies=[authorize("ops.read")])
     async def consumer_status() -> dict[str, Any]:
-        return ledger.status()
+        return await asyncio.to_thread(ledger.status)
 
     return app

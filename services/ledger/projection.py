@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
 
 from pydantic import BaseModel
 
+from events.topology import LEDGER_WISHES
 from events.wishes import (
     WishAcknowledged,
     WishClaimed,
@@ -22,10 +21,9 @@ from events.wishes import (
     WishFulfilmentReported,
     WishPosted,
 )
+from services.ledger.book import Book
 from services.ledger.figures import Durations, durations
-from services.ledger.positions import apply_new
-from services.runtime.database import Cursor, Database
-from services.runtime.positions import PositionStore
+from services.runtime.database import Cursor
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:ledger_wishes} ("
@@ -80,30 +78,16 @@ class CommunitySummary(BaseModel):
     by_state: dict[str, int]
 
 
-def _source_key(source: str) -> str:
-    return f"source:{source}"
-
-
-class WishLedger:
+class WishLedger(Book[WishEvent]):
     """The ledger's tables in the ledger service's own store."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self.positions = PositionStore(database)
-        database.execute_script(_DDL)
-
-    def apply(self, events: Sequence[WishEvent]) -> int:
-        """Apply a batch in one transaction; return how many were new (not duplicates)."""
-        with self.database.transaction() as tx:
-            return self.apply_in(tx, events)
+    spec = LEDGER_WISHES
+    ddl = _DDL
+    main_table = "ledger_wishes"
 
     @staticmethod
-    def apply_in(tx: Cursor, events: Sequence[WishEvent]) -> int:
-        """Apply inside the caller's transaction, which also records each source's position."""
-        return apply_new(tx, events, lambda event: _source_key(event.source), _apply)
-
-    def position(self, source: str) -> int:
-        return self.positions.load(_source_key(source))
+    def apply_event(tx: Cursor, event: WishEvent) -> None:
+        _apply(tx, event)
 
     def community(self, district: str, community: str) -> CommunityWishLedger:
         with self.database.transaction(commit=False) as tx:
@@ -149,24 +133,6 @@ class WishLedger:
             CommunitySummary(street=street, community=c, wishes=sum(n.values()), by_state=n)
             for (street, c), n in summaries.items()
         ]
-
-    def street_of(self, district: str, community: str) -> str | None:
-        with self.database.transaction(commit=False) as tx:
-            tx.execute(
-                "SELECT street FROM {t:ledger_wishes} WHERE district = ? AND community = ? LIMIT 1",
-                (district, community),
-            )
-            row = tx.fetchone()
-        return str(row["street"]) if row else None
-
-    def dump(self) -> dict[str, list[dict[str, Any]]]:
-        """Every row, in a stable order: what a rebuild must reproduce exactly."""
-        with self.database.transaction(commit=False) as tx:
-            tx.execute("SELECT * FROM {t:ledger_wishes} ORDER BY wish_id")
-            wishes = [dict(row) for row in tx.fetchall()]
-            tx.execute("SELECT * FROM {t:ledger_unit_claims} ORDER BY district, community, unit_id")
-            units = [dict(row) for row in tx.fetchall()]
-        return {"wishes": wishes, "unit_claims": units}
 
 
 def _apply(tx: Cursor, event: WishEvent) -> None:

@@ -1,12 +1,17 @@
 """The ledger's bus entry points: one durable pull consumer per event family.
 
-Batches arrive in stream order; acknowledgement is explicit: a batch is acked only after its
-transaction committed, malformed messages are parked and acked, and a batch that cannot be
-applied is nacked whole, with its messages parked once they reach max_deliver.
+Each batch is settled by the family's intake in one transaction (see `services.runtime.intake`
+for why that is exactly once in effect in any delivery order). Settled messages — applied,
+duplicate or parked — are acked; malformed ones are parked and acked at once. A message numbered
+past a gap is held: the consumer waits a moment for the gap to close by itself (a redelivery,
+another instance's batch), then asks the source for what is missing and applies it in order.
+When the stream is quiet, the consumer compares its marks with the sources' heads now and then,
+so messages lost at the tail of a feed (or a purged stream) are noticed and repaired too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Generic
@@ -14,72 +19,215 @@ from typing import Generic
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from services.ledger.books import E, Family
-from services.runtime.database import Cursor, Database
-from services.runtime.parking import ParkingLot
+from events.envelope import INT64_MAX
+from services.ledger.book import E
+from services.ledger.books import Family
+from services.runtime.database import Database
+from services.runtime.intake import Delivery, Gap, Verdict
+from services.runtime.replay import ReplayClient, ReplayError
 from services.runtime.workers import StoreWorkers
 
 log = logging.getLogger(__name__)
+IN_PROGRESS_SECONDS = 10.0
+"""How often held messages tell the server they are still being worked on (ack_wait is 30 s)."""
 
 
 class FamilyConsumer(Generic[E]):
-    """Applies batches of one family's events to its book, exactly once in effect."""
+    """Applies one family's events to its book, exactly once in effect, healing gaps."""
 
-    def __init__(self, database: Database, family: Family[E], parking: ParkingLot) -> None:
+    def __init__(
+        self,
+        database: Database,
+        family: Family[E],
+        replay: ReplayClient,
+        *,
+        gap_grace_seconds: float = 2.0,
+        head_check_seconds: float = 10.0,
+    ) -> None:
         self.database = database
         self.family = family
-        self.parking = parking
+        self.intake = family.intake
+        self.replay = replay
         self.spec = family.spec
+        self.gap_grace_seconds = gap_grace_seconds
+        self.head_check_seconds = head_check_seconds
         self.applied = 0
-        self.workers = StoreWorkers(f"{family.spec.durable}-store")
+        self.workers = StoreWorkers(f"{family.spec.durable}-store", threads=1)
+        self._suspects: dict[str, tuple[int, float]] = {}
+        self._last_head_check = 0.0
+        self._held: list[tuple[Msg, Delivery[E]]] = []
+        self._held_since = 0.0
+        self._touched = 0.0
 
     async def on_events(self, batch: Sequence[Msg]) -> None:
-        events: list[E] = []
+        pairs: list[tuple[Msg, Delivery[E]]] = []
         malformed: list[tuple[Msg, str]] = []
         for message in batch:
             try:
-                events.append(self.family.adapter.validate_json(message.data))
+                event = self.family.adapter.validate_json(message.data)
             except ValidationError as error:
                 malformed.append((message, describe(error, self.family.noun)))
-        try:
-            self.applied += await self.workers.run(self._commit, events, malformed)
-        except Exception:
-            log.exception("%s could not apply a batch of %d; will retry", self.spec.durable,
-                          len(batch))  # fmt: skip
-            await self._retry_or_park(batch)
-            return
-        for message in batch:
-            await message.ack()
+                continue
+            pairs.append((message, _delivery(message, event)))
+        if malformed:
+            await self.workers.run(self._park_malformed, malformed)
+            for message, _ in malformed:
+                await message.ack()
+        await self._settle([*self._held, *pairs])
 
-    def _commit(self, events: list[E], malformed: list[tuple[Msg, str]]) -> int:
+    def _park_malformed(self, malformed: Sequence[tuple[Msg, str]]) -> None:
         with self.database.transaction() as tx:
             for message, error in malformed:
-                self._park(tx, message, error)
-            return self.family.apply_in(tx, events)
+                self.intake.parking.park_in(
+                    tx, consumer=self.spec.durable, subject=message.subject,
+                    headers=message.headers or {}, payload=message.data, error=error,
+                    stream_sequence=message.metadata.sequence.stream,
+                    deliveries=message.metadata.num_delivered,
+                )  # fmt: skip
 
-    async def _retry_or_park(self, batch: Sequence[Msg]) -> None:
-        for message in batch:
-            if message.metadata.num_delivered >= self.spec.max_deliver - 1:
-                await self.workers.run(self._park_alone, message, "gave up after max_deliver")
-                await message.ack()
-            else:
+    async def _settle(self, pairs: list[tuple[Msg, Delivery[E]]], *, repair: bool = True) -> None:
+        """Settle what can be; keep the rest held (unacked, kept in progress) until the gap
+        before them closes, asking the source once it has stayed open for the grace period."""
+        try:
+            verdicts = await self.workers.run(self.intake.settle, [d for _, d in pairs])
+        except Exception:
+            log.exception("%s could not settle a batch of %d; it will come again",
+                          self.spec.durable, len(pairs))  # fmt: skip
+            self._held = []
+            for message, _ in pairs:
                 await message.nak(delay=2.0)
+            return
+        now = asyncio.get_running_loop().time()
+        held = []
+        for pair, verdict in zip(pairs, verdicts, strict=True):
+            if verdict.settled:
+                self.applied += verdict is Verdict.APPLIED
+                await pair[0].ack()
+            else:
+                held.append(pair)
+        if held and not self._held:
+            self._held_since = now
+        self._held = held
+        if not held:
+            return
+        if now - self._touched > IN_PROGRESS_SECONDS:
+            self._touched = now
+            for message, _ in held:
+                await message.in_progress()
+        if repair and now - self._held_since >= self.gap_grace_seconds:
+            await self._repair_held()
 
-    def _park_alone(self, message: Msg, error: str) -> None:
-        with self.database.transaction() as tx:
-            self._park(tx, message, error)
+    async def _repair_held(self) -> None:
+        """Fetch from the source what lies before the held messages, gap by gap; what is still
+        held after that is numbered past anything the source has: forged, parked."""
+        heads: dict[str, int] = {}
+        while self._held:
+            marks = await self.workers.run(self.intake.marks)
+            try:
+                for gap in self._gaps_before_held(marks):
+                    heads[gap.feed] = await self.repair(gap)
+            except ReplayError as error:
+                log.warning("%s cannot repair a gap now: %s", self.spec.durable, error)
+                return  # still held; tried again with the next batch or idle moment
+            before = len(self._held)
+            await self._settle(self._held, repair=False)
+            if len(self._held) == before:
+                break
+        forged = [
+            p
+            for p in self._held
+            if (p[1].event.sequence or 0) > heads.get(p[1].event.feed, INT64_MAX)
+        ]
+        self._held = [p for p in self._held if p not in forged]
+        for message, delivery in forged:
+            await self.workers.run(
+                self.intake.park, delivery, "numbered past its source's head; not from the source"
+            )
+            await message.ack()
 
-    def _park(self, tx: Cursor, message: Msg, error: str) -> None:
-        self.parking.park_in(
-            tx,
-            consumer=self.spec.durable,
-            subject=message.subject,
-            stream_sequence=message.metadata.sequence.stream,
-            headers=message.headers or {},
-            payload=message.data,
-            error=error,
-            deliveries=message.metadata.num_delivered,
+    def _gaps_before_held(self, marks: dict[str, int]) -> list[Gap]:
+        firsts: dict[str, int] = {}
+        for _, delivery in self._held:
+            feed, sequence = delivery.event.feed, delivery.event.sequence or 0
+            firsts[feed] = min(sequence, firsts.get(feed, sequence))
+        return [
+            Gap(feed, marks.get(feed, 0), first - 1)
+            for feed, first in sorted(firsts.items())
+            if first > marks.get(feed, 0) + 1
+        ]
+
+    async def repair(self, gap: Gap) -> int:
+        """Fetch the feed's events after `gap.after` up to `gap.until` from its source, settle
+        them in order, and record the gap as found and repaired; return the source's head."""
+        head, payloads = await self.replay.page(
+            gap.feed, gap.after, min(500, gap.until - gap.after)
         )
+        if not payloads:
+            return head
+        log.warning("%s lost %s %d..%d on the bus; fetching them from the source",
+                    self.spec.durable, gap.feed, gap.after + 1, min(gap.until, head))  # fmt: skip
+        gap_id = await self.workers.run(
+            self.intake.gap_found, Gap(gap.feed, gap.after, min(gap.until, head))
+        )
+        applied = 0
+        while payloads:
+            deliveries = [self._replayed(payload) for payload in payloads]
+            verdicts = await self.workers.run(self.intake.settle, deliveries)
+            applied += verdicts.count(Verdict.APPLIED)
+            after = max(d.event.sequence or 0 for d in deliveries)
+            if after >= min(gap.until, head):
+                break
+            head, payloads = await self.replay.page(gap.feed, after, min(500, gap.until - after))
+        self.applied += applied
+        await self.workers.run(self.intake.gap_repaired, gap_id, applied)
+        return head
+
+    def _replayed(self, payload: bytes) -> Delivery[E]:
+        try:
+            return Delivery.replayed(self.family.adapter.validate_json(payload), payload)
+        except ValidationError as error:
+            detail = describe(error, self.family.noun)
+            msg = f"the source replayed an event this ledger cannot read: {detail}"
+            raise ReplayError(msg) from None
+
+    async def on_idle(self) -> None:
+        """Quiet stream: now and then, compare each feed's mark with its source's head; a
+        head that stays past the mark for the grace period means messages lost at the tail."""
+        if self._held:
+            await self._settle(self._held)
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._last_head_check < self.head_check_seconds:
+            return
+        self._last_head_check = now
+        marks = await self.workers.run(self.intake.marks)
+        for feed in self.spec.feeds:
+            try:
+                head, _ = await self.replay.page(feed, 0, 0)
+            except ReplayError as error:
+                log.info("%s cannot ask for %s's head: %s", self.spec.durable, feed, error)
+                continue
+            mark = marks.get(feed, 0)
+            if head <= mark:
+                self._suspects.pop(feed, None)
+                continue
+            suspect = self._suspects.setdefault(feed, (mark, now))
+            if suspect[0] != mark:
+                self._suspects[feed] = (mark, now)
+            elif now - suspect[1] >= self.gap_grace_seconds:
+                self._suspects.pop(feed, None)
+                try:
+                    await self.repair(Gap(feed, mark, head))
+                except ReplayError as error:
+                    log.warning("%s cannot repair %s now: %s", self.spec.durable, feed, error)
+
+
+def _delivery(message: Msg, event: E) -> Delivery[E]:
+    return Delivery(
+        event, message.data, message.subject, message.headers or {},
+        message.metadata.sequence.stream, message.metadata.num_delivered,
+    )  # fmt: skip
 
 
 def describe(error: ValidationError, noun: str) -> str:

@@ -26,11 +26,11 @@ from events.tickets import (
     TicketReopened,
     TicketResolutionReported,
     TicketTriaged,
-    VisitRecorded,
 )
+from events.topology import LEDGER_TICKETS
+from services.ledger.book import Book
 from services.ledger.figures import Durations, by_community, durations, mean, tally
-from services.ledger.positions import apply_new
-from services.runtime.database import Cursor, Database, Row
+from services.runtime.database import Cursor, Row
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:ledger_tickets} ("
@@ -96,26 +96,16 @@ class TicketCommunitySummary(TicketFigures):
     community: str
 
 
-def _source_key(event: TicketEvent | VisitRecorded) -> str:
-    return f"source:{event.source}/ticket"
-
-
-class TicketLedger:
+class TicketLedger(Book[TicketEvent]):
     """The ticket ledger's tables in the ledger service's own store."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        database.execute_script(_DDL)
-
-    def apply(self, events: Sequence[TicketEvent | VisitRecorded]) -> int:
-        """Apply a batch in one transaction; return how many were new (not duplicates)."""
-        with self.database.transaction() as tx:
-            return self.apply_in(tx, events)
+    spec = LEDGER_TICKETS
+    ddl = _DDL
+    main_table = "ledger_tickets"
 
     @staticmethod
-    def apply_in(tx: Cursor, events: Sequence[TicketEvent | VisitRecorded]) -> int:
-        """Apply inside the caller's transaction, which also records the source's position."""
-        return apply_new(tx, events, _source_key, _apply)
+    def apply_event(tx: Cursor, event: TicketEvent) -> None:
+        _apply(tx, event)
 
     def community(self, district: str, community: str) -> CommunityTicketLedger:
         with self.database.transaction(commit=False) as tx:
@@ -157,27 +147,6 @@ class TicketLedger:
             for street, c, group in by_community(rows)
         ]
 
-    def street_of(self, district: str, community: str) -> str | None:
-        with self.database.transaction(commit=False) as tx:
-            tx.execute(
-                "SELECT street FROM {t:ledger_tickets} WHERE district = ? AND community = ? "
-                "LIMIT 1",
-                (district, community),
-            )
-            row = tx.fetchone()
-        return str(row["street"]) if row else None
-
-    def dump(self) -> dict[str, list[dict[str, Any]]]:
-        """Every row, in a stable order: what a rebuild must reproduce exactly."""
-        with self.database.transaction(commit=False) as tx:
-            tx.execute("SELECT * FROM {t:ledger_tickets} ORDER BY ticket_id")
-            tickets = [dict(row) for row in tx.fetchall()]
-            tx.execute(
-                "SELECT * FROM {t:ledger_ticket_escalations} ORDER BY district, community, to_level"
-            )
-            escalations = [dict(row) for row in tx.fetchall()]
-        return {"tickets": tickets, "ticket_escalations": escalations}
-
 
 def _figures(rows: Sequence[Row]) -> TicketFigures:
     by_state = tally((row["state"] for row in rows), STATES)
@@ -195,9 +164,7 @@ def _figures(rows: Sequence[Row]) -> TicketFigures:
     )
 
 
-def _apply(tx: Cursor, event: TicketEvent | VisitRecorded) -> None:
-    if not isinstance(event, TicketEvent):
-        return  # visits are no ticket's fact; they only share the union
+def _apply(tx: Cursor, event: TicketEvent) -> None:
     if isinstance(event, TicketReceived):
         _receive(tx, event)
         return

@@ -25,6 +25,7 @@ from services.runtime.settings import BusSettings
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Sequence[Msg]], Awaitable[None]]
+Idle = Callable[[], Awaitable[None]]
 
 
 async def connect(bus: BusSettings, name: str) -> Client:
@@ -50,15 +51,27 @@ class PullLoop:
         *,
         batch_size: int = 100,
         fetch_seconds: float = 1.0,
+        on_idle: Idle | None = None,
     ) -> None:
         self.bus = bus
         self.spec = spec
         self.handle = handle
         self.batch_size = batch_size
         self.fetch_seconds = fetch_seconds
+        self.on_idle = on_idle
+        self.client: Client | None = None
+        self.lag = 0
+        """Messages the server still had for this consumer at the last fetch."""
+
+    @property
+    def is_connected(self) -> bool:
+        return self.client is not None and self.client.is_connected
 
     async def run(self) -> None:
-        client = await connect(self.bus, f"shiliu-{self.spec.durable}")
+        """Fetch and hand over batches until cancelled; `on_idle` runs when a fetch is empty.
+
+        Errors other than an empty fetch or a lost connection propagate to the supervisor."""
+        client = self.client = await connect(self.bus, f"shiliu-{self.spec.durable}")
         try:
             js = client.jetstream()
             subscription = await self._bind(js)
@@ -71,10 +84,14 @@ class PullLoop:
                 try:
                     batch = await subscription.fetch(self.batch_size, timeout=self.fetch_seconds)
                 except (NatsTimeoutError, TimeoutError):
+                    self.lag = 0
+                    if self.on_idle is not None:
+                        await self.on_idle()
                     continue
                 except (ConnectionClosedError, NoServersError, ServiceUnavailableError):
                     await asyncio.sleep(1.0)
                     continue
+                self.lag = batch[-1].metadata.num_pending if batch else 0
                 await self.handle(batch)
         finally:
             await client.close()

@@ -7,13 +7,22 @@ PostgreSQL side turns them into `%s` and `schema.name`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import psycopg
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 
 from services.runtime.settings import StoreKind, StoreSettings
 
@@ -69,12 +78,106 @@ class Database:
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Cursor]:
         with self.datastore.transaction(commit=commit) as cursor:
-            yield _Tx(cursor, self)
+            yield self.cursor(cursor)
+
+    def cursor(self, raw: Any) -> Cursor:
+        """Our SQL on a cursor of the datastore's, inside whatever transaction it is in."""
+        return _Tx(raw, self)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """A read-only transaction whose every query sees the same committed state (SQLite's
+        WAL readers do; PostgreSQL needs REPEATABLE READ for that)."""
+        with self.transaction(commit=False) as tx:
+            if self.is_postgres:
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield tx
 
     def execute_script(self, statements: Sequence[str]) -> None:
         with self.transaction() as tx:
             for statement in statements:
                 tx.execute(statement)
+
+
+class DurableSQLitePool(SQLiteConnectionPool):
+    """Every connection commits with a full fsync (`synchronous=FULL`), whatever SQLite's
+    build default is; the library sets WAL mode but leaves `synchronous` to the build."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection.cursor().execute("PRAGMA synchronous=FULL")
+        return connection
+
+
+def durable(datastore: SQLiteDatastore) -> SQLiteDatastore:
+    """`datastore` with its (still unused) pool swapped for a `DurableSQLitePool`."""
+    pool = datastore.pool
+    datastore.pool = DurableSQLitePool(
+        db_name=pool.db_name, lock_timeout=pool.lock_timeout, pool_size=pool.pool_size,
+        max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout, max_age=pool.max_age,
+        pre_ping=pool.pre_ping,
+    )  # fmt: skip
+    pool.close()
+    return datastore
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    """The library's SQLite persistence, on connections made by `DurableSQLitePool`."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.datastore = durable(self.datastore)
+
+
+ALONG = "along"
+"""The keyword of `Application.save` naming writes of our own tables (`Along`) that commit or
+roll back with the saved events, in the recorder's transaction."""
+
+Along = Callable[[Cursor], None]
+
+
+def _write_along(database: Database, raw: Any, saved: Mapping[str, Any]) -> None:
+    writes: Sequence[Along] = saved.get(ALONG, ())
+    for write in writes:
+        write(database.cursor(raw))
+
+
+class SQLiteEventRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, also running the `along` writes in its transaction."""
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        _write_along(Database(self.datastore), c, kwargs)
+        return notification_ids
+
+
+class PostgresEventRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, also running the `along` writes in its transaction
+    (the library calls `_insert_events` inside it, before the events themselves)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if kwargs.get(ALONG) and self.datastore.enable_db_functions:
+            msg = "writes along with events need POSTGRES_ENABLE_DB_FUNCTIONS off"
+            raise NotImplementedError(msg)
+        notification_ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        return notification_ids
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        _write_along(Database(self.datastore), curs, kwargs)
+
+
+EVENT_RECORDERS = (SQLiteEventRecorder, PostgresEventRecorder)
+
+
+def recorder_topic(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 AES_CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
@@ -90,15 +193,17 @@ def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str
     if store.kind is StoreKind.SQLITE:
         store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": f"{__name__}:{DurableSQLiteFactory.__name__}",
             "SQLITE_DBNAME": str(store.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": recorder_topic(SQLiteEventRecorder),
             **cipher,
         }
     ensure_pg_schema(store)
     return {
         **cipher,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": recorder_topic(PostgresEventRecorder),
         "POSTGRES_DBNAME": store.pg_dbname,
         "POSTGRES_HOST": store.pg_host,
         "POSTGRES_PORT": str(store.pg_port),
@@ -126,11 +231,20 @@ def ensure_pg_schema(store: StoreSettings) -> None:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store.pg_schema}"')
 
 
+def drop_pg_schema(store: StoreSettings) -> None:
+    """Remove a schema and everything in it (a rebuild's target, before it starts afresh)."""
+    with psycopg.connect(
+        host=store.pg_host, port=store.pg_port, dbname=store.pg_dbname, user=store.pg_user,
+        password=store.pg_password, autocommit=True, connect_timeout=5,
+    ) as conn:  # fmt: skip
+        conn.execute(f'DROP SCHEMA IF EXISTS "{store.pg_schema}" CASCADE')
+
+
 def open_datastore(store: StoreSettings) -> SQLiteDatastore | PostgresDatastore:
     """A datastore of our own, for a service with no event-sourced application (ledger)."""
     if store.kind is StoreKind.SQLITE:
         store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteDatastore(str(store.sqlite_path), lock_timeout=30)
+        return durable(SQLiteDatastore(str(store.sqlite_path), lock_timeout=30))
     ensure_pg_schema(store)
     return PostgresDatastore(
         dbname=store.pg_dbname,

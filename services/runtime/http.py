@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.runtime.health import Probe, always_ready, health_router
 from services.runtime.identity import Authenticator, AuthSettings
 from services.runtime.policy import ForbiddenError
 
@@ -88,6 +89,7 @@ def service_app(
     lifespan: Lifespan | None = None,
     errors: Mapping[type[Exception], tuple[int, Details]] | None = None,
     limits: LimitSettings | None = None,
+    readiness: Probe | None = None,
 ) -> FastAPI:
     """A service's FastAPI app with the shared conventions: error shape, health, AsyncAPI,
     and input limits (body size, content type, rate per actor; defaults unless given).
@@ -108,6 +110,8 @@ def service_app(
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
+        """Liveness, as `/health/live` (kept for clients of earlier versions)."""
         return {"status": "ok", "service": name}
 
+    app.include_router(health_router(name, readiness or always_ready))
     return app

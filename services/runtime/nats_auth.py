@@ -90,6 +90,7 @@ def authorization(password_value: Callable[[BusUser], str]) -> str:
             "      permissions {",
             *_allow("publish", user.publish_allow),
             *_allow("subscribe", user.subscribe_allow),
+            *(["        allow_responses: true"] if user.allow_responses else []),
             "      }",
             "    }",
         ]

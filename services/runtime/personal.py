@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.sqlite import SQLiteDatastore
 from pydantic import BaseModel
 
-from services.runtime.database import Cursor, Database
+from services.runtime.database import Along, Cursor, Database
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,16 @@ class Erasure(BaseModel):
     records: int
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """One record to seal under a person's key."""
+
+    person_id: str
+    record_id: str
+    kind: str
+    data: dict[str, Any]
+
+
 def _insert(table: str, model: BaseModel) -> tuple[str, list[Any]]:
     row = model.model_dump(mode="json")
     columns = ", ".join(row)
@@ -128,16 +139,29 @@ class PersonalDataVault:
 
     def put(self, person_id: str, record_id: str, kind: str, data: dict[str, Any]) -> None:
         with self.database.transaction() as tx:
-            self._overwrite_deleted(tx)
-            key = self._person_key(tx, person_id, create=True)
-            assert key is not None
-            sealed = _seal(AESGCM(key), orjson.dumps(data), person_id.encode())
-            tx.execute(
-                "INSERT INTO {t:personal_records} (person_id, record_id, kind, sealed) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (person_id, record_id) "
-                "DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed",
-                (person_id, record_id, kind, sealed),
-            )
+            self._put(tx, Sealed(person_id, record_id, kind, data))
+
+    def sealing(self, records: Sequence[Sealed]) -> Along:
+        """The records' writes, to run in the transaction that saves the command's events
+        (`services.runtime.database.ALONG`): sealed exactly when the command is stored."""
+
+        def write(tx: Cursor) -> None:
+            for record in records:
+                self._put(tx, record)
+
+        return write
+
+    def _put(self, tx: Cursor, record: Sealed) -> None:
+        self._overwrite_deleted(tx)
+        key = self._person_key(tx, record.person_id, create=True)
+        assert key is not None
+        sealed = _seal(AESGCM(key), orjson.dumps(record.data), record.person_id.encode())
+        tx.execute(
+            "INSERT INTO {t:personal_records} (person_id, record_id, kind, sealed) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (person_id, record_id) "
+            "DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed",
+            (record.person_id, record.record_id, record.kind, sealed),
+        )
 
     def get(self, person_id: str, record_id: str) -> dict[str, Any] | None:
         """The record, or None when there is none or the person was erased."""

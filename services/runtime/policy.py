@@ -43,6 +43,7 @@ _LADDER = (R.GRID_WORKER, *_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICI
 """Who dispatches and watches tickets: the escalation ladder's levels."""
 _HANDLERS = (R.UNIT_STAFF, R.VOLUNTEER, R.GRID_WORKER, *_COMMUNITY_DESK)
 _MEDIATION = (R.MEDIATOR, *_COMMUNITY_DESK)
+_ERASERS = (R.COMMUNITY_SECRETARY, R.OPERATOR)
 
 POLICY: dict[str, Rule] = {
     "wish.post": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
@@ -58,10 +59,18 @@ POLICY: dict[str, Rule] = {
     "wish.expire": _rule(*_COMMUNITY_DESK, R.SYSTEM),
     "ledger.read": _rule(*_OVERSIGHT),
     "ops.read": _rule(R.OPERATOR, R.AUDITOR),
+    "ops.repair": _rule(R.OPERATOR),
     "wish.contact": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
     # Not an endpoint of its own: what `wish.contact` (masked) needs to answer unmasked.
     "personal.read": _rule(*_COMMUNITY_DESK),
-    "person.erase": _rule(R.COMMUNITY_SECRETARY, R.OPERATOR),
+    "person.erase": _rule(*_ERASERS),
+    # Not endpoints of their own: who may erase a person's sealed records of each kind. An
+    # erasure needs the entry of every kind of record the person has, inside the territory
+    # where each record lies (`erasure_action`).
+    "person.erase.wish": _rule(*_ERASERS),
+    "person.erase.ticket": _rule(*_ERASERS),
+    "person.erase.visit": _rule(*_ERASERS),
+    "person.erase.dispute": _rule(*_ERASERS),
     "ticket.receive": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
     "ticket.read": _rule(
         R.RESIDENT,
@@ -100,3 +109,12 @@ class ForbiddenError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def erasure_action(kind: str) -> str:
+    """The entry that decides who may erase a sealed record of this kind (`ticket.resolution`
+    is a ticket's); a kind no entry names is erased by nobody rather than unchecked."""
+    action = f"person.erase.{kind.partition('.')[0]}"
+    if action not in POLICY:
+        raise ForbiddenError("policy.unknown_record", f"no policy entry erases {kind} records")
+    return action

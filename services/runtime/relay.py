@@ -1,45 +1,36 @@
-"""The outbox relay: publish what a service stored, in order, from its notification log.
+"""The outbox relay: stamp what a service stored into its outbox, then publish it in order.
 
-Read after the last confirmed position, publish each integration event with a deterministic
-`Nats-Msg-Id`, wait for the ack, then record the position. A crash anywhere republishes at
-most the unconfirmed tail, which JetStream's dedup window and the consumers' tracking absorb.
+Read the notification log after the stamped position, number each integration event in its
+feed (`Outbox.stamp`), then publish every stamped event with its `Nats-Msg-Id`, wait for the
+ack, and record the published position. A crash anywhere republishes at most the unconfirmed
+tail with the same ids and numbers, which JetStream's dedup window and the consumers' marks
+absorb. An event the bus refuses for good (too large, a bad subject) is parked in the outbox,
+not retried forever; consumers still get it, because the source replays its feeds on request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
 
-import orjson
 from eventsourcing.persistence import ApplicationRecorder, Notification
+from fastapi import APIRouter, HTTPException, Path, Query
 from faststream.nats import NatsBroker
+from nats.errors import BadSubjectError, MaxPayloadError
 
-from events.envelope import IntegrationEvent
-from events.subjects import subject_for
+from events.envelope import INT64_MAX
 from services.runtime.follower import LogFollower
-from services.runtime.positions import PositionStore
+from services.runtime.identity import authorize
+from services.runtime.outbox import STAMPED, Outbox, OutboxEvent, ParkedNotification
 from services.runtime.workers import StoreWorkers
 
-Translate = Callable[[Notification], IntegrationEvent | None]
+UNPUBLISHABLE: tuple[type[Exception], ...] = (MaxPayloadError, BadSubjectError)
+"""What no retry can mend: the event is parked instead (a lost connection is retried)."""
 
 
 class Publisher(Protocol):
-    async def publish(self, event: IntegrationEvent) -> None:
+    async def publish(self, event: OutboxEvent) -> None:
         """Return only once the bus has acknowledged the event as stored."""
-
-
-def encode(event: IntegrationEvent) -> bytes:
-    return orjson.dumps(event.model_dump(mode="json"))
-
-
-def headers_for(event: IntegrationEvent) -> dict[str, str]:
-    return {
-        "Nats-Msg-Id": str(event.event_id),
-        "Shiliu-Type": event.type,
-        "Shiliu-Source": event.source,
-        "Shiliu-Position": str(event.position),
-        "content-type": "application/json",
-    }
 
 
 class JetStreamPublisher:
@@ -50,58 +41,121 @@ class JetStreamPublisher:
         self.stream = stream
         self.timeout = timeout
 
-    async def publish(self, event: IntegrationEvent) -> None:
+    async def publish(self, event: OutboxEvent) -> None:
         await self.broker.publish(
-            encode(event),
-            subject_for(event),
-            headers=headers_for(event),
+            event.payload,
+            event.subject,
+            headers=event.headers,
             stream=self.stream,
             timeout=self.timeout,
         )
 
 
 class Relay(LogFollower):
-    """Follows one application's notification log onto the bus."""
+    """Follows one application's notification log into its outbox and onto the bus."""
 
     def __init__(
         self,
         *,
-        name: str,
+        outbox: Outbox,
         recorder: ApplicationRecorder,
-        translate: Translate,
-        positions: PositionStore,
         publisher: Publisher,
         batch_size: int = 500,
         poll_seconds: float = 0.5,
         workers: StoreWorkers | None = None,
     ) -> None:
         super().__init__(
-            name=name,
+            name=STAMPED,
             recorder=recorder,
-            positions=positions,
+            positions=outbox.positions,
             batch_size=batch_size,
             poll_seconds=poll_seconds,
             workers=workers,
         )
-        self.translate = translate
+        self.outbox = outbox
         self.publisher = publisher
 
+    async def run_once(self) -> int:
+        """Publish what was stamped but not yet published, then stamp and publish the rest."""
+        return await self.flush() + await super().run_once()
+
     async def process(self, batch: Sequence[Notification]) -> int:
-        confirmed = 0
+        await self.workers.run(self.outbox.stamp, batch)
+        return await self.flush()
+
+    async def flush(self) -> int:
+        """Publish every stamped event not yet published; return how many were sent."""
         sent = 0
-        for notification in batch:
+        while events := await self.workers.run(self.outbox.unpublished, self.batch_size):
+            confirmed = 0
             try:
-                event = self.translate(notification)
-                if event is not None:
-                    await self.publisher.publish(event)
-                    sent += 1
+                for event in events:
+                    sent += await self._send(event)
+                    confirmed = event.position
             except Exception:
-                await self._save(confirmed)
+                if confirmed:
+                    await self.workers.run(self.outbox.mark_published, confirmed)
                 raise
-            confirmed = notification.id
-        await self._save(confirmed)
+            await self.workers.run(self.outbox.mark_published, confirmed)
+        await self.workers.run(self.outbox.catch_up_published)
         return sent
 
-    async def _save(self, position: int) -> None:
-        if position:
-            await self.workers.run(self.positions.save, self.name, position)
+    async def _send(self, event: OutboxEvent) -> int:
+        try:
+            await self.publisher.publish(event)
+        except UNPUBLISHABLE as error:
+            await self.workers.run(self.outbox.park_unpublishable, event, repr(error))
+            return 0
+        return 1
+
+    async def retry(self, parked_id: int) -> bool | None:
+        """Put a parked notification through again: None if there is no such entry, else
+        whether it went out this time (failing again, it is parked again)."""
+        taken = await self.workers.run(self.outbox.take_parked, parked_id)
+        if taken is None:
+            return None
+        entry, event = taken
+        if event is None:
+            [notification] = await self.workers.run(
+                self.recorder.select_notifications, entry.position, 1
+            )
+            event = await self.workers.run(self.outbox.restamp, notification)
+            if event is None:
+                return False
+        return await self._send(event) == 1
+
+    def status(self) -> dict[str, Any]:
+        """The log's head, how far the relay stamped and published, its lag, each feed's
+        stamped head, and how many notifications it parked."""
+        head = self.recorder.max_notification_id() or 0
+        published = self.outbox.published()
+        return {
+            "head": head, "stamped": self.outbox.stamped(), "published": published,
+            "lag": head - published, "feeds": self.outbox.heads(),
+            "parked": self.outbox.parked_count(),
+        }  # fmt: skip
+
+
+def relay_router(relay: Relay) -> APIRouter:
+    """The relay's operator views: its status, what it parked, and a retry after a fix."""
+    router = APIRouter(prefix="/ops/relay", tags=["ops"])
+
+    @router.get("", dependencies=[authorize("ops.read")])
+    async def relay_status() -> dict[str, Any]:
+        return await relay.workers.run(relay.status)
+
+    @router.get(
+        "/parked", response_model=list[ParkedNotification], dependencies=[authorize("ops.read")]
+    )
+    async def parked(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ParkedNotification]:
+        return await relay.workers.run(relay.outbox.parked, limit)
+
+    @router.post("/parked/{parked_id}/retry", dependencies=[authorize("ops.repair")])
+    async def retry(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> dict[str, bool]:
+        published = await relay.retry(parked_id)
+        if published is None:
+            raise HTTPException(404, {"code": "relay.parked_not_found", "parameter": "parked_id",
+                                      "message": f"nothing parked as {parked_id}"})  # fmt: skip
+        return {"published": published}
+
+    return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,7 +28,7 @@ from services.runtime.personal import (
     PersonErasedError,
     PersonNotFoundError,
 )
-from services.runtime.policy import POLICY, ForbiddenError
+from services.runtime.policy import POLICY, ForbiddenError, erasure_action
 from services.runtime.text import Body
 from services.tickets.application import (
     Caller,
@@ -128,6 +129,18 @@ def caller_of(access: Access) -> Caller:
         idempotency_key=access.idempotency_key,
         guard=guard,
     )
+
+
+def erasure_guard(access: Access) -> Callable[[str, Place], None]:
+    """Checks each of a person's records against its kind's erasure entry in the policy."""
+
+    def may_erase(kind: str, place: Place) -> None:
+        escalated(access, erasure_action(kind)).check_place(
+            district=place.district, street=place.street, community=place.community,
+            grid=place.grid,
+        )  # fmt: skip
+
+    return may_erase
 
 
 def escalated(access: Access, action: str) -> Access:
@@ -310,7 +323,7 @@ def personal_router(board: WishBoard) -> APIRouter:
         access: Annotated[Access, authorize("person.erase")],
     ) -> Erasure:
         return await run_in_threadpool(
-            board.erase_person, caller_of(access), person_id, body.reason
+            board.erase_person, caller_of(access), person_id, body.reason, erasure_guard(access)
         )
 
     @router.get("/ops/personal-access", response_model=list[Disclosure])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,12 +28,15 @@ from services.runtime.personal import (
     PersonalDataVault,
     PersonErasedError,
     PersonNotFoundError,
+    Sealed,
 )
+from services.tickets.atlas import Atlas
 from services.tickets.domain import Place, Stamp, Wish, WishError, WishNotFoundError, WishState
 from services.tickets.handling import Commands, Guard, personal_digest
 from services.tickets.ticketing.domain import Deadline
 
 Clock = Callable[[], datetime]
+_NOWHERE = Place("", "", "", None)
 
 
 def utc_now() -> datetime:
@@ -192,8 +195,10 @@ class WishBoard(Application[UUID]):
         self.clock = clock
         self.vault = vault(self) if vault else None
         self.listeners: list[Callable[[], None]] = []
-        self.commands = Commands(self, clock)
+        self.commands = Commands(self, clock, self.vault)
         self.commands.listeners = self.listeners
+        self.atlas = Atlas(self)
+        """The districts' territories and rulebooks, kept in this store."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -216,6 +221,9 @@ class WishBoard(Application[UUID]):
         expires_at: datetime | None = None,
         personal: dict[str, Any] | None = None,
     ) -> Outcome:
+        """Post a wish where the territory has its community (and grid): UnknownPlaceError
+        otherwise, naming the field."""
+        self.atlas.locate(place.district, place.community, place.grid, street=place.street)
         payload = {"place": place.__dict__, "resident_id": resident_id, "title": title,
                    "category": category, "claim_mode": claim_mode, "quota": quota,
                    "expires_at": expires_at.isoformat() if expires_at else None,
@@ -232,10 +240,12 @@ class WishBoard(Application[UUID]):
                 expires_at=expires_at,
             )
 
-        outcome = self._create(caller, "post_wish", payload, place, resident_id, create)
-        if personal and self.vault is not None:
-            self.vault.put(resident_id, str(outcome.wish.id), "wish", personal)
-        return outcome
+        def seal(outcome: Outcome) -> list[Sealed]:
+            if not personal:
+                return []
+            return [Sealed(resident_id, str(outcome.wish.id), "wish", personal)]
+
+        return self._create(caller, "post_wish", payload, place, resident_id, create, seal)
 
     def verify_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
         return self._change(caller, wish_id, "verify_wish", {}, lambda w, s: w.verify(s))
@@ -323,18 +333,26 @@ class WishBoard(Application[UUID]):
             raise PersonErasedError(wish.resident_id, erased.erased_at)
         return ContactCard.of(wish, personal, masked=reason is None)
 
-    def erase_person(self, caller: Caller, person_id: str, reason: str) -> Erasure:
-        """Destroy the person's key: their data is gone, their wishes and the figures stay."""
+    def erase_person(
+        self,
+        caller: Caller,
+        person_id: str,
+        reason: str,
+        may_erase: Callable[[str, Place], None] | None = None,
+    ) -> Erasure:
+        """Destroy the person's key: their data is gone, their wishes and the figures stay.
+
+        `may_erase(kind, place)` raises unless the caller may erase a record of that kind
+        lying there; every record of the person is checked (one outside refuses them all)."""
         records = self.vault.records(person_id) if self.vault else {}
         if self.vault is None or not records:
             erased = self.vault.erasure(person_id) if self.vault else None
             if erased is not None:
                 raise PersonErasedError(person_id, erased.erased_at)
             raise PersonNotFoundError(person_id)
-        # Where the person's data lies decides who may erase it: their own few wishes.
-        for record_id, kind in records.items():
-            if kind == "wish" and caller.guard is not None:
-                caller.guard(self._load(UUID(record_id)).place, person_id)
+        if may_erase is not None:
+            for record_id, kind in records.items():
+                may_erase(kind, self._place_of_record(record_id))
         return self.vault.erase(
             person_id, actor_id=caller.actor_id, role=caller.role, reason=reason, at=self.clock()
         )
@@ -350,6 +368,17 @@ class WishBoard(Application[UUID]):
         )
 
     # Machinery
+
+    def _place_of_record(self, record_id: str) -> Place:
+        """Where a sealed record lies: the place of the wish, ticket, visit or dispute it
+        belongs to (record ids are `<id>`, `<id>:<kind>:<n>`, `<id>:filing` or `visit:<id>`).
+        A record of nothing known lies nowhere, which only an unlimited scope contains."""
+        try:
+            found: object = self.repository.get(UUID(record_id.removeprefix("visit:")[:36]))
+        except (ValueError, AggregateNotFoundError):
+            return _NOWHERE
+        place = getattr(found, "place", None)
+        return place if isinstance(place, Place) else _NOWHERE
 
     def _load(self, wish_id: UUID) -> Wish:
         try:
@@ -368,12 +397,13 @@ class WishBoard(Application[UUID]):
         place: Place,
         resident_id: str,
         create: Callable[[Stamp], Wish],
+        seal: Callable[[Outcome], Sequence[Sealed]],
     ) -> Outcome:
         def decide() -> tuple[list[Aggregate], Outcome]:
             wish = create(self.commands.stamp(caller, place, resident_id))
             return [wish], Outcome(wish=WishSnapshot.of(wish))
 
-        return self.commands.run(caller, command, payload, decide, Outcome)
+        return self.commands.run(caller, command, payload, decide, Outcome, seal=seal)
 
     def _change(
         self,

@@ -89,6 +89,19 @@ class Atlas:
         except AggregateNotFoundError:
             raise UnknownPlaceError("district", f"{district} has no routing rules") from None
 
+    def locate(
+        self, district: str, community: str, grid: str | None = None, *, street: str | None = None
+    ) -> Place:
+        """Where `community` (and `grid`) lie in the district's territory, the street derived
+        from the community; a `street` that is given must be that one."""
+        territory = self.territory(district)
+        actual = territory.street_for(community)
+        if street is not None and street != actual:
+            raise UnknownPlaceError("street", f"{community} lies in street {actual}, not {street}")
+        if grid is not None:
+            territory.require_grid(community, grid)
+        return Place(district, actual, community, grid)
+
     def redraw(
         self,
         commands: Commands,
@@ -104,10 +117,8 @@ class Atlas:
             fresh = self.territory(district)
             found: object = self.app.repository.get(fresh.id)  # a copy to change, not the cache
             assert isinstance(found, TerritoryMap)
-            street = found.street_of.get(community)
-            if street is None:
-                raise UnknownPlaceError("community", f"{community} is not in {district}")
-            commands.stamp(caller, Place(district, street, community), None)  # runs the guard
+            place = Place(district, found.street_for(community), community)
+            commands.stamp(caller, place, None)  # runs the guard
             change(found)
             grids = list(found.grids[community])
             return [found], TerritoryChange(district=district, community=community, grids=grids)

@@ -32,14 +32,21 @@ class ExpirySweeper:
         self.board = board
         self.view = view
         self.every_seconds = every_seconds
+        self.failures = 0
+        """Wishes whose expiry failed unexpectedly (logged); each is tried again next sweep."""
 
     def sweep_once(self) -> int:
-        """Expire every due wish; return how many were expired now."""
+        """Expire every due wish; return how many were expired now. One wish failing does not
+        stop the others."""
         expired = 0
         for wish_id in self.view.due_for_expiry(self.board.clock()):
             try:
                 self.board.expire_wish(EXPIRY_ACTOR, wish_id)
             except (IllegalTransitionError, NotYetDueError):
+                continue
+            except Exception:
+                log.exception("could not expire wish %s; trying again next sweep", wish_id)
+                self.failures += 1
                 continue
             expired += 1
         return expired

@@ -1,8 +1,10 @@
 """Load → decide → save for every aggregate of the tickets store, done once.
 
 Each command may carry an `Idempotency-Key`: its first outcome is saved as a receipt in the
-same transaction as the events, so a retry returns that outcome and stores nothing new. A
-concurrent write (another thread or process) makes the save fail; the command then decides
+same transaction as the events, so a retry returns that outcome and stores nothing new. The
+personal data a command seals is written in that transaction too, so it is stored exactly when
+the command is: a retry after the person was erased finds the receipt and seals nothing again.
+A concurrent write (another thread or process) makes the save fail; the command then decides
 again on the fresh state.
 
 An answer's `position` (how far a view must have read to show the command) is known only once
@@ -14,7 +16,7 @@ from the store, and are the same byte for byte.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
@@ -23,7 +25,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
-from services.runtime.database import Database
+from services.runtime.database import ALONG, EVENT_RECORDERS, Database
 from services.runtime.idempotency import (
     IdempotencyKeyReusedError,
     Receipt,
@@ -31,7 +33,7 @@ from services.runtime.idempotency import (
     receipt_id,
     receipt_position,
 )
-from services.runtime.personal import PersonalDataVault
+from services.runtime.personal import PersonalDataVault, Sealed
 from services.tickets.domain import Place, Stamp
 
 MAX_ATTEMPTS = 200
@@ -80,9 +82,15 @@ def jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 class Commands:
     """The command loop over one eventsourcing application (the tickets store)."""
 
-    def __init__(self, app: Application[UUID], clock: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        app: Application[UUID],
+        clock: Callable[[], Any],
+        vault: PersonalDataVault | None = None,
+    ) -> None:
         self.app = app
         self.clock = clock
+        self.vault = vault
         self.listeners: list[Callable[[], None]] = []
         self._database = Database(getattr(app.recorder, "datastore"))  # noqa: B009
         self._events_table = str(getattr(app.recorder, "events_table_name"))  # noqa: B009
@@ -117,16 +125,19 @@ class Commands:
         answer: type[Answer],
         *,
         lock: UUID | None = None,
+        seal: Callable[[Answer], Sequence[Sealed]] | None = None,
     ) -> Answer:
-        """Decide (returning what to save and the answer), save with a receipt, retry on a
-        concurrent write; a keyed retry returns the first answer."""
+        """Decide (returning what to save and the answer), save with a receipt and the
+        personal data `seal` names for the answer, retry on a concurrent write; a keyed retry
+        returns the first answer and seals nothing."""
         payload = jsonable(payload)
 
         def attempt() -> Answer:
             if (first := self._first(caller, command, payload, answer)) is not None:
                 return first
             pending, outcome = decide()
-            return self._save(caller, command, payload, pending, outcome)
+            sealed = seal(outcome) if seal is not None else ()
+            return self._save(caller, command, payload, pending, outcome, sealed)
 
         if lock is None:
             return self._retrying(attempt)
@@ -141,6 +152,14 @@ class Commands:
             except IntegrityError:
                 continue
         return attempt()
+
+    def _along(self, sealed: Sequence[Sealed]) -> dict[str, Any]:
+        if not sealed:
+            return {}
+        if self.vault is None or not isinstance(self.app.recorder, EVENT_RECORDERS):
+            msg = "personal data needs the vault and a store from eventsourcing_env"
+            raise ValueError(msg)
+        return {ALONG: [self.vault.sealing(sealed)]}
 
     def _first(
         self, caller: Caller, command: str, payload: dict[str, Any], answer: type[Answer]
@@ -168,6 +187,7 @@ class Commands:
         payload: dict[str, Any],
         pending: list[Aggregate],
         outcome: Answer,
+        sealed: Sequence[Sealed],
     ) -> Answer:
         saving: list[Aggregate] = list(pending)
         receipt = None
@@ -179,7 +199,7 @@ class Commands:
                 outcome=outcome.model_dump(mode="json"),
             )
             saving.append(receipt)  # last, so its notification is the transaction's last
-        recordings = self.app.save(*saving)
+        recordings = self.app.save(*saving, **self._along(sealed))
         for listener in self.listeners:
             listener()
         positions = {r.domain_event.originator_id: r.notification.id for r in recordings}

@@ -12,22 +12,25 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from fastapi import FastAPI
+from nats.errors import Error as NatsError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.topology import TICKETS_STREAM
 from services.runtime.bus import make_broker
 from services.runtime.database import Database, eventsourcing_env
+from services.runtime.health import Readiness
 from services.runtime.http import service_app
-from services.runtime.identity import AuthSettings, authorize
+from services.runtime.identity import AuthSettings
+from services.runtime.outbox import PUBLISHED, Outbox
 from services.runtime.personal import MASTER_KEY_BYTES, PersonalDataVault
-from services.runtime.positions import PositionStore
-from services.runtime.relay import JetStreamPublisher, Relay
+from services.runtime.relay import JetStreamPublisher, Relay, relay_router
+from services.runtime.replay import ReplayResponder
 from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.supervise import Supervisor
 from services.runtime.workers import StoreWorkers
 from services.tickets import api, territory_api
 from services.tickets.application import Clock, WishBoard, utc_now
-from services.tickets.atlas import Atlas
 from services.tickets.board import WishBoardView
 from services.tickets.expiry import ExpirySweeper
 from services.tickets.mediation import api as mediation_api
@@ -45,7 +48,7 @@ from services.tickets.ticketing.open311 import open311_router
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from services.tickets.ticketing.view import TicketDeskView
 
-RELAY_NAME = "relay"
+RELAY_NAME = PUBLISHED
 
 
 class TicketsSettings(BaseSettings):
@@ -124,7 +127,7 @@ class Tickets:
         self.board = WishBoard(env, vault=vault, clock=clock)
         self.database = Database(_datastore(self.board))
         self.desk = MediationDesk(self.board.commands, self.board.vault)
-        self.atlas = Atlas(self.board)
+        self.atlas = self.board.atlas
         self._load_atlas(settings)
         self.dispatcher = Dispatcher(self.board.commands, self.atlas, self.board.vault)
         self.translate = translator(self.board.mapper, (WISHES, TICKETS, VISITS, DISPUTES))
@@ -137,11 +140,10 @@ class Tickets:
             workers=self.workers,
         )
         self.broker = make_broker(settings.bus, name=f"shiliu-{SOURCE}")
+        self.outbox = Outbox(self.database, self.translate)
         self.relay = Relay(
-            name=RELAY_NAME,
+            outbox=self.outbox,
             recorder=self.board.recorder,
-            translate=self.translate,
-            positions=PositionStore(self.database),
             publisher=JetStreamPublisher(
                 self.broker,
                 stream=TICKETS_STREAM.name,
@@ -170,6 +172,8 @@ class Tickets:
         self.expiry = ExpirySweeper(
             self.board, self.view, every_seconds=settings.expiry_sweep_seconds, workers=self.workers
         )
+        self.replay = ReplayResponder(settings.bus, SOURCE, self.outbox.page, self.workers)
+        self.supervisor = Supervisor()
 
     def _load_atlas(self, settings: TicketsSettings) -> None:
         """Territories and rules from their files; unchanged files store nothing."""
@@ -181,32 +185,42 @@ class Tickets:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(self.view.run(), name="wish-board-view"),
-            asyncio.create_task(self.expiry.run(), name="wish-expiry"),
-            asyncio.create_task(self.desk_view.run(), name="ticket-desk-view"),
-            asyncio.create_task(self.scheduler.run(self.board.clock), name="deadlines"),
-        ]
+        loops = self.supervisor
+        loops.start("wish-board-view", self.view.run)
+        loops.start("wish-expiry", self.expiry.run)
+        loops.start("ticket-desk-view", self.desk_view.run)
+        loops.start("deadlines", lambda: self.scheduler.run(self.board.clock))
         if self.settings.relay_enabled:
             await self.broker.connect()
-            tasks.append(asyncio.create_task(self.relay.run(), name="tickets-relay"))
+            await self.replay.start()
+            loops.start("tickets-relay", self.relay.run)
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await loops.stop()
+            if self.settings.relay_enabled:
+                await self.replay.stop()
             await self.workers.drain()
             if self.settings.relay_enabled:
-                await self.broker.stop()
+                with contextlib.suppress(NatsError):  # a bus already gone cannot be drained
+                    await self.broker.stop()
 
     def close(self) -> None:
         self.board.close()
 
     def relay_status(self) -> dict[str, Any]:
-        head = self.board.recorder.max_notification_id() or 0
-        published = self.relay.positions.load(RELAY_NAME)
-        return {"head": head, "published": published, "lag": head - published}
+        return self.relay.status()
+
+    def readiness(self) -> Readiness:
+        """Ready: the store answers, every loop runs, and the relay's bus is connected."""
+        relay = self.relay_status()
+        bus = self.broker._connection is not None and self.broker._connection.is_connected
+        checks = {"store": True, "loops": self.supervisor.alive}
+        if self.settings.relay_enabled:
+            checks["bus"] = bool(bus) and self.replay.is_connected
+        details = {"relay": relay, "loops": self.supervisor.report(),
+                   "sweep_failures": self.expiry.failures + self.scheduler.failures}  # fmt: skip
+        return Readiness(checks=checks, details=details)
 
 
 def _datastore(app: Application[UUID]) -> Any:
@@ -222,11 +236,15 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             yield
         tickets.close()
 
+    async def readiness() -> Readiness:
+        return await asyncio.to_thread(tickets.readiness)
+
     app = service_app(
         SOURCE,
         auth=tickets.settings.auth,
         lifespan=lifespan,
         errors={**api.ERRORS, **ticket_api.ERRORS, **mediation_api.ERRORS, **territory_api.ERRORS},
+        readiness=readiness,
     )
     app.state.tickets = tickets
     app.include_router(api.wish_router(tickets.board, tickets.view))
@@ -247,8 +265,6 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     app.include_router(page_router(tickets.board, tickets.view))
     app.include_router(signin_router(tickets.settings.auth))
 
-    @app.get("/ops/relay", tags=["ops"], dependencies=[authorize("ops.read")])
-    async def relay_status() -> dict[str, Any]:
-        return await asyncio.to_thread(tickets.relay_status)
+    app.include_router(relay_router(tickets.relay))
 
     return app

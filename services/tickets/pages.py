@@ -8,7 +8,7 @@ the board, or with the board re-rendered under the error's status code. Whoever 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 from uuid import UUID, uuid4
@@ -35,6 +35,7 @@ from services.tickets.domain import (
 )
 from services.tickets.i18n import Words, words_for
 from services.tickets.signin import Visit, page_templates, signed_in, to_signin
+from services.tickets.territory import UnknownPlaceError
 
 MAX_FORM_BYTES = 16_384
 MAX_KEY_CHARS = 128
@@ -76,6 +77,7 @@ def _not_claimable(exc: Exception, words: Words) -> str:
 PROBLEMS: dict[type[Exception], tuple[int, Callable[[Exception, Words], str]]] = {
     FormError: (422, _field_problem),
     InvalidWishError: (422, _field_problem),
+    UnknownPlaceError: (422, _field_problem),
     IdempotencyKeyReusedError: (422, lambda _, words: words.labels["form_reused"]),
     FormTooLargeError: (413, lambda _, words: words.labels["too_large"]),
     ClaimRefusedError: (409, _refusal),
@@ -93,9 +95,10 @@ def _validated(model: type[M], data: Mapping[str, Any]) -> M:
         raise FormError("_".join(str(part) for part in location) or "form") from None
 
 
-def _posting(where: Where, form: Form, principal: Principal) -> PostWish:
-    """A resident posts for themselves; staff name the resident (the guard records it)."""
-    fields = ("street", "grid", "title", "category", "claim_mode", "quota")
+def _posting(place: Place, form: Form, principal: Principal) -> PostWish:
+    """A resident posts for themselves; staff name the resident (the guard records it). The
+    place comes from the board and the territory: nobody types a street code."""
+    fields = ("title", "category", "claim_mode", "quota")
     data: dict[str, Any] = {name: form[name] for name in fields if name in form}
     data["resident_id"] = (
         principal.person or principal.id
@@ -107,7 +110,7 @@ def _posting(where: Where, form: Form, principal: Principal) -> PostWish:
             "name": form.get("contact_name", ""),
             "phone": form.get("contact_phone", ""),
         }
-    return _validated(PostWish, {"district": where[0], "community": where[1], **data})
+    return _validated(PostWish, {**place.__dict__, **data})
 
 
 def _personal(posting: PostWish) -> dict[str, Any] | None:
@@ -146,12 +149,6 @@ def _may(principal: Principal, action: str) -> bool:
     return principal.role in POLICY[action].roles
 
 
-def _street(principal: Principal, community: str, entries: Sequence[BoardEntry]) -> str:
-    if principal.scope.community == community and principal.scope.street:
-        return principal.scope.street
-    return entries[0].street if entries else ""
-
-
 def _is_place(where: Where) -> bool:
     return all(_CODE.fullmatch(code) for code in where)
 
@@ -182,8 +179,7 @@ class BoardPage:
         entries = await run_in_threadpool(
             lambda: self.view.entries(district=district, community=community, limit=BOARD_LIMIT)
         )
-        prefilled = {"street": _street(principal, community, entries),
-                     "grid": principal.scope.grid or ""}  # fmt: skip
+        prefilled = {"grid": principal.scope.grid or ""}
         html = self.templates.get_template("board.html").render(
             w=words, district=district, community=community, entries=entries,
             is_claimable=is_claimable, board_url=_board_path(request, where), message=message,
@@ -276,11 +272,13 @@ def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         try:
             form = await read_form(request)
             access = visitor.access(_form_key(form))
-            posting = _posting(where, form, access.principal)
+            place = await run_in_threadpool(
+                board.atlas.locate, district, community, form.get("grid")
+            )
+            posting = _posting(place, form, access.principal)
             outcome = await run_in_threadpool(
                 lambda: board.post_wish(
-                    caller_of(access),
-                    place=Place(district, posting.street, community, posting.grid),
+                    caller_of(access), place=place,
                     resident_id=posting.resident_id, title=posting.title,
                     category=posting.category, claim_mode=posting.claim_mode,
                     quota=posting.quota, personal=_personal(posting),

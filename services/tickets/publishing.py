@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import register_topic
 
 from events.envelope import Actor, IntegrationEvent, Role, Territory
 from events.wishes import (
@@ -83,24 +84,37 @@ class Family:
     """How one aggregate's stored events become integration events."""
 
     aggregate: type[Aggregate]
+    stored_as: tuple[str, ...]
+    """Every topic (`module:Class`) the aggregate's events were stored under: stored data,
+    never derived from where the class lives now. Moving the class adds its new topic and
+    keeps the old ones, which `register_stored_topics` resolves to the moved class."""
     id_field: str
     """The integration event's field naming the aggregate (`wish_id`, `ticket_id`, …)."""
     fields: Mapping[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]]
     """Stored event name → (integration event class, its fields from the stored event)."""
 
-    @property
-    def prefix(self) -> str:
-        return f"{self.aggregate.__module__}:{self.aggregate.__qualname__}."
+
+WISHES = Family(Wish, ("services.tickets.domain:Wish",), "wish_id", _FIELDS)
 
 
-WISHES = Family(Wish, "wish_id", _FIELDS)
+def stored_topics(families: Sequence[Family]) -> dict[str, Family]:
+    """Stored topic → the family whose events are stored under it."""
+    return {topic: family for family in families for topic in family.stored_as}
+
+
+def register_stored_topics(families: Sequence[Family]) -> None:
+    """Make every stored topic resolve to its aggregate class (and, through it, its events),
+    so history stored under an old module path still loads and replays."""
+    for topic, family in stored_topics(families).items():
+        register_topic(topic, family.aggregate)
 
 
 def translator(
     mapper: Mapper[UUID], families: Sequence[Family] = (WISHES,)
 ) -> Callable[[Notification], IntegrationEvent | None]:
     """Translate the tickets log; what no family publishes (receipts, rules) is skipped."""
-    by_prefix = {family.prefix: family for family in families}
+    register_stored_topics(families)
+    by_prefix = {f"{topic}.": family for topic, family in stored_topics(families).items()}
 
     def translate(notification: Notification) -> IntegrationEvent | None:
         prefix, _, name = notification.topic.rpartition(".")

@@ -36,10 +36,10 @@ from services.tickets.i18n import Words, words_for
 
 TEMPLATES = Path(__file__).parent / "templates"
 DISTRICT = "jinfeng"
-COMMUNITY = Scope(district=DISTRICT, street="s1", community="c01")
-"""The demo district as `shiliu/demo.py` seeds it: community c01 lies in street s1."""
-GRID = Scope(district=DISTRICT, street="s1", community="c01", grid="g01")
-STREET = Scope(district=DISTRICT, street="s1")
+STREET = Scope(district=DISTRICT, street="s01")
+"""The demo district as `shiliu/demo.py` draws and seeds it: community c01 lies in street s01."""
+COMMUNITY = Scope(district=DISTRICT, street="s01", community="c01")
+GRID = Scope(district=DISTRICT, street="s01", community="c01", grid="g01")
 LIFETIME = timedelta(hours=8)
 MAX_NEXT_CHARS = 2000
 OVERSIGHT = frozenset({Role.STREET_OFFICIAL, Role.DISTRICT_OFFICIAL, Role.AUDITOR, Role.OPERATOR})
@@ -55,8 +55,8 @@ ACCOUNTS = {
         Claims(sub="unit-c01-1-staff", role=Role.UNIT_STAFF, scope=COMMUNITY, unit="unit-c01-1"),
         Claims(sub="unit-c01-2-staff", role=Role.UNIT_STAFF, scope=COMMUNITY, unit="unit-c01-2"),
         Claims(sub="volunteer-c01-1", role=Role.VOLUNTEER, scope=COMMUNITY),
-        Claims(sub="mediator-s1", role=Role.MEDIATOR, scope=STREET),
-        Claims(sub="official-s1", role=Role.STREET_OFFICIAL, scope=STREET),
+        Claims(sub="mediator-s01", role=Role.MEDIATOR, scope=STREET),
+        Claims(sub="official-s01", role=Role.STREET_OFFICIAL, scope=STREET),
         Claims(sub="official-jinfeng", role=Role.DISTRICT_OFFICIAL, scope=Scope(district=DISTRICT)),
         Claims(sub="auditor-jinfeng", role=Role.AUDITOR, scope=Scope(district=DISTRICT)),
         Claims(sub="operator-1", role=Role.OPERATOR, scope=Scope()),

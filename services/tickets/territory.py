@@ -126,6 +126,13 @@ class TerritoryMap(Aggregate):
 
     # Questions
 
+    def street_for(self, community: str) -> str:
+        """The street `community` lies in."""
+        street = self.street_of.get(community)
+        if street is None:
+            raise UnknownPlaceError("community", f"{community} is not in {self.district}")
+        return street
+
     def require_community(self, street: str, community: str) -> None:
         if self.street_of.get(community) != street:
             raise UnknownPlaceError(

@@ -134,9 +134,7 @@ def territory_router(atlas: Atlas, commands: Commands) -> APIRouter:
 
 def _community_map(atlas: Atlas, district: str, community: str) -> CommunityMap:
     territory = atlas.territory(district)
-    street = territory.street_of.get(community)
-    if street is None:
-        raise UnknownPlaceError("community", f"{community} is not in {district}")
+    street = territory.street_for(community)
     grids: dict[str, list[str]] = {grid: [] for grid in territory.grids[community]}
     prefix = f"{community}/"
     for key, grid in territory.building_grid.items():

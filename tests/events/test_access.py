@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from events.access import BUS_USERS, OPERATOR_USER, bus_user
-from events.topology import CONSUMERS, STREAMS
+from events.topology import CONSUMERS, STREAMS, replay_subject
 
 
 def matches(pattern: str, subject: str) -> bool:
@@ -54,14 +54,17 @@ def test_the_operator_manages_every_stream_but_publishes_no_event() -> None:
         for api in ("STREAM.CREATE", "STREAM.UPDATE", "STREAM.INFO"):
             assert OPERATOR_USER.name in publishers(f"$JS.API.{api}.{stream.name}")
         assert not publishers(f"$JS.API.STREAM.DELETE.{stream.name}")
-    assert not any(pattern.startswith("shiliu.") for pattern in OPERATOR_USER.publish_allow)
+    events = [p for p in OPERATOR_USER.publish_allow if p.startswith("shiliu.")]
+    assert events == [replay_subject("tickets")]  # asking for replays, for rebuilds; no event
 
 
-def test_each_user_subscribes_only_to_its_own_inbox() -> None:
+def test_each_user_subscribes_only_to_its_own_inbox_and_a_source_to_its_replays() -> None:
     inboxes = [user.inbox for user in BUS_USERS]
     assert len(set(inboxes)) == len(inboxes)
     for user in BUS_USERS:
-        assert user.subscribe_allow == (f"{user.inbox}.>",)
+        served = (replay_subject(user.name),) if user.name == "tickets" else ()
+        assert user.subscribe_allow == (f"{user.inbox}.>", *served)
+        assert user.allow_responses == (user.name == "tickets")
         others = [other for other in BUS_USERS if other is not user]
         for other in others:
             assert not matches(user.subscribe_allow[0], f"{other.inbox}.reply")

@@ -25,14 +25,17 @@ T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
 
 class Log:
-    """Hands out envelopes with rising positions, as one source's notification log would."""
+    """Hands out envelopes with rising positions, as one source's notification log would, and
+    rising feed sequences, as its relay stamps them (one Log per feed)."""
 
     def __init__(self, start: int = 1) -> None:
         self.position = start - 1
+        self.sequence = 0
 
     def at(self, hours: float = 0.0, community: str = "c01", street: str = "s01") -> dict[str, Any]:
         """The envelope fields of the next event, `hours` after T0, in a community of jinfeng."""
         self.position += 1
+        self.sequence += 1
         when = T0 + timedelta(hours=hours)
         return {
             "event_id": uuid.uuid4(),
@@ -42,7 +45,13 @@ class Log:
             "actor": Actor(id="staff-1", role=Role.COMMUNITY_STAFF),
             "source": "tickets",
             "position": self.position,
+            "sequence": self.sequence,
         }
+
+
+def numbered(events: Sequence[IntegrationEvent], start: int = 1) -> list[IntegrationEvent]:
+    """The events renumbered gap-free in list order, as a relay stamps what it publishes."""
+    return [e.model_copy(update={"sequence": start + i}) for i, e in enumerate(events)]
 
 
 def books_at(path: Path) -> Books:

@@ -55,4 +55,6 @@ LEDGER_CASES: list[Case] = [
          "ledger"),
     Case("GET", "/ledger/{district}/disputes", "ledger.read", _district("disputes"), "ledger",
          filtered=True),
+    Case("GET", "/ledger/{district}/{community}/visits", "ledger.read", _community("visits"),
+         "ledger"),
 ]  # fmt: skip

@@ -44,7 +44,7 @@ from events.wishes import ClaimMode, WishCategory, WishPosted
 from services.ledger.books import Books
 from services.runtime.settings import BusSettings
 from tests.conftest import eventually
-from tests.ledger.builders import T0, Log, books_at, publish
+from tests.ledger.builders import T0, Log, books_at, numbered, publish
 
 E = TypeVar("E", bound=TicketEvent)
 
@@ -149,10 +149,10 @@ def test_money_is_counted_once_per_ticket_with_the_last_amount_after_a_reopen(
 ) -> None:
     log = Log()
     ticket, other = Ticket(log), Ticket(log)
-    books.tickets.apply([
+    books.tickets.apply(numbered([
         *ticket.handled("100")[:-2], ticket.rated(20, 1), ticket.reopened(21),
         ticket.reported(30, "80"), ticket.closed(40), *other.handled("2.50"),
-    ])  # fmt: skip
+    ]))  # fmt: skip
 
     figures = books.tickets.community("jinfeng", "c01")
     assert figures.money_involved == "82.50"
@@ -166,7 +166,8 @@ def test_a_redelivered_or_republished_event_has_no_second_effect(books: Books) -
     handled = ticket.handled("10")[:-1]
     breach = ticket.event(TicketDeadlineBreached, 30, deadline=DeadlineKind.RESOLVE,
                           level=Level.GRID, due_at=T0)  # fmt: skip
-    events = [*handled, breach]
+    events = numbered([*handled, breach])
+    breach = events[-1]
     books.tickets.apply(events)
     before = books.tickets.dump()
 
@@ -249,8 +250,18 @@ def test_a_later_wish_position_does_not_make_the_ticket_ledger_skip_earlier_tick
 ) -> None:
     assert books.wishes.apply([_wish(Log(start=50))]) == 1
     assert books.tickets.apply(Ticket(Log(start=10)).handled()[:3]) == 3
-    assert books.wishes.position("tickets") == 50
+    assert books.wishes.intake.marks() == {"tickets.wish": 1}
+    assert books.tickets.intake.marks() == {"tickets.ticket": 3}
     assert books.tickets.community("jinfeng", "c01").tickets == 1
+
+
+def test_an_event_past_a_gap_in_its_feed_is_held_until_the_gap_is_filled(books: Books) -> None:
+    events = Ticket(Log()).handled("5")
+    assert books.tickets.apply([*events[:2], *events[3:]]) == 2
+    assert books.tickets.intake.marks() == {"tickets.ticket": 2}
+    assert books.tickets.apply(events[2:]) == len(events) - 2
+    assert books.tickets.intake.marks() == {"tickets.ticket": len(events)}
+    assert books.tickets.community("jinfeng", "c01").money_involved == "5"
 
 
 def test_ticket_events_on_the_bus_reach_the_http_ledger_and_a_malformed_one_is_parked(
@@ -276,4 +287,6 @@ def test_ticket_events_on_the_bus_reach_the_http_ledger_and_a_malformed_one_is_p
     assert parked["subject"] == bad[0]
     assert "not a known ticket event" in parked["error"]
     status = ledger.get("/ops/consumer").json()
-    assert status["consumers"] == {"ledger-wishes": 1, "ledger-tickets": 9, "ledger-disputes": 0}
+    applied = {name: c["applied"] for name, c in status["consumers"].items()}
+    assert applied == {"ledger-wishes": 1, "ledger-tickets": 9, "ledger-disputes": 0,
+                       "ledger-visits": 0}  # fmt: skip

@@ -74,8 +74,7 @@ def test_every_wish_event_has_a_channel_with_district_and_community_parameters(
 
 
 def test_there_is_one_channel_and_one_send_operation_per_event(document: dict[str, Any]) -> None:
-    assert len(document["channels"]) == len(ALL_EVENTS)
-    assert set(WISH_EVENTS) <= set(ALL_EVENTS)
+    assert sorted(document["channels"]) == sorted(cls.__name__ for cls in ALL_EVENTS)
     operations = document["operations"].values()
     assert sorted(op["channel"]["$ref"] for op in operations) == sorted(
         f"#/channels/{cls.__name__}" for cls in ALL_EVENTS

@@ -1,9 +1,11 @@
-"""Request helpers for the wish tests: actors as bearer tokens, a sample posting."""
+"""Request helpers for the wish tests: actors as bearer tokens, a sample posting, all in the
+demo district's territory (c01, c09, … lie in street s01; c02 in s02)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from shiliu.demo import communities
 from tests.support.tokens import bearer
 
 RESIDENT = bearer("resident-1", "resident", person="person-1")
@@ -15,7 +17,13 @@ def unit(unit_id: str) -> dict[str, str]:
     return bearer(f"{unit_id}-staff", "unit_staff", unit=unit_id)
 
 
+def street_of(community: str) -> str:
+    """The demo district's street of `community`; s01 for a community it does not have."""
+    return next((c.street for c in communities() if c.code == community), "s01")
+
+
 def posting(**changes: Any) -> dict[str, Any]:
+    """A wish at jinfeng/c01/g01; a changed community brings its own street unless told."""
     body: dict[str, Any] = {
         "district": "jinfeng",
         "street": "s01",
@@ -30,12 +38,14 @@ def posting(**changes: Any) -> dict[str, Any]:
         "details": "独居老人，腿脚不便",
     }
     body.update(changes)
+    if "community" in changes and "street" not in changes:
+        body["street"] = street_of(body["community"])
     return body
 
 
 def in_community(community: str) -> dict[str, dict[str, str]]:
     """Resident, staff and unit headers for actors of another community of the district."""
-    scope = {"district": "jinfeng", "street": "s01", "community": community}
+    scope = {"district": "jinfeng", "street": street_of(community), "community": community}
     return {
         "resident": bearer("resident-1", "resident", scope=scope, person="person-1"),
         "staff": bearer(f"staff-{community}", "community_staff", scope=scope),

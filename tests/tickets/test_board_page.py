@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -18,7 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from services.runtime.nats_server import free_port
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app
-from tests.conftest import eventually, tickets_settings
+from tests.conftest import eventually, in_ci, tickets_settings
 from tests.support.tokens import bearer, token
 from tests.tickets.helpers import posting
 
@@ -32,7 +31,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT = Path("/tmp/board.png")  # looked at by hand: does the Chinese render?
-C01 = {"district": "jinfeng", "street": "s1", "community": "c01"}
+C01 = {"district": "jinfeng", "street": "s01", "community": "c01"}
 """The demo accounts' community, as the sign-in page offers them."""
 RESIDENT = bearer("resident-c01-0", "resident", scope=C01, person="resident-c01-0")
 STAFF = bearer("staff-c01", "community_staff", scope=C01)
@@ -65,7 +64,7 @@ def site(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         reason = f"{CHROMIUM} is missing: apt-get install chromium fonts-wqy-microhei"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     with sync_playwright() as playwright:
@@ -115,7 +114,7 @@ def reload_until(page: Page, row: Locator, text: str) -> None:
 
 def open_wish(site: str, title: str) -> str:
     """A wish posted and verified through the JSON API, as community staff would."""
-    body = posting(title=title, street="s1", resident_id="resident-c01-0")
+    body = posting(title=title, resident_id="resident-c01-0")
     posted = httpx.post(f"{site}/wishes", json=body, headers=RESIDENT)
     assert posted.status_code == 201, posted.text
     wish_id: str = posted.json()["wish"]["id"]
@@ -136,7 +135,7 @@ def test_a_resident_posts_a_wish_and_a_unit_claims_it_on_the_board_in_chinese(
     expect(page.get_by_role("heading", level=1)).to_contain_text("微心愿墙")
     expect(page.locator(".signed-in")).to_have_text("已登录：resident-c01-0（居民）")
     expect(page.locator("form.post input[name=resident_id]")).to_have_count(0)
-    expect(page.locator("form.post input[name=street]")).to_have_value("s1")
+    expect(page.locator("form.post input[name=street]")).to_have_count(0)
 
     post_on_the_page(page, "吃一顿热腾腾的饺子")
     row = page.locator("tr", has_text="吃一顿热腾腾的饺子")
@@ -157,6 +156,21 @@ def test_a_resident_posts_a_wish_and_a_unit_claims_it_on_the_board_in_chinese(
     expect(row.locator(".claimants")).to_have_text("unit-c01-1")
     expect(row.locator("form.claim")).to_have_count(0)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+@pytest.mark.browser
+def test_a_wish_posted_on_the_board_lands_in_the_street_the_territory_gives_its_community(
+    site: str, page: Page
+) -> None:
+    page.goto(f"{site}/board/jinfeng/c01")
+    sign_in_as(page, "resident-c01-0")
+    post_on_the_page(page, "陪老人聊聊天", category="company")
+    row = page.locator("tr", has_text="陪老人聊聊天")
+    expect(row).to_have_count(1)
+
+    wish = httpx.get(f"{site}/wishes/{row.get_attribute('data-wish-id')}", headers=STAFF)
+    assert wish.status_code == 200, wish.text
+    assert (wish.json()["street"], wish.json()["community"]) == ("s01", "c01")
 
 
 @pytest.mark.browser
@@ -239,7 +253,7 @@ def test_a_claim_on_an_unknown_wish_gets_the_not_found_page(site: str) -> None:
 def test_a_form_without_a_title_is_refused_naming_the_field(site: str) -> None:
     answer = httpx.post(
         f"{site}/board/jinfeng/c01/wishes",
-        data={"category": "meal", "claim_mode": "exclusive", "quota": "1", "street": "s1"},
+        data={"category": "meal", "claim_mode": "exclusive", "quota": "1"},
         cookies=signed_in("resident-c01-0", "resident", person="resident-c01-0"),
     )
     assert answer.status_code == 422

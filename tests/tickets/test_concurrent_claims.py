@@ -16,7 +16,7 @@ from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.application import Caller, ClaimRefusedError, WishBoard
 from services.tickets.domain import Place
 from services.tickets.main import create_app
-from tests.conftest import eventually, tickets_settings
+from tests.conftest import eventually, tickets_settings, with_demo_territory
 from tests.support.servers import serving
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
 
@@ -78,7 +78,8 @@ def test_two_processes_racing_on_one_store_still_give_exactly_one_winner(
     stores: dict[str, StoreSettings], tmp_path: Path
 ) -> None:
     """Two applications on one store stand in for two processes: no shared in-memory lock."""
-    boards = [WishBoard(eventsourcing_env(stores["tickets"])) for _ in range(2)]
+    env = eventsourcing_env(stores["tickets"])
+    boards = [with_demo_territory(WishBoard(env)) for _ in range(2)]
     try:
         staff = Caller("staff-1", "community_staff")
         posted = boards[0].post_wish(

@@ -14,6 +14,7 @@ from services.tickets.board import WishBoardView
 from services.tickets.domain import Place, WishState
 from services.tickets.expiry import ExpirySweeper
 from services.tickets.publishing import translator
+from tests.conftest import with_demo_territory
 
 
 class Clock:
@@ -38,7 +39,7 @@ def _post(board: WishBoard, expires_in: timedelta | None) -> WishBoard:
 def test_a_due_wish_is_expired_once_and_survives_a_restarted_sweeper(tmp_path: Path) -> None:
     clock = Clock()
     env = eventsourcing_env(StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"))
-    board = WishBoard(env, clock=clock)
+    board = with_demo_territory(WishBoard(env, clock=clock))
     try:
         view = WishBoardView(
             database=Database(board.recorder.datastore),  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -84,3 +85,32 @@ def test_a_mediated_dispute_resolved_at_follow_up_reaches_the_ledger(
     assert figures["disputes"] == 1
     assert figures["sessions_video"] == 1
     assert figures["by_kind"]["neighbour"] == 1
+
+
+def _board_form(tickets: TestClient, board: str) -> dict[str, str]:
+    """What the board's posting form sends as rendered: its prefilled and hidden fields."""
+    html = tickets.get(board).text
+    form = html.split('<form class="post"', 1)[1].split("</form>", 1)[0]
+    return dict(re.findall(r'<input[^>]*\bname="([^"]+)"[^>]*\bvalue="([^"]*)"', form))
+
+
+def test_the_district_ledger_has_one_row_for_c01_with_wishes_from_the_board_and_the_api(
+    tickets: TestClient, ledger: TestClient
+) -> None:
+    from tests.tickets.helpers import STAFF, posting
+
+    assert tickets.post("/wishes", json=posting(), headers=STAFF).status_code == 201
+    del tickets.headers["Authorization"]  # from here on the sign-in cookie decides, as in a browser
+    board = "/board/jinfeng/c01"
+    signed_in = tickets.post("/signin", data={"account": "resident-c01-0", "next": board})
+    assert signed_in.status_code == 200, signed_in.text
+    form = {**_board_form(tickets, board), "title": "陪老人聊聊天", "category": "company",
+            "claim_mode": "exclusive"}  # fmt: skip
+    posted = tickets.post(f"{board}/wishes", data=form)
+    assert posted.status_code == 200, posted.text
+
+    def both_counted(rows: list[dict[str, Any]]) -> bool:
+        return sum(row["wishes"] for row in rows) == 2
+
+    rows = _when(ledger, "/ledger/jinfeng/wishes", both_counted)
+    assert [(row["street"], row["community"], row["wishes"]) for row in rows] == [("s01", "c01", 2)]

@@ -15,18 +15,20 @@ from services.runtime.identity import COOKIE, Authenticator, AuthSettings
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import TicketsSettings, create_app
 from services.tickets.signin import ACCOUNTS
-from tests.conftest import master_key
+from shiliu.demo import DISTRICT, communities, district_plan
+from tests.conftest import demo_territory, master_key
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.helpers import posting
 
-C01 = {"district": "jinfeng", "street": "s1", "community": "c01"}
-C02 = {"district": "jinfeng", "street": "s2", "community": "c02"}
+C01 = {"district": "jinfeng", "street": "s01", "community": "c01"}
+C02 = {"district": "jinfeng", "street": "s02", "community": "c02"}
 
 
 def _client(tmp_path: Path, auth: AuthSettings) -> TestClient:
     settings = TicketsSettings(
         store=StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"), bus=BusSettings(),
         master_key=master_key(), relay_enabled=False, auth=auth,
+        territory_files=[demo_territory()],
     )  # fmt: skip
     return TestClient(create_app(settings), follow_redirects=False)
 
@@ -52,7 +54,7 @@ def sign_in(client: TestClient, account: str, **form: str) -> Any:
 def open_wish(client: TestClient, scope: dict[str, str]) -> str:
     """A wish posted by a resident and verified by staff, through the JSON API."""
     resident = bearer("resident-x", "resident", scope=scope, person="resident-x")
-    body = posting(street=scope["street"], community=scope["community"], resident_id="resident-x")
+    body = posting(community=scope["community"], resident_id="resident-x")
     posted = client.post("/wishes", json=body, headers=resident)
     assert posted.status_code == 201, posted.text
     wish_id: str = posted.json()["wish"]["id"]
@@ -103,7 +105,7 @@ def test_signing_in_sets_an_http_only_cookie_whose_token_carries_the_chosen_role
 
 def test_without_a_next_page_an_account_lands_on_its_own_board(client: TestClient) -> None:
     assert sign_in(client, "resident-c01-0").headers["location"] == "/board/jinfeng/c01"
-    assert sign_in(client, "official-s1").headers["location"] == "/board/jinfeng/c01"
+    assert sign_in(client, "official-s01").headers["location"] == "/board/jinfeng/c01"
 
 
 def test_the_sign_in_page_offers_a_demo_account_for_every_role_a_person_has(
@@ -184,7 +186,7 @@ def test_a_unit_claims_for_the_unit_its_token_names_whatever_the_form_says(
 
 def _post_on_the_page(client: TestClient, **fields: str) -> str:
     form = {"title": "陪老人聊聊天", "category": "company", "claim_mode": "exclusive",
-            "quota": "1", "street": "s1", **fields}  # fmt: skip
+            "quota": "1", **fields}  # fmt: skip
     posted = client.post("/board/jinfeng/c01/wishes", data=form)
     assert posted.status_code == 303, posted.text
     return str(posted.headers["location"]).rsplit("#wish-", 1)[1]
@@ -226,3 +228,32 @@ def test_sign_in_is_not_offered_without_a_signing_key(tmp_path: Path) -> None:
     assert "本服务未开启演示登录：请通过统一身份认证登录。" in page.text
     assert "data-account" not in page.text
     assert sign_in(client, "operator-1").status_code == 404
+
+
+def test_every_demo_account_acts_in_a_place_of_the_demo_territory() -> None:
+    plan = district_plan()
+    grids = {
+        (street.code, community.code, grid.code)
+        for street in plan.streets
+        for community in street.communities
+        for grid in community.grids
+    }
+    for account in ACCOUNTS.values():
+        scope = account.scope
+        assert scope.district in (None, plan.code), account.sub
+        assert any(
+            scope.contains(district=plan.code, street=s, community=c, grid=g) for s, c, g in grids
+        ), f"{account.sub}'s scope {scope} is not in the demo territory"
+
+
+def test_the_demo_street_officials_scope_covers_every_community_the_demo_seeds_in_its_street() -> (
+    None
+):
+    official = ACCOUNTS["official-s01"]
+    assert official.role is Role.STREET_OFFICIAL
+    seeded = [c for c in communities() if c.street == official.scope.street]
+    assert {"c01", "c09"} <= {c.code for c in seeded}
+    for community in seeded:
+        assert official.scope.contains(
+            district=DISTRICT, street=community.street, community=community.code, grid=None
+        ), community

@@ -50,3 +50,22 @@ def test_a_wish_posted_claimed_fulfilled_verified_and_acknowledged_reaches_the_l
         return [item["state"] for item in board["items"]]
 
     eventually(lambda: board_states() == ["closed"])
+
+
+def test_a_wish_for_a_place_not_in_the_territory_is_refused_422_naming_the_field(
+    tickets: TestClient,
+) -> None:
+    cases = [
+        ({"community": "c99"}, "body.community"),
+        ({"grid": "g99"}, "body.grid"),
+        ({"street": "s1"}, "body.street"),
+        ({"district": "atlantis"}, "body.district"),
+    ]
+    for changes, field in cases:
+        response = tickets.post("/wishes", json=posting(**changes), headers=STAFF)
+        assert response.status_code == 422, (changes, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "territory.unknown_place", response.text
+        assert error["fields"][0]["field"] == field, response.text
+    listed = tickets.get("/wishes", params={"district": "jinfeng", "community": "c01"})
+    assert listed.json()["items"] == []

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from events.envelope import Role
 from services.runtime.policy import POLICY
+from tests.conftest import eventually
 from tests.support.matrix import Case
 from tests.support.tokens import bearer, token
 from tests.tickets.ticket_helpers import RESIDENT, SECRETARY, request
@@ -62,8 +63,15 @@ def _merge(tickets: TestClient) -> dict[str, Any]:
 
 
 def _listing(tickets: TestClient) -> dict[str, Any]:
-    ticket_at(tickets, "received")
-    return {"url": "/tickets?district=jinfeng&community=c01", "json": None}
+    """A new ticket, once the (lagging) ticket view lists it."""
+    ticket_id, url = ticket_at(tickets, "received"), "/tickets?district=jinfeng&community=c01"
+
+    def listed() -> bool:
+        items = tickets.get(url, headers=SECRETARY).json()["items"]
+        return ticket_id in {row["ticket_id"] for row in items}
+
+    eventually(listed)
+    return {"url": url, "json": None}
 
 
 def _listed_inside_only(role: Role, where: str, response: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
-from services.runtime.personal import PersonalDataVault
+from services.runtime.personal import PersonalDataVault, Sealed
 from services.tickets.domain import Place, Stamp
 from services.tickets.handling import Caller, Commands
 from services.tickets.mediation.domain import Dispute, DisputeNotFoundError
@@ -66,9 +66,10 @@ class MediationDesk:
             dispute = Dispute.file(stamp=stamp, kind=kind, parties=ids)
             return [dispute], DisputeOutcome(dispute=DisputeSnapshot.of(dispute))
 
-        outcome = self.commands.run(caller, "file_dispute", payload, decide, DisputeOutcome)
-        self.records.seal_filing(outcome.dispute.id, parties, summary)
-        return outcome
+        def seal(outcome: DisputeOutcome) -> list[Sealed]:
+            return self.records.filing(outcome.dispute.id, parties, summary)
+
+        return self.commands.run(caller, "file_dispute", payload, decide, DisputeOutcome, seal=seal)
 
     def accept(self, caller: Caller, dispute_id: UUID) -> DisputeOutcome:
         return self._change(caller, dispute_id, "accept_dispute", {}, lambda d, s: d.accept(s))
@@ -105,20 +106,27 @@ class MediationDesk:
         self, caller: Caller, dispute_id: UUID, mode: SessionMode, minutes: str
     ) -> DisputeOutcome:
         payload = {"mode": mode, "minutes": self.records.digest({"minutes": minutes})}
-        outcome = self._change(
-            caller, dispute_id, "hold_session", payload, lambda d, s: d.hold_session(mode, s)
-        )
-        number = outcome.dispute.sessions[-1].session
-        self.records.seal(outcome.dispute, "session", number, {"minutes": minutes})
-        return outcome
+
+        def seal(outcome: DisputeOutcome) -> list[Sealed]:
+            number = outcome.dispute.sessions[-1].session
+            return self.records.copies(outcome.dispute, "session", number, {"minutes": minutes})
+
+        return self._change(
+            caller, dispute_id, "hold_session", payload, lambda d, s: d.hold_session(mode, s),
+            seal=seal,
+        )  # fmt: skip
 
     def sign_agreement(self, caller: Caller, dispute_id: UUID, text: str) -> DisputeOutcome:
         payload = {"text": self.records.digest({"text": text})}
-        outcome = self._change(
-            caller, dispute_id, "sign_agreement", payload, lambda d, s: d.sign_agreement(s)
-        )
-        self.records.seal(outcome.dispute, "agreement", outcome.dispute.agreements, {"text": text})
-        return outcome
+
+        def seal(outcome: DisputeOutcome) -> list[Sealed]:
+            number = outcome.dispute.agreements
+            return self.records.copies(outcome.dispute, "agreement", number, {"text": text})
+
+        return self._change(
+            caller, dispute_id, "sign_agreement", payload, lambda d, s: d.sign_agreement(s),
+            seal=seal,
+        )  # fmt: skip
 
     def refer(self, caller: Caller, dispute_id: UUID, to: Referral) -> DisputeOutcome:
         return self._change(
@@ -130,12 +138,17 @@ class MediationDesk:
     ) -> DisputeOutcome:
         personal = {"notes": notes} if notes else None
         payload = {"holding": holding, "notes": self.records.digest(personal)}
-        outcome = self._change(
-            caller, dispute_id, "follow_up_dispute", payload, lambda d, s: d.follow_up(holding, s)
-        )
-        if personal:
-            self.records.seal(outcome.dispute, "follow-up", outcome.dispute.follow_ups, personal)
-        return outcome
+
+        def seal(outcome: DisputeOutcome) -> list[Sealed]:
+            if not personal:
+                return []
+            number = outcome.dispute.follow_ups
+            return self.records.copies(outcome.dispute, "follow-up", number, personal)
+
+        return self._change(
+            caller, dispute_id, "follow_up_dispute", payload,
+            lambda d, s: d.follow_up(holding, s), seal=seal,
+        )  # fmt: skip
 
     def report_breach(self, caller: Caller, dispute_id: UUID) -> DisputeOutcome:
         return self._change(
@@ -217,6 +230,7 @@ class MediationDesk:
         decide: Decide,
         *,
         person: str | None = None,
+        seal: Callable[[DisputeOutcome], Sequence[Sealed]] | None = None,
     ) -> DisputeOutcome:
         def attempt() -> tuple[list[Aggregate], DisputeOutcome]:
             dispute = self._load(dispute_id)
@@ -224,4 +238,6 @@ class MediationDesk:
             return [dispute], DisputeOutcome(dispute=DisputeSnapshot.of(dispute))
 
         payload = {"dispute_id": str(dispute_id), **payload}
-        return self.commands.run(caller, command, payload, attempt, DisputeOutcome, lock=dispute_id)
+        return self.commands.run(
+            caller, command, payload, attempt, DisputeOutcome, lock=dispute_id, seal=seal
+        )

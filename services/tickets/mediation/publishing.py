@@ -56,4 +56,4 @@ FIELDS: Fields = {
     "Resolved": (DisputeResolved, lambda e: {"sessions": e.sessions, "breaches": e.breaches}),
 }
 
-DISPUTES = Family(Dispute, "dispute_id", FIELDS)
+DISPUTES = Family(Dispute, ("services.tickets.mediation.domain:Dispute",), "dispute_id", FIELDS)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from services.runtime.personal import Disclosure, PersonalDataVault, PersonErasedError
+from services.runtime.personal import Disclosure, PersonalDataVault, PersonErasedError, Sealed
 from services.tickets.handling import Caller, personal_digest
 from services.tickets.mediation.domain import Dispute, RecordNotFoundError
 from services.tickets.mediation.snapshots import AgreementRecord, DisputeSnapshot, SessionRecord
@@ -34,19 +34,22 @@ class SealedRecords:
     def digest(self, personal: dict[str, Any] | None) -> str | None:
         return personal_digest(self.vault, personal)
 
-    def seal_filing(self, dispute_id: UUID, parties: Sequence[_Party], summary: str) -> None:
+    @staticmethod
+    def filing(dispute_id: UUID, parties: Sequence[_Party], summary: str) -> list[Sealed]:
         """Each party's own name and phone, and the summary, under that party's id."""
-        if self.vault is None:
-            return
-        for p in parties:
-            data = {"name": p.name, "phone": p.phone, "summary": summary}
-            self.vault.put(p.person_id, f"{dispute_id}:filing", "dispute.filing", data)
+        return [
+            Sealed(p.person_id, f"{dispute_id}:filing", "dispute.filing",
+                   {"name": p.name, "phone": p.phone, "summary": summary})
+            for p in parties
+        ]  # fmt: skip
 
-    def seal(self, dispute: DisputeSnapshot, kind: str, number: int, data: dict[str, Any]) -> None:
-        if self.vault is None:
-            return
-        for party in dispute.parties:
-            self.vault.put(party, f"{dispute.id}:{kind}:{number}", f"dispute.{kind}", data)
+    @staticmethod
+    def copies(
+        dispute: DisputeSnapshot, kind: str, number: int, data: dict[str, Any]
+    ) -> list[Sealed]:
+        """One copy of a text per party."""
+        record_id = f"{dispute.id}:{kind}:{number}"
+        return [Sealed(party, record_id, f"dispute.{kind}", data) for party in dispute.parties]
 
     def session(
         self, dispute: Dispute, caller: Caller, number: int, reason: str | None

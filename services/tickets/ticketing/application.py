@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
-from services.runtime.personal import Disclosure, PersonalDataVault
+from services.runtime.personal import Disclosure, PersonalDataVault, Sealed
 from services.tickets.atlas import Atlas
 from services.tickets.domain import Place
 from services.tickets.handling import Caller, Commands, personal_digest
@@ -29,6 +29,7 @@ from services.tickets.ticketing.snapshots import (
 from services.tickets.ticketing.visits import Visit, VisitNotFoundError
 
 Decide = Callable[[Ticket, Any], object]
+Seal = Callable[[TicketOutcome], Sequence[Sealed]]
 
 
 __all__ = [
@@ -102,10 +103,14 @@ class Dispatcher:
             )
             return [ticket], TicketOutcome(ticket=TicketSnapshot.of(ticket))
 
-        outcome = self.commands.run(caller, "receive_ticket", payload, decide, TicketOutcome)
-        if personal and self.vault is not None and requester_id is not None:
-            self.vault.put(requester_id, str(outcome.ticket.id), "ticket", personal)
-        return outcome
+        def seal(outcome: TicketOutcome) -> list[Sealed]:
+            if not personal or requester_id is None:
+                return []
+            return [Sealed(requester_id, str(outcome.ticket.id), "ticket", personal)]
+
+        return self.commands.run(
+            caller, "receive_ticket", payload, decide, TicketOutcome, seal=seal
+        )
 
     def triage(
         self, caller: Caller, ticket_id: UUID, *, category: str, grid: str | None
@@ -224,22 +229,22 @@ class Dispatcher:
             "amount": str(amount) if amount is not None else None,
             "personal": personal_digest(self.vault, personal),
         }
-        outcome = self._simple(
+
+        def seal(outcome: TicketOutcome) -> list[Sealed]:
+            requester = outcome.ticket.requester_id
+            if not personal or requester is None:
+                return []
+            record_id = f"{ticket_id}:resolution:{outcome.ticket.version}"
+            return [Sealed(requester, record_id, "ticket.resolution", personal)]
+
+        return self._simple(
             caller,
             ticket_id,
             "report_resolution",
             payload,
             lambda t, s: t.report_resolution(handler_id, amount, s),
+            seal,
         )
-        requester = outcome.ticket.requester_id
-        if personal and self.vault is not None and requester is not None:
-            self.vault.put(
-                requester,
-                f"{ticket_id}:resolution:{outcome.ticket.version}",
-                "ticket.resolution",
-                personal,
-            )
-        return outcome
 
     def verify_resolution(self, caller: Caller, ticket_id: UUID, passed: bool) -> TicketOutcome:
         return self._simple(
@@ -331,11 +336,12 @@ class Dispatcher:
             answer = VisitOutcome(visit_id=visit.id, opened_tickets=[t.id for t in tickets])
             return [visit, *tickets], answer
 
-        outcome = self.commands.run(caller, "record_visit", payload, decide, VisitOutcome)
-        if notes and self.vault is not None:
-            for household in household_ids or [f"visit:{outcome.visit_id}"]:
-                self.vault.put(household, f"visit:{outcome.visit_id}", "visit.notes", notes)
-        return outcome
+        def seal(outcome: VisitOutcome) -> list[Sealed]:
+            record_id = f"visit:{outcome.visit_id}"
+            holders = household_ids or [record_id]
+            return [Sealed(h, record_id, "visit.notes", notes) for h in holders] if notes else []
+
+        return self.commands.run(caller, "record_visit", payload, decide, VisitOutcome, seal=seal)
 
     # Queries
 
@@ -395,12 +401,13 @@ class Dispatcher:
         command: str,
         payload: dict[str, Any],
         decide: Decide,
+        seal: Seal | None = None,
     ) -> TicketOutcome:
         def change(ticket: Ticket) -> list[Aggregate]:
             decide(ticket, self._stamp(caller, ticket))
             return [ticket]
 
-        return self._change(caller, ticket_id, command, payload, change)
+        return self._change(caller, ticket_id, command, payload, change, seal)
 
     def _change(
         self,
@@ -409,6 +416,7 @@ class Dispatcher:
         command: str,
         payload: dict[str, Any],
         change: Callable[[Ticket], list[Aggregate]],
+        seal: Seal | None = None,
     ) -> TicketOutcome:
         def decide() -> tuple[list[Aggregate], TicketOutcome]:
             ticket = self._load(ticket_id)
@@ -416,4 +424,6 @@ class Dispatcher:
             return pending, TicketOutcome(ticket=TicketSnapshot.of(ticket))
 
         payload = {"ticket_id": str(ticket_id), **payload}
-        return self.commands.run(caller, command, payload, decide, TicketOutcome, lock=ticket_id)
+        return self.commands.run(
+            caller, command, payload, decide, TicketOutcome, lock=ticket_id, seal=seal
+        )

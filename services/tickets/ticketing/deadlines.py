@@ -37,15 +37,25 @@ class DeadlineScheduler:
         self.watchers = dict(watchers)
         self.every_seconds = every_seconds
         self.workers = workers or StoreWorkers("deadlines")
+        self.failures = 0
+        """Deadlines whose watch failed unexpectedly (logged); each is asked again next sweep."""
 
     def sweep_once(self, now: Any) -> dict[str, int]:
-        """Ask every aggregate with something due by `now`; count what was recorded."""
+        """Ask every aggregate with something due by `now`; count what was recorded. One
+        aggregate failing does not stop the others."""
         counts: dict[str, int] = {}
         for watch in self.view.due(now):
             watcher = self.watchers.get(watch.kind)
             if watcher is None:
                 continue
-            for fact in watcher(SCHEDULER, watch.aggregate_id):
+            try:
+                facts = watcher(SCHEDULER, watch.aggregate_id)
+            except Exception:
+                log.exception("could not watch %s %s; asking again next sweep", watch.kind,
+                              watch.aggregate_id)  # fmt: skip
+                self.failures += 1
+                continue
+            for fact in facts:
                 counts[fact] = counts.get(fact, 0) + 1
         return counts
 

@@ -120,9 +120,10 @@ _TICKET_FIELDS: Fields = {
     ),
 }
 
-TICKETS = Family(Ticket, "ticket_id", _TICKET_FIELDS)
+TICKETS = Family(Ticket, ("services.tickets.ticketing.domain:Ticket",), "ticket_id", _TICKET_FIELDS)
 VISITS = Family(
     Visit,
+    ("services.tickets.ticketing.visits:Visit",),
     "visit_id",
     {
         "Recorded": (

@@ -1,0 +1,225 @@
+"""Exactly once in effect, whatever the delivery order: per-feed marks that move one by one.
+
+Each source numbers its integration events gap-free per feed (`IntegrationEvent.sequence`). A
+consumer keeps, per feed, the mark: the highest number it has settled, that is applied or
+parked. An event numbered mark+1 is applied in its own savepoint, inside the batch's
+transaction that also moves the mark; one at or below the mark is a duplicate; one above
+mark+1 is held, because something before it has not been settled. The mark never passes an
+event that was not settled, and it moves in the transaction that changed the rows, so neither
+a nak and redelivery interleaved with later batches, nor several instances sharing a durable
+consumer (the mark's row is locked for the transaction), nor a crash can skip or repeat one.
+
+An event whose application raises is retried once in a fresh savepoint, then parked alone,
+with the mark moved past it: the rest of its batch still applies. Held events wait for the gap
+to close (a late redelivery, another instance), and the consumer asks the source for whatever
+is still missing; the gaps it found and repaired are kept in `feed_gaps`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from events.envelope import IntegrationEvent
+from events.subjects import subject_for
+from services.runtime.database import Cursor, Database
+from services.runtime.parking import ParkingLot
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound=IntegrationEvent)
+ATTEMPTS = 2
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t:feed_marks} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
+    "sequence BIGINT NOT NULL, PRIMARY KEY (consumer, feed))",
+    "CREATE TABLE IF NOT EXISTS {t:feed_gaps} (id {serial}, consumer TEXT NOT NULL, "
+    "feed TEXT NOT NULL, after_sequence BIGINT NOT NULL, until_sequence BIGINT NOT NULL, "
+    "detected_at TEXT NOT NULL, repaired_at TEXT, events BIGINT NOT NULL DEFAULT 0)",
+)
+
+
+class Verdict(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    PARKED = "parked"
+    HELD = "held"
+    """Not settled: an earlier number of its feed is missing."""
+
+    @property
+    def settled(self) -> bool:
+        return self is not Verdict.HELD
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[E]):
+    """One event as it arrived: from the stream (with its message's facts) or from a replay."""
+
+    event: E
+    payload: bytes
+    subject: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stream_sequence: int | None = None
+    deliveries: int = 1
+
+    @classmethod
+    def replayed(cls, event: E, payload: bytes) -> Delivery[E]:
+        return cls(event, payload, subject_for(event), {"Shiliu-Replayed": "true"})
+
+
+@dataclass(frozen=True)
+class Gap:
+    feed: str
+    after: int
+    """The mark when it was found: the events after it were missing…"""
+    until: int
+    """…up to and including this number."""
+
+
+class Intake(Generic[E]):
+    """One consumer's marks over its feeds, applying each event through `apply`."""
+
+    def __init__(
+        self,
+        database: Database,
+        consumer: str,
+        apply: Callable[[Cursor, E], None],
+        parking: ParkingLot,
+    ) -> None:
+        self.database = database
+        self.consumer = consumer
+        self.apply = apply
+        self.parking = parking
+        database.execute_script(_DDL)
+
+    def settle(self, deliveries: Sequence[Delivery[E]]) -> list[Verdict]:
+        """Settle what can be settled now, in one transaction; a verdict per delivery."""
+        with self.database.transaction() as tx:
+            return self.settle_in(tx, deliveries)
+
+    def settle_in(self, tx: Cursor, deliveries: Sequence[Delivery[E]]) -> list[Verdict]:
+        verdicts = [Verdict.HELD] * len(deliveries)
+        marks: dict[str, int] = {}
+        order = sorted(range(len(deliveries)), key=lambda i: _place(deliveries[i].event))
+        for i in order:
+            delivery = deliveries[i]
+            event = delivery.event
+            if event.sequence is None:
+                self._park(tx, delivery, "no feed sequence: not stamped by a source's relay")
+                verdicts[i] = Verdict.PARKED
+                continue
+            feed = event.feed
+            if feed not in marks:
+                marks[feed] = self._lock(tx, feed)
+            if event.sequence <= marks[feed]:
+                verdicts[i] = Verdict.DUPLICATE
+            elif event.sequence == marks[feed] + 1:
+                verdicts[i] = self._apply_alone(tx, delivery)
+                marks[feed] = event.sequence
+        for feed, mark in marks.items():
+            tx.execute(
+                "UPDATE {t:feed_marks} SET sequence = ? WHERE consumer = ? AND feed = ?",
+                (mark, self.consumer, feed),
+            )
+        return verdicts
+
+    def _lock(self, tx: Cursor, feed: str) -> int:
+        """The feed's mark, its row locked until this transaction ends (writes come first, so
+        SQLite takes its write lock before reading and PostgreSQL locks the row)."""
+        tx.execute(
+            "INSERT INTO {t:feed_marks} (consumer, feed, sequence) VALUES (?, ?, 0) "
+            "ON CONFLICT (consumer, feed) DO NOTHING",
+            (self.consumer, feed),
+        )
+        tx.execute(
+            "UPDATE {t:feed_marks} SET sequence = sequence WHERE consumer = ? AND feed = ?",
+            (self.consumer, feed),
+        )
+        tx.execute(
+            "SELECT sequence FROM {t:feed_marks} WHERE consumer = ? AND feed = ?",
+            (self.consumer, feed),
+        )
+        row = tx.fetchone()
+        return int(row["sequence"]) if row else 0
+
+    def _apply_alone(self, tx: Cursor, delivery: Delivery[E]) -> Verdict:
+        error: Exception | None = None
+        for _ in range(ATTEMPTS):
+            tx.execute("SAVEPOINT apply_one")
+            try:
+                self.apply(tx, delivery.event)
+            except Exception as failure:
+                tx.execute("ROLLBACK TO SAVEPOINT apply_one")
+                tx.execute("RELEASE SAVEPOINT apply_one")
+                error = failure
+                continue
+            tx.execute("RELEASE SAVEPOINT apply_one")
+            return Verdict.APPLIED
+        log.error("%s parks %s: %r", self.consumer, delivery.event.event_id, error)
+        self._park(tx, delivery, f"could not be applied: {error!r}")
+        return Verdict.PARKED
+
+    def _park(self, tx: Cursor, delivery: Delivery[E], error: str) -> None:
+        self.parking.park_in(
+            tx, consumer=self.consumer, subject=delivery.subject, headers=delivery.headers,
+            stream_sequence=delivery.stream_sequence, payload=delivery.payload, error=error,
+            deliveries=delivery.deliveries,
+        )  # fmt: skip
+
+    def park(self, delivery: Delivery[E], error: str) -> None:
+        """Park one delivery that can never be settled (e.g. numbered past the source's head)."""
+        with self.database.transaction() as tx:
+            self._park(tx, delivery, error)
+
+    def marks(self) -> dict[str, int]:
+        with self.database.transaction(commit=False) as tx:
+            return self.marks_in(tx)
+
+    def marks_in(self, tx: Cursor) -> dict[str, int]:
+        tx.execute(
+            "SELECT feed, sequence FROM {t:feed_marks} WHERE consumer = ? ORDER BY feed",
+            (self.consumer,),
+        )
+        return {row["feed"]: int(row["sequence"]) for row in tx.fetchall()}
+
+    def gap_found(self, gap: Gap) -> int:
+        with self.database.transaction() as tx:
+            tx.execute(
+                "INSERT INTO {t:feed_gaps} (consumer, feed, after_sequence, until_sequence, "
+                "detected_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (self.consumer, gap.feed, gap.after, gap.until, _now()),
+            )
+            row = tx.fetchone()
+        return int(row["id"]) if row else 0
+
+    def gap_repaired(self, gap_id: int, events: int) -> None:
+        with self.database.transaction() as tx:
+            tx.execute(
+                "UPDATE {t:feed_gaps} SET repaired_at = ?, events = ? WHERE id = ?",
+                (_now(), events, gap_id),
+            )
+
+    def gaps(self) -> dict[str, int]:
+        """How many gaps this consumer found, repaired, and has open now."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT COUNT(*) AS found, COUNT(repaired_at) AS repaired, "
+                "COALESCE(SUM(events), 0) AS events FROM {t:feed_gaps} WHERE consumer = ?",
+                (self.consumer,),
+            )
+            row = tx.fetchone()
+        found, repaired = (int(row["found"]), int(row["repaired"])) if row else (0, 0)
+        events = int(row["events"]) if row else 0
+        return {"detected": found, "repaired": repaired, "open": found - repaired,
+                "events_repaired": events}  # fmt: skip
+
+
+def _place(event: IntegrationEvent) -> tuple[str, int]:
+    return (event.feed, event.sequence or 0)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

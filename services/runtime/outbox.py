@@ -1,0 +1,281 @@
+"""The outbox: every integration event a service tells, numbered per feed and kept for replay.
+
+The relay stamps the notification log into this table — each event gets the next number of
+its feed (`<source>.<family>`), gap-free from 1 — in one transaction with the stamped position,
+and only then publishes. So the numbers are fixed before anything leaves, a republished event
+carries the same number, and the source can answer "what came after n?" for any consumer that
+lost messages on the bus (the stream is a transport and a replay cache, not the record).
+
+A notification the relay cannot translate, or an event it cannot publish, is parked here, where
+`status`, `parked` and readiness show it, and `retry` puts it through again after a fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from eventsourcing.persistence import Notification
+from pydantic import BaseModel
+
+from events.envelope import IntegrationEvent
+from events.subjects import subject_for
+from services.runtime.database import Cursor, Database, Row
+from services.runtime.positions import PositionStore
+
+Translate = Callable[[Notification], IntegrationEvent | None]
+STAMPED = "outbox"
+"""The position up to which the notification log has been stamped into the outbox."""
+PUBLISHED = "relay"
+"""The position up to which every stamped event has been published (or parked)."""
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t:outbox_events} ("
+    "feed TEXT NOT NULL, sequence BIGINT NOT NULL, position BIGINT NOT NULL, "
+    "event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, subject TEXT NOT NULL, "
+    "payload {blob} NOT NULL, PRIMARY KEY (feed, sequence))",
+    "CREATE INDEX IF NOT EXISTS outbox_events_by_position ON {t:outbox_events} (position)",
+    "CREATE TABLE IF NOT EXISTS {t:outbox_parked} ("
+    "id {serial}, position BIGINT NOT NULL, stage TEXT NOT NULL, topic TEXT NOT NULL, "
+    "feed TEXT, sequence BIGINT, error TEXT NOT NULL, parked_at TEXT NOT NULL)",
+)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One stamped event, as it is published and as it is replayed."""
+
+    feed: str
+    sequence: int
+    position: int
+    event_id: str
+    type: str
+    subject: str
+    payload: bytes
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Nats-Msg-Id": self.event_id,
+            "Shiliu-Type": self.type,
+            "Shiliu-Feed": self.feed,
+            "Shiliu-Sequence": str(self.sequence),
+            "Shiliu-Position": str(self.position),
+            "content-type": "application/json",
+        }
+
+
+class ParkedNotification(BaseModel):
+    id: int
+    position: int
+    stage: str
+    """`translate` (no integration event could be made) or `publish` (the bus refused it)."""
+    topic: str
+    feed: str | None
+    sequence: int | None
+    error: str
+    parked_at: datetime
+
+
+def encode(event: IntegrationEvent) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))
+
+
+class Outbox:
+    """The outbox tables in a writing service's own store."""
+
+    def __init__(self, database: Database, translate: Translate) -> None:
+        self.database = database
+        self.translate = translate
+        self.positions = PositionStore(database)
+        database.execute_script(_DDL)
+
+    def stamped(self) -> int:
+        return self.positions.load(STAMPED)
+
+    def published(self) -> int:
+        return self.positions.load(PUBLISHED)
+
+    def stamp(self, batch: Sequence[Notification]) -> int:
+        """Number what `batch` tells, after the stamped position; return how many events."""
+        with self.database.transaction() as tx:
+            start = _claim(tx, STAMPED)
+            heads: dict[str, int] = {}
+            stamped = 0
+            for notification in batch:
+                if notification.id <= start:
+                    continue  # another instance stamped it first
+                if (event := self._translate(tx, notification)) is not None:
+                    self._insert(tx, event, heads, notification.id)
+                    stamped += 1
+            PositionStore.save_in(tx, STAMPED, max(start, batch[-1].id))
+        return stamped
+
+    def _translate(self, tx: Cursor, notification: Notification) -> IntegrationEvent | None:
+        try:
+            return self.translate(notification)
+        except Exception as error:
+            _park(tx, notification.id, "translate", notification.topic, None, None, repr(error))
+            return None
+
+    @staticmethod
+    def _insert(
+        tx: Cursor, event: IntegrationEvent, heads: dict[str, int], position: int
+    ) -> OutboxEvent:
+        feed = event.feed
+        if feed not in heads:
+            tx.execute(
+                "SELECT COALESCE(MAX(sequence), 0) AS head FROM {t:outbox_events} WHERE feed = ?",
+                (feed,),
+            )
+            row = tx.fetchone()
+            heads[feed] = int(row["head"]) if row else 0
+        heads[feed] += 1
+        stamped = event.model_copy(update={"sequence": heads[feed]})
+        row_ = OutboxEvent(feed, heads[feed], position, str(event.event_id), event.type,
+                           subject_for(event), encode(stamped))  # fmt: skip
+        tx.execute(
+            "INSERT INTO {t:outbox_events} (feed, sequence, position, event_id, type, subject, "
+            "payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (row_.feed, row_.sequence, row_.position, row_.event_id, row_.type, row_.subject,
+             row_.payload),
+        )  # fmt: skip
+        return row_
+
+    def unpublished(self, limit: int) -> list[OutboxEvent]:
+        """Stamped events after the published position, in log order."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT * FROM {t:outbox_events} WHERE position > ? "
+                "ORDER BY position, feed, sequence LIMIT ?",
+                (PositionStore.load_in(tx, PUBLISHED), limit),
+            )
+            return [_row(row) for row in tx.fetchall()]
+
+    def mark_published(self, position: int) -> None:
+        with self.database.transaction() as tx:
+            if position > PositionStore.load_in(tx, PUBLISHED):
+                PositionStore.save_in(tx, PUBLISHED, position)
+
+    def catch_up_published(self) -> None:
+        """With nothing stamped left unpublished, the published position is the stamped one
+        (the log's tail may hold notifications that tell nothing, such as receipts)."""
+        with self.database.transaction() as tx:
+            stamped = _claim(tx, STAMPED)
+            published = PositionStore.load_in(tx, PUBLISHED)
+            tx.execute(
+                "SELECT COUNT(*) AS n FROM {t:outbox_events} WHERE position > ?", (published,)
+            )
+            row = tx.fetchone()
+            if stamped > published and row is not None and int(row["n"]) == 0:
+                PositionStore.save_in(tx, PUBLISHED, stamped)
+
+    def park_unpublishable(self, event: OutboxEvent, error: str) -> None:
+        """The bus refuses this event for good; consumers still get it by replay."""
+        with self.database.transaction() as tx:
+            _park(tx, event.position, "publish", event.type, event.feed, event.sequence, error)
+
+    def page(self, feed: str, after: int, limit: int) -> tuple[int, list[bytes]]:
+        """The feed's published head, and its events after `after` (at most `limit`)."""
+        with self.database.transaction(commit=False) as tx:
+            published = PositionStore.load_in(tx, PUBLISHED)
+            tx.execute(
+                "SELECT COALESCE(MAX(sequence), 0) AS head FROM {t:outbox_events} "
+                "WHERE feed = ? AND position <= ?",
+                (feed, published),
+            )
+            row = tx.fetchone()
+            head = int(row["head"]) if row else 0
+            tx.execute(
+                "SELECT payload FROM {t:outbox_events} WHERE feed = ? AND sequence > ? "
+                "AND sequence <= ? ORDER BY sequence LIMIT ?",
+                (feed, after, head, limit),
+            )
+            return head, [bytes(r["payload"]) for r in tx.fetchall()]
+
+    def heads(self) -> dict[str, int]:
+        """Every feed's stamped head."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT feed, MAX(sequence) AS head FROM {t:outbox_events} GROUP BY feed")
+            return {row["feed"]: int(row["head"]) for row in tx.fetchall()}
+
+    def parked(self, limit: int = 100) -> list[ParkedNotification]:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT * FROM {t:outbox_parked} ORDER BY id DESC LIMIT ?", (limit,))
+            rows = tx.fetchall()
+        return [
+            ParkedNotification.model_validate(
+                {**row, "parked_at": datetime.fromisoformat(row["parked_at"])}
+            )
+            for row in rows
+        ]
+
+    def parked_count(self) -> int:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT COUNT(*) AS n FROM {t:outbox_parked}")
+            row = tx.fetchone()
+        return int(row["n"]) if row else 0
+
+    def take_parked(self, parked_id: int) -> tuple[ParkedNotification, OutboxEvent | None] | None:
+        """Remove a parked entry for a retry: with its stamped event if it was one."""
+        with self.database.transaction() as tx:
+            tx.execute("SELECT * FROM {t:outbox_parked} WHERE id = ?", (parked_id,))
+            row = tx.fetchone()
+            if row is None:
+                return None
+            entry = ParkedNotification.model_validate(
+                {**row, "parked_at": datetime.fromisoformat(row["parked_at"])}
+            )
+            tx.execute("DELETE FROM {t:outbox_parked} WHERE id = ?", (parked_id,))
+            if entry.feed is None:
+                return entry, None
+            tx.execute(
+                "SELECT * FROM {t:outbox_events} WHERE feed = ? AND sequence = ?",
+                (entry.feed, entry.sequence),
+            )
+            stamped = tx.fetchone()
+            return entry, _row(stamped) if stamped else None
+
+    def restamp(self, notification: Notification) -> OutboxEvent | None:
+        """Translate a parked notification again; a success gets its feed's next number."""
+        with self.database.transaction() as tx:
+            event = self._translate(tx, notification)
+            if event is None:
+                return None
+            return self._insert(tx, event, {}, notification.id)
+
+
+def _claim(tx: Cursor, name: str) -> int:
+    """Read a position with its row locked for this transaction (one stamper at a time)."""
+    tx.execute(
+        "INSERT INTO {t:log_positions} (name, position) VALUES (?, 0) "
+        "ON CONFLICT (name) DO NOTHING",
+        (name,),
+    )
+    tx.execute("UPDATE {t:log_positions} SET position = position WHERE name = ?", (name,))
+    return PositionStore.load_in(tx, name)
+
+
+def _park(
+    tx: Cursor,
+    position: int,
+    stage: str,
+    topic: str,
+    feed: str | None,
+    sequence: int | None,
+    error: str,
+) -> None:
+    tx.execute(
+        "INSERT INTO {t:outbox_parked} (position, stage, topic, feed, sequence, error, "
+        "parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (position, stage, topic, feed, sequence, error[:2000], datetime.now(UTC).isoformat()),
+    )
+
+
+def _row(r: Row) -> OutboxEvent:
+    return OutboxEvent(
+        feed=r["feed"], sequence=int(r["sequence"]), position=int(r["position"]),
+        event_id=r["event_id"], type=r["type"], subject=r["subject"], payload=bytes(r["payload"]),
+    )  # fmt: skip

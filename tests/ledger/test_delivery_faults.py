@@ -1,0 +1,425 @@
+"""Exactly once in effect under real delivery faults, and convergence when the bus loses messages.
+
+Every test runs a real nats-server (its config has an `admin` user beside the bus users, which
+alone may delete messages and purge streams), the real tickets service as the source of record,
+and the real ledger; faults are made on the server itself: a second consumer instance that naks,
+messages deleted from the stream, a purged stream, forged and poisonous messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from events.envelope import INT64_MAX
+from events.subjects import subject_for
+from events.topology import LEDGER_WISHES, TICKETS_STREAM
+from events.wishes import WishClaimed, WishPosted, WishVerified
+from services.ledger.main import LedgerSettings
+from services.ledger.main import create_app as create_ledger
+from services.runtime.bus import provision
+from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
+from services.runtime.nats_server import EmbeddedNats, free_port
+from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets.main import create_app as create_tickets
+from shiliu.cli import app as cli
+from tests.conftest import eventually, pg_store, tickets_settings
+from tests.ledger.builders import Log
+from tests.support.tokens import auth_settings, bearer
+from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
+
+ADMIN = ("admin", "admin-secret-for-tests-only")
+AUDITOR = bearer("auditor-1", "auditor", scope={})
+OPERATOR = bearer("operator-1", "operator", scope={})
+
+
+class Bus:
+    """A secured nats-server as the embedded default runs it, plus an all-powerful admin."""
+
+    def __init__(self, root: Path) -> None:
+        self.data_dir = root / "data"
+        self.passwords = stored_passwords(self.data_dir)
+        users = hashed_authorization(self.passwords).replace(
+            "  users = [",
+            f'  users = [\n    {{ user: "{ADMIN[0]}", password: "{ADMIN[1]}" }}',
+            1,
+        )
+        self.server = EmbeddedNats(root / "nats", port=free_port(), authorization=users)
+
+    def as_user(self, user: str) -> BusSettings:
+        return bus_as(user, BusSettings(url=self.server.url), self.passwords)
+
+    async def admin(self) -> nats.NATS:
+        return await nats.connect(self.server.url, user=ADMIN[0], password=ADMIN[1])
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[Bus]:
+    bus = Bus(tmp_path)
+    bus.server.start()
+    try:
+        asyncio.run(provision(bus.as_user("operator")))
+        yield bus
+    finally:
+        bus.server.stop()
+
+
+@contextlib.contextmanager
+def tickets_on(bus: Bus, store: StoreSettings) -> Iterator[TestClient]:
+    app = create_tickets(tickets_settings(bus.as_user("tickets"), store))
+    with TestClient(app, headers=OPERATOR) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def ledger_on(bus: Bus, store: StoreSettings, **settings: Any) -> Iterator[TestClient]:
+    settings.setdefault("gap_grace_seconds", 0.5)
+    settings.setdefault("head_check_seconds", 0.5)
+    ledger_settings = LedgerSettings(
+        store=store, bus=bus.as_user("ledger"), auth=auth_settings(), **settings
+    )
+    with TestClient(create_ledger(ledger_settings), headers=AUDITOR) as client:
+        yield client
+
+
+def claimed_wishes(tickets: TestClient, count: int, community: str = "c01") -> None:
+    """`count` wishes posted, verified and claimed: three wish events each."""
+    for i in range(count):
+        wish = tickets.post("/wishes", json=posting(community=community), headers=RESIDENT)
+        wish_id = wish.json()["wish"]["id"]
+        tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
+        claim = {"unit_id": f"u{i}"}
+        tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit(f"u{i}"))
+
+
+def published_head(tickets: TestClient) -> int:
+    relay = eventually(lambda: (r := tickets.get("/ops/relay").json())["lag"] == 0 and r)
+    return int(relay["feeds"]["tickets.wish"])
+
+
+def wish_ledger_matches_the_store(ledger: TestClient, tickets: TestClient, wishes: int) -> None:
+    """The ledger has settled every wish event the source published, each exactly once."""
+    head = published_head(tickets)
+
+    def caught_up() -> dict[str, Any] | None:
+        status = ledger.get("/ops/consumer").json()["consumers"]["ledger-wishes"]
+        return status if status["marks"].get("tickets.wish") == head else None
+
+    eventually(caught_up, timeout=30)
+    figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
+    assert (figures["wishes"], figures["claims"]) == (wishes, wishes)
+    assert figures["by_state"]["claimed"] == wishes
+
+
+def consumer_gaps(ledger: TestClient) -> dict[str, int]:
+    return dict(ledger.get("/ops/consumer").json()["consumers"]["ledger-wishes"]["gaps"])
+
+
+async def _stream_sequences(bus: Bus) -> list[int]:
+    client = await bus.admin()
+    try:
+        js = client.jetstream()
+        info = await js.stream_info(TICKETS_STREAM.name)
+        return list(range(info.state.first_seq, info.state.last_seq + 1))
+    finally:
+        await client.close()
+
+
+async def _ack_pending(bus: Bus) -> int:
+    client = await bus.admin()
+    try:
+        info = await client.jetstream().consumer_info(LEDGER_WISHES.stream, LEDGER_WISHES.durable)
+        return int(info.num_ack_pending)
+    finally:
+        await client.close()
+
+
+async def _delete(bus: Bus, sequences: list[int]) -> None:
+    client = await bus.admin()
+    try:
+        js = client.jetstream()
+        for sequence in sequences:
+            await js.delete_msg(TICKETS_STREAM.name, sequence)
+    finally:
+        await client.close()
+
+
+async def _purge(bus: Bus) -> None:
+    client = await bus.admin()
+    try:
+        await client.jetstream().purge_stream(TICKETS_STREAM.name)
+    finally:
+        await client.close()
+
+
+def test_a_batch_nacked_by_another_instance_and_redelivered_after_later_ones_is_not_lost(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    with tickets_on(secured, stores["tickets"]) as tickets:
+        claimed_wishes(tickets, 4)
+        published_head(tickets)
+
+        async def rogue_instance_takes_the_first_batch() -> tuple[nats.NATS, list[Any]]:
+            client = await nats.connect(
+                secured.server.url, user="ledger", password=secured.passwords["ledger"],
+                inbox_prefix="_INBOX_ledger",
+            )  # fmt: skip
+            js = client.jetstream()
+            sub = await js.pull_subscribe_bind(LEDGER_WISHES.durable, LEDGER_WISHES.stream)
+            return client, await sub.fetch(5, timeout=5)
+
+        loop = asyncio.new_event_loop()
+        client, first = loop.run_until_complete(rogue_instance_takes_the_first_batch())
+        assert [m.metadata.sequence.stream for m in first] == [1, 2, 3, 4, 5]
+        with ledger_on(secured, stores["ledger"], gap_grace_seconds=5.0) as ledger:
+            eventually(lambda: asyncio.run(_ack_pending(secured)) == 12)  # it holds 6..12
+            assert ledger.get("/ops/consumer").json()["applied"] == 0
+            for message in first:  # the other instance's batch failed: nak, after later ones
+                loop.run_until_complete(message.nak())
+            loop.run_until_complete(client.close())
+            loop.close()
+            wish_ledger_matches_the_store(ledger, tickets, 4)
+            assert consumer_gaps(ledger)["detected"] == 0  # closed by the redelivery itself
+            assert ledger.get("/ops/parked").json() == []
+
+
+def test_messages_deleted_before_the_ledger_read_them_are_fetched_from_the_source(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    with tickets_on(secured, stores["tickets"]) as tickets:
+        claimed_wishes(tickets, 5)
+        published_head(tickets)
+        sequences = asyncio.run(_stream_sequences(secured))
+        lost = [sequences[1], sequences[2], sequences[7], sequences[-1]]  # middle and tail
+        asyncio.run(_delete(secured, lost))
+        with ledger_on(secured, stores["ledger"]) as ledger:
+            wish_ledger_matches_the_store(ledger, tickets, 5)
+            gaps = eventually(lambda: (g := consumer_gaps(ledger))["repaired"] >= 2 and g)
+            assert gaps["open"] == 0
+            assert gaps["events_repaired"] == len(lost)
+            ready = ledger.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["gaps"]["repaired"] == gaps["repaired"]
+
+
+def test_a_purged_stream_heals_from_the_source_and_a_rebuild_from_the_sources_equals_it(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    with tickets_on(secured, stores["tickets"]) as tickets:
+        claimed_wishes(tickets, 3)
+        with ledger_on(secured, stores["ledger"]) as ledger:
+            wish_ledger_matches_the_store(ledger, tickets, 3)
+        asyncio.run(_purge(secured))  # consumed and unconsumed alike
+        claimed_wishes(tickets, 2)
+        published_head(tickets)
+        asyncio.run(_purge(secured))
+        with ledger_on(secured, stores["ledger"]) as ledger:
+            wish_ledger_matches_the_store(ledger, tickets, 5)
+            assert consumer_gaps(ledger)["events_repaired"] == 6
+        rebuilt = CliRunner().invoke(
+            cli,
+            ["rebuild-ledger", "--nats-url", secured.server.url, "--data-dir",
+             str(secured.data_dir), "--into", str(secured.data_dir / "rebuilt.sqlite")],
+            env=_live_ledger_env(stores["ledger"]),
+        )  # fmt: skip
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert "rebuild equals the live ledger" in rebuilt.output
+        from_stream = CliRunner().invoke(
+            cli,
+            ["rebuild-ledger", "--from", "stream", "--nats-url", secured.server.url,
+             "--data-dir", str(secured.data_dir)],
+            env=_live_ledger_env(stores["ledger"]),
+        )  # fmt: skip
+        assert from_stream.exit_code == 1  # the stream lost them: the check says so
+        assert "tickets.wish: 15 events the live ledger has are missing" in from_stream.output
+
+
+def _live_ledger_env(store: StoreSettings) -> dict[str, str]:
+    if store.kind == "sqlite":
+        return {"SHILIU_LEDGER_STORE__KIND": "sqlite",
+                "SHILIU_LEDGER_STORE__SQLITE_PATH": str(store.sqlite_path)}  # fmt: skip
+    return {
+        "SHILIU_LEDGER_STORE__KIND": "postgres", "SHILIU_LEDGER_STORE__PG_HOST": store.pg_host,
+        "SHILIU_LEDGER_STORE__PG_PORT": str(store.pg_port),
+        "SHILIU_LEDGER_STORE__PG_DBNAME": store.pg_dbname,
+        "SHILIU_LEDGER_STORE__PG_USER": store.pg_user,
+        "SHILIU_LEDGER_STORE__PG_SCHEMA": store.pg_schema,
+    }  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_a_rebuild_from_the_sources_equals_the_live_ledger_on_postgresql(
+    secured: Bus, pg_schema: str
+) -> None:
+    tickets_store, ledger_store = pg_store(pg_schema), pg_store(pg_schema + "_l")
+    with tickets_on(secured, tickets_store) as tickets:
+        claimed_wishes(tickets, 3)
+        with ledger_on(secured, ledger_store) as ledger:
+            wish_ledger_matches_the_store(ledger, tickets, 3)
+            claimed_wishes(tickets, 2)  # the live ledger keeps working during the rebuild
+            rebuilt = CliRunner().invoke(
+                cli,
+                ["rebuild-ledger", "--nats-url", secured.server.url, "--data-dir",
+                 str(secured.data_dir)],
+                env=_live_ledger_env(ledger_store),
+            )  # fmt: skip
+            assert rebuilt.exit_code == 0, rebuilt.output
+            assert "rebuild equals the live ledger" in rebuilt.output
+            assert f"into {pg_schema}_l_rebuild" in rebuilt.output
+
+
+def _forged(log: Log, **envelope: Any) -> list[tuple[str, bytes]]:
+    event = WishPosted(**{**log.at(0), **envelope}, wish_id=uuid.uuid4(),
+                       resident_id="person-9", title="伪造", category="meal",
+                       claim_mode="exclusive", quota=1)  # fmt: skip
+    return [(subject_for(event), event.model_dump_json().encode())]
+
+
+async def _publish_raw(bus: Bus, messages: list[tuple[str, bytes]]) -> None:
+    client = await bus.admin()
+    try:
+        js = client.jetstream()
+        for subject, payload in messages:
+            await js.publish(subject, payload, stream=TICKETS_STREAM.name, timeout=5)
+    finally:
+        await client.close()
+
+
+def test_forged_numbers_near_2_to_the_63_are_parked_and_later_events_still_count(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    with tickets_on(secured, stores["tickets"]) as tickets:
+        claimed_wishes(tickets, 1)
+        published_head(tickets)
+        too_big = _forged(Log(), sequence=1, position=INT64_MAX)
+        too_big[0] = (
+            too_big[0][0],
+            too_big[0][1].replace(
+                b'"position":9223372036854775807', b'"position":9223372036854775808'
+            ),
+        )
+        forged = [*_forged(Log(), sequence=INT64_MAX), *too_big]
+        asyncio.run(_publish_raw(secured, forged))
+        claimed_wishes(tickets, 2)
+        with ledger_on(secured, stores["ledger"]) as ledger:
+            wish_ledger_matches_the_store(ledger, tickets, 3)
+            parked = eventually(lambda: len(p := ledger.get("/ops/parked").json()) == 2 and p)
+            errors = sorted(row["error"] for row in parked)
+            assert "less than or equal to 9223372036854775807" in errors[0]
+            assert "numbered past its source's head" in errors[1]
+            status = ledger.get("/ops/consumer").json()
+            assert status["parked"] == 2
+
+
+@pytest.mark.postgres
+def test_a_poison_event_in_the_middle_of_a_batch_is_parked_alone_and_the_rest_apply(
+    secured: Bus, pg_schema: str
+) -> None:
+    """On PostgreSQL a NUL in a text column fails for real inside the transaction."""
+    log = Log()
+    wish = uuid.uuid4()
+    common: dict[str, Any] = {"wish_id": wish}
+    events = [
+        WishPosted(**log.at(0), **common, resident_id="p", title="饺子", category="meal",
+                   claim_mode="joint", quota=3),
+        WishVerified(**log.at(1), **common),
+        WishClaimed(**log.at(2), **common, unit_id="unit\x00evil", claimants=1, quota=3,
+                    claim_mode="joint"),
+        WishClaimed(**log.at(3), **common, unit_id="unit-b", claimants=2, quota=3,
+                    claim_mode="joint"),
+    ]  # fmt: skip
+    asyncio.run(_publish_raw(secured, [(subject_for(e), e.model_dump_json().encode())
+                                       for e in events]))  # fmt: skip
+    with ledger_on(secured, pg_store(pg_schema)) as ledger:
+        status = eventually(
+            lambda: (
+                (s := ledger.get("/ops/consumer").json())["consumers"]["ledger-wishes"][
+                    "marks"
+                ].get("tickets.wish")
+                == 4
+                and s
+            )
+        )
+        assert status["consumers"]["ledger-wishes"]["applied"] == 3
+        [parked] = ledger.get("/ops/parked").json()
+        assert "could not be applied" in parked["error"]
+        assert "unit\\u0000evil" in parked["payload"]
+        figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
+        assert (figures["wishes"], figures["claims"]) == (1, 1)
+        assert [u["unit_id"] for u in figures["claims_by_unit"]] == ["unit-b"]
+
+
+def test_two_ledger_processes_on_one_durable_consumer_apply_thousands_of_events_once(
+    bus: BusSettings, tmp_path: Path
+) -> None:
+    store, port = tmp_path / "ledger.sqlite", free_port()
+    env = {**os.environ, "SHILIU_LEDGER_STORE__SQLITE_PATH": str(store),
+           "SHILIU_LEDGER_BUS__URL": bus.url, "SHILIU_LEDGER_PORT": str(port),
+           "SHILIU_LEDGER_GAP_GRACE_SECONDS": "30", "SHILIU_LEDGER_BATCH_SIZE": "50"}  # fmt: skip
+    other = subprocess.Popen(
+        [str(Path(sys.executable).parent / "shiliu"), "serve", "ledger"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "other.log").open("wb"),
+    )  # fmt: skip
+    try:
+        eventually(lambda: _ready(port), timeout=60)
+        log = Log()
+        events = [
+            WishPosted(**log.at(i / 100), wish_id=uuid.uuid4(), resident_id="p", title="饺子",
+                       category="meal", claim_mode="exclusive", quota=1)
+            for i in range(3000)
+        ]  # fmt: skip
+        asyncio.run(_publish_pipelined(bus, events))
+        settings = LedgerSettings(
+            store=StoreSettings(sqlite_path=store), bus=bus, auth=auth_settings(),
+            gap_grace_seconds=30, batch_size=50,
+        )  # fmt: skip
+        with TestClient(create_ledger(settings), headers=AUDITOR) as ledger:
+
+            def marks() -> int:
+                status = ledger.get("/ops/consumer").json()["consumers"]["ledger-wishes"]
+                return int(status["marks"].get("tickets.wish", 0))
+
+            eventually(lambda: marks() == 3000, timeout=120)
+            status = ledger.get("/ops/consumer").json()
+            assert status["consumers"]["ledger-wishes"]["applied"] < 3000  # the other did some
+            assert status["parked"] == 0
+            figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
+            assert figures["wishes"] == 3000
+            assert other.poll() is None  # both instances ran throughout
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _publish_pipelined(bus: BusSettings, events: list[WishPosted]) -> None:
+    client = await nats.connect(bus.url)
+    try:
+        js = client.jetstream()
+        for start in range(0, len(events), 200):
+            await asyncio.gather(*(
+                js.publish(subject_for(e), e.model_dump_json().encode(),
+                           stream=TICKETS_STREAM.name, timeout=10)
+                for e in events[start : start + 200]
+            ))  # fmt: skip
+    finally:
+        await client.close()
