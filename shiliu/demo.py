@@ -17,7 +17,13 @@ import httpx
 
 from events.envelope import Role
 from services.runtime.identity import Claims, Scope, issue_token
-from services.tickets.territory import CommunityPlan, DistrictPlan, GridPlan, StreetPlan
+from services.tickets.territory import (
+    BuildingPlan,
+    CommunityPlan,
+    DistrictPlan,
+    GridPlan,
+    StreetPlan,
+)
 from shiliu.demo_cases import post, seed_dispute, seed_ticket
 
 DISTRICT = "jinfeng"
@@ -60,18 +66,52 @@ def communities() -> list[Community]:
     ]
 
 
+SOUTH_WEST = (38.43, 106.17)
+"""Where the demo district's map starts (latitude, longitude), near Yinchuan's Jinfeng."""
+COMMUNITY_SIZE = (0.008, 0.010)
+"""Each community's square on the map, in degrees (about 890 m by 870 m), nine to a row."""
+GRIDS_PER_ROW = 6
+
+
+def _box(south: float, west: float, size: tuple[float, float]) -> list[tuple[float, float]]:
+    """A rectangle as a ring of (longitude, latitude) corners, as GeoJSON orders them."""
+    north, east = south + size[0], west + size[1]
+    return [(round(x, 6), round(y, 6)) for x, y in
+            ((west, south), (east, south), (east, north), (west, north))]  # fmt: skip
+
+
+def _grid(community: str, number: int, first: int, count: int) -> GridPlan:
+    """Grid `number` (from 0) of a community: its square on the map, and its buildings in a
+    row across the middle, numbered from `first` (addresses as 金凤区c01社区1号楼)."""
+    i = int(community[1:]) - 1
+    size = (COMMUNITY_SIZE[0] / GRIDS_PER_ROW, COMMUNITY_SIZE[1] / GRIDS_PER_ROW)
+    south = SOUTH_WEST[0] + (i // 9) * COMMUNITY_SIZE[0] + (number // GRIDS_PER_ROW) * size[0]
+    west = SOUTH_WEST[1] + (i % 9) * COMMUNITY_SIZE[1] + (number % GRIDS_PER_ROW) * size[1]
+    buildings = [
+        BuildingPlan(
+            code=f"b{n:03d}", address=f"金凤区{community}社区{n}号楼",
+            lat=round(south + size[0] / 2, 6),
+            long=round(west + size[1] * (k + 1) / (count + 1), 6),
+        )
+        for k, n in enumerate(range(first, first + count))
+    ]  # fmt: skip
+    return GridPlan(
+        code=f"g{number + 1:02d}", name=f"第{number + 1}网格", buildings=list(buildings),
+        boundary=_box(south, west, size),
+    )  # fmt: skip
+
+
 def district_plan() -> DistrictPlan:
     """The demo district's territory: 8 streets, 68 communities, 2,024 grids and their
-    buildings (3–6 a grid), the same on every run."""
+    buildings (3–6 a grid), with coordinates, outlines and addresses, the same on every run."""
     rng = random.Random("jinfeng-territory")
     streets: dict[str, list[CommunityPlan]] = {}
     for community in communities():
         grids, building = [], 0
         for g in range(community.grids):
             count = rng.randint(3, 6)
-            codes = [f"b{building + k + 1:03d}" for k in range(count)]
+            grids.append(_grid(community.code, g, building + 1, count))
             building += count
-            grids.append(GridPlan(code=f"g{g + 1:02d}", name=f"第{g + 1}网格", buildings=codes))
         plan = CommunityPlan(code=community.code, name=f"{community.code}社区", grids=grids)
         streets.setdefault(community.street, []).append(plan)
     return DistrictPlan(

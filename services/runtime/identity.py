@@ -93,9 +93,10 @@ class AuthSettings(BaseModel):
 
 
 class ApiKeyRecord(BaseModel):
-    """One entry of the API key file: who the key stands for, and the key's SHA-256 only."""
+    """One entry of the API key file: who the key stands for, and the key's SHA-256 only
+    (other fields, such as a note, are kept by hand and ignored)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

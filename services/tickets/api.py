@@ -51,8 +51,8 @@ from services.tickets.domain import (
 
 PersonId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 PERSON_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
-_VISIBLE = r"[^\s\x00-\x1f\x7f]"
-REASON = rf"^{_VISIBLE}([^\x00-\x1f\x7f]*{_VISIBLE})?$"
+_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+REASON = rf"^{_VISIBLE}([^\x00-\x1f\x7f-\x9f]*{_VISIBLE})?$"
 """Why personal data is revealed or erased (4–200 characters, no control characters, not
 padded): kept in the audit rows."""
 

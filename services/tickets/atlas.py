@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 from pydantic import BaseModel
 
 from services.tickets.domain import Place
+from services.tickets.geography import Locator
 from services.tickets.handling import Caller, Commands
 from services.tickets.routing import Rulebook, RulebookFile, rulebook_id
 from services.tickets.territory import DistrictPlan, TerritoryMap, UnknownPlaceError, map_id
@@ -34,6 +35,7 @@ class Atlas:
     def __init__(self, app: Application[UUID]) -> None:
         self.app = app
         self._cache: dict[UUID, Aggregate] = {}
+        self._locators: dict[str, Locator] = {}
         self._lock = threading.Lock()
 
     # Loading from files (idempotent: an unchanged file stores nothing)
@@ -71,6 +73,15 @@ class Atlas:
             return self._get(map_id(district), TerritoryMap)
         except AggregateNotFoundError:
             raise UnknownPlaceError("district", f"{district} has no territory loaded") from None
+
+    def locator(self, district: str) -> Locator:
+        """Where reports are, by coordinates or address; re-indexed when the map changed."""
+        territory = self.territory(district)
+        with self._lock:
+            cached = self._locators.get(district)
+            if cached is None or cached.territory is not territory:
+                cached = self._locators[district] = Locator(territory)
+        return cached
 
     def rulebook(self, district: str) -> Rulebook:
         try:

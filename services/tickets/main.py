@@ -81,6 +81,9 @@ class TicketsSettings(BaseSettings):
     """One JSON file per district: streets, communities, grids and buildings."""
     open311_jurisdiction: str = "jinfeng"
     """The district served at `/open311/v2` (GeoReport v2's `jurisdiction_id`)."""
+    open311_locate_radius_m: float = Field(default=100.0, gt=0, le=5000)
+    """A request posted by coordinates outside every grid's outline goes to the nearest
+    building at most this far away."""
 
     @field_validator("master_key")
     @classmethod
@@ -254,6 +257,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             tickets.desk_view,
             tickets.atlas,
             jurisdiction=tickets.settings.open311_jurisdiction,
+            locate_radius_m=tickets.settings.open311_locate_radius_m,
         )
     )
     app.include_router(mediation_api.dispute_router(tickets.desk))

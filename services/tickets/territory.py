@@ -37,11 +37,27 @@ class _Node(Body):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=60)] = ""
+    name: Annotated[str, Field(max_length=60)] = ""
+    """Empty when the file gives none."""
+
+
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+class BuildingPlan(_Node):
+    """A building and where it is: WGS 84 coordinates and its address, both optional."""
+
+    lat: Latitude | None = None
+    long: Longitude | None = None
+    address: Annotated[str, Field(max_length=200)] = ""
 
 
 class GridPlan(_Node):
-    buildings: list[Code] = Field(default_factory=list)
+    buildings: list[Code | BuildingPlan] = Field(default_factory=list)
+    """A building's code alone, or a building with its place."""
+    boundary: Annotated[list[tuple[Longitude, Latitude]], Field(min_length=3)] | None = None
+    """The grid's outline, a ring of (longitude, latitude) points as in GeoJSON."""
 
 
 class CommunityPlan(_Node):
@@ -60,6 +76,11 @@ class DistrictPlan(_Node):
     @classmethod
     def load(cls, path: Path) -> DistrictPlan:
         return cls.model_validate_json(path.read_bytes())
+
+
+def building_code(building: str | dict[str, Any]) -> str:
+    """A stored plan's building: its code alone, or a `BuildingPlan` as a dict."""
+    return building if isinstance(building, str) else str(building["code"])
 
 
 def map_id(district: str) -> UUID:
@@ -83,6 +104,8 @@ class TerritoryMap(Aggregate):
         return hashlib.sha256(plan.model_dump_json().encode()).hexdigest()
 
     def _load(self, plan: dict[str, Any]) -> None:
+        self.plan = plan
+        """As imported: where buildings and grids lie (moves and new grids are recorded apart)."""
         self.plan_digest = TerritoryMap.digest_of(DistrictPlan.model_validate(plan))
         self.street_of: dict[str, str] = {}
         self.grids: dict[str, list[str]] = {}
@@ -95,7 +118,7 @@ class TerritoryMap(Aggregate):
                 self.grids[code] = [grid["code"] for grid in community["grids"]]
                 for grid in community["grids"]:
                     for building in grid["buildings"]:
-                        self.building_grid[f"{code}/{building}"] = grid["code"]
+                        self.building_grid[f"{code}/{building_code(building)}"] = grid["code"]
 
     @classmethod
     def import_plan(cls, plan: DistrictPlan) -> TerritoryMap:

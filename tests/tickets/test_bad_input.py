@@ -181,6 +181,17 @@ def test_a_lone_surrogate_escaped_in_json_is_refused_with_422_not_a_server_error
     assert _fields(response.json()) == ["body.title"]
 
 
+@pytest.mark.parametrize("reason", ["check\x85ing the record", "check\x07ing"])
+def test_a_reason_in_the_query_with_a_control_character_is_refused_naming_it(
+    tickets: TestClient, reason: str
+) -> None:
+    response = tickets.get(f"/wishes/{uuid.uuid4()}/contact", params={"reason": reason},
+                           headers=STAFF)  # fmt: skip
+
+    assert response.status_code == 422, response.text
+    assert _fields(response.json()) == ["query.reason"]
+
+
 def test_a_ticket_titled_with_a_vertical_tab_is_refused(tickets: TestClient) -> None:
     response = tickets.post("/tickets", json=request(title="\x0b"), headers=RESIDENT)
 

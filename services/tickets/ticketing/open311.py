@@ -25,7 +25,6 @@ from services.runtime.policy import POLICY, ForbiddenError
 from services.tickets.api import caller_of
 from services.tickets.application import Caller
 from services.tickets.atlas import Atlas
-from services.tickets.domain import Place
 from services.tickets.routing import CategoryRule, NoRulesError, RoutingError, RuleVersion
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.ticketing.application import Dispatcher, TicketSnapshot
@@ -50,6 +49,7 @@ from services.tickets.ticketing.open311_format import (
     w3_datetime,
     window,
 )
+from services.tickets.ticketing.open311_place import place_of
 from services.tickets.ticketing.view import TicketDeskView, TicketRow
 
 MAX_RESULTS = 1000
@@ -72,8 +72,14 @@ REFUSED = (
 
 
 def open311_router(
-    dispatcher: Dispatcher, view: TicketDeskView, atlas: Atlas, jurisdiction: str
+    dispatcher: Dispatcher,
+    view: TicketDeskView,
+    atlas: Atlas,
+    jurisdiction: str,
+    locate_radius_m: float = 100.0,
 ) -> APIRouter:
+    """`locate_radius_m`: how far from a building a request by coordinates outside every
+    grid's outline may be and still be placed at that building."""
     router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
     def rules() -> RuleVersion:
@@ -144,18 +150,14 @@ def open311_router(
             caller = _caller(request, form.get("api_key"))
             submission = Submission.of(form)
             rule = await service_rule(form["service_code"], 400)
-            territory = await run_in_threadpool(atlas.territory, jurisdiction)
-            street = territory.street_of.get(submission.community)
-            if street is None:
-                raise Open311Error(400, f"address_id: {submission.community} is not a community")
-            building = submission.building
-            if building and territory.grid_of(submission.community, building) is None:
-                raise Open311Error(400, f"address_id: {building} is not a building there")
+            place, building = await run_in_threadpool(
+                place_of, atlas, jurisdiction, submission, locate_radius_m
+            )
             requester = submission.requester_id(caller.actor_id)
             outcome = await run_in_threadpool(
                 lambda: dispatcher.receive(
                     caller,
-                    place=Place(jurisdiction, street, submission.community),
+                    place=place,
                     channel=Channel.OPEN311,
                     proactive=False,
                     requester_id=requester,

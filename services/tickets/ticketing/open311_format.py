@@ -194,7 +194,9 @@ class Submission:
     """A posted service request, checked field by field (names as the specification's)."""
 
     fields: Mapping[str, str]
-    community: str
+    community: str | None
+    """From `address_id` or the attributes; None when only lat/long or address_string say
+    where the problem is."""
     building: str | None
     lat: float | None
     long: float | None
@@ -257,16 +259,18 @@ def _coordinate(form: Mapping[str, str], field: str, bound: float) -> float | No
     return number
 
 
-def _place(form: Mapping[str, str]) -> tuple[str, str | None]:
+def _place(form: Mapping[str, str]) -> tuple[str | None, str | None]:
     """The community and building: `address_id` = "<community>/<building>", or the
-    attributes `attribute[community]` and `attribute[building]`."""
+    attributes `attribute[community]` and `attribute[building]`; neither, when not given."""
     if address_id := form.get("address_id"):
         field = "address_id"
         community, _, building = address_id.partition("/")
-    else:
+    elif "attribute[community]" in form or "attribute[building]" in form:
         field = "attribute[community]"
         community = form.get(field, "")
         building = form.get("attribute[building]", "")
+    else:
+        return None, None
     if not community:
         raise Open311Error(400, f"{field}: name the community (address_id=<community>/<building>)")
     for code in (community, building):
