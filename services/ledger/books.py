@@ -16,7 +16,7 @@ from services.ledger.projection import WishLedger
 from services.ledger.tickets import TicketLedger
 from services.ledger.visits import VisitLedger
 from services.runtime.database import Cursor, Database
-from services.runtime.intake import Intake
+from services.runtime.intake import SETTLED_HEADER, Intake
 from services.runtime.parking import ParkingLot
 
 WISH_EVENT: TypeAdapter[WishEvent] = TypeAdapter(AnyWishEvent)
@@ -67,8 +67,12 @@ class Books:
             found = ParkingLot.find_in(tx, parked_id)
             if found is None:
                 raise LookupError(parked_id)
-            consumer, payload = found
+            consumer, payload, headers = found
             family = next(f for f in self.families if f.spec.durable == consumer)
+            if headers.get(SETTLED_HEADER) != "parked":
+                never = "never settled in its feed (malformed, forged or unnumbered): not retried"
+                ParkingLot.note_in(tx, parked_id, never)
+                return never
             try:
                 event = family.adapter.validate_json(payload)
             except ValidationError as error:

@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from events.envelope import INT64_MAX
+from events.subjects import subject_for
 from services.ledger.book import E
 from services.ledger.books import Family
 from services.runtime.database import Database
@@ -67,6 +68,10 @@ class FamilyConsumer(Generic[E]):
                 event = self.family.adapter.validate_json(message.data)
             except ValidationError as error:
                 malformed.append((message, describe(error, self.family.noun)))
+                continue
+            if event.feed not in self.spec.feeds or subject_for(event) != message.subject:
+                why = f"{event.feed} on {message.subject}: not a feed read here, or not its subject"
+                malformed.append((message, why))
                 continue
             pairs.append((message, _delivery(message, event)))
         if malformed:

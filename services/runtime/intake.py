@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -32,6 +32,9 @@ from services.runtime.parking import ParkingLot
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=IntegrationEvent)
 ATTEMPTS = 2
+SETTLED_HEADER = "Shiliu-Settled"
+"""Marks a parked message whose number the mark moved past: only such a message may be
+applied later by a retry (anything else parked, e.g. forged, never settled its number)."""
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:feed_marks} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
@@ -159,7 +162,8 @@ class Intake(Generic[E]):
             tx.execute("RELEASE SAVEPOINT apply_one")
             return Verdict.APPLIED
         log.error("%s parks %s: %r", self.consumer, delivery.event.event_id, error)
-        self._park(tx, delivery, f"could not be applied: {error!r}")
+        settled = replace(delivery, headers={**delivery.headers, SETTLED_HEADER: "parked"})
+        self._park(tx, settled, f"could not be applied: {error!r}")
         return Verdict.PARKED
 
     def retry_parked_in(self, tx: Cursor, parked_id: int, event: E) -> str | None:

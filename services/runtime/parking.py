@@ -60,11 +60,16 @@ class ParkingLot:
         )  # fmt: skip
 
     @staticmethod
-    def find_in(tx: Cursor, parked_id: int) -> tuple[str, bytes] | None:
-        """The consumer and payload of a parked message, or None."""
-        tx.execute("SELECT consumer, payload FROM {t:parked_messages} WHERE id = ?", (parked_id,))
+    def find_in(tx: Cursor, parked_id: int) -> tuple[str, bytes, dict[str, str]] | None:
+        """The consumer, payload and headers of a parked message, or None."""
+        tx.execute(
+            "SELECT consumer, payload, headers FROM {t:parked_messages} WHERE id = ?",
+            (parked_id,),
+        )
         row = tx.fetchone()
-        return (str(row["consumer"]), bytes(row["payload"])) if row else None
+        if row is None:
+            return None
+        return str(row["consumer"]), bytes(row["payload"]), orjson.loads(row["headers"])
 
     @staticmethod
     def release_in(tx: Cursor, parked_id: int) -> None:
