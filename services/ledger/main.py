@@ -74,7 +74,7 @@ class Ledger:
     async def running(self) -> AsyncIterator[None]:
         if self.settings.consume:
             for pull in self.pulls:
-                self.supervisor.start(pull.spec.durable, pull.run)
+                self.supervisor.start(pull.spec.durable, pull.run, pull.condition)
         try:
             yield
         finally:
@@ -105,7 +105,8 @@ class Ledger:
         }
 
     def readiness(self) -> Readiness:
-        """Ready: the store answers, every loop runs and (when consuming) the bus is reached."""
+        """Ready: the store answers, every loop runs and is bound to its consumer with its last
+        fetch working, and (when consuming) the bus is reached; `problems` names what is not."""
         status = self.status()
         checks = {
             "store": True,
@@ -113,7 +114,8 @@ class Ledger:
             "bus": all(pull.is_connected for pull in self.pulls) if self.settings.consume else True,
         }
         lag = {pull.spec.durable: pull.lag for pull in self.pulls}
-        details = {"lag": lag, **{k: status[k] for k in ("gaps", "parked", "loops")}}
+        details = {"lag": lag, "problems": self.supervisor.problems(),
+                   **{k: status[k] for k in ("gaps", "parked", "loops")}}  # fmt: skip
         return Readiness(checks=checks, details=details)
 
 

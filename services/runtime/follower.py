@@ -13,6 +13,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 from events.envelope import IntegrationEvent
 from services.runtime.database import Cursor, Database
 from services.runtime.positions import PositionStore
+from services.runtime.supervise import Condition
 from services.runtime.workers import StoreWorkers
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class LogFollower(ABC):
         self.poll_seconds = poll_seconds
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.condition = Condition()
+        """Whether the last pass worked: `run` retries failures itself, so it never raises."""
 
     @abstractmethod
     async def process(self, batch: Sequence[Notification]) -> int:
@@ -92,9 +95,11 @@ class LogFollower(ABC):
             self._wakeup.clear()
             try:
                 await self.run_once()
+                self.condition.worked()
                 backoff = self.poll_seconds
-            except Exception:
+            except Exception as error:
                 log.exception("%s could not proceed; retrying in %.1fs", self.name, backoff)
+                self.condition.failed(f"{self.name}: its last pass failed: {error!r}")
                 backoff = min(backoff * 2, 30.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)

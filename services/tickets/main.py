@@ -186,14 +186,14 @@ class Tickets:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         loops = self.supervisor
-        loops.start("wish-board-view", self.view.run)
+        loops.start("wish-board-view", self.view.run, self.view.condition)
         loops.start("wish-expiry", self.expiry.run)
-        loops.start("ticket-desk-view", self.desk_view.run)
+        loops.start("ticket-desk-view", self.desk_view.run, self.desk_view.condition)
         loops.start("deadlines", lambda: self.scheduler.run(self.board.clock))
         if self.settings.relay_enabled:
             await self.broker.connect()
             await self.replay.start()
-            loops.start("tickets-relay", self.relay.run)
+            loops.start("tickets-relay", self.relay.run, self.relay.condition)
         try:
             yield
         finally:
@@ -212,13 +212,15 @@ class Tickets:
         return self.relay.status()
 
     def readiness(self) -> Readiness:
-        """Ready: the store answers, every loop runs, and the relay's bus is connected."""
+        """Ready: the store answers, every loop runs and its last pass worked (a relay whose
+        publishes fail is not ready), and the relay's bus is connected."""
         relay = self.relay_status()
         bus = self.broker._connection is not None and self.broker._connection.is_connected
         checks = {"store": True, "loops": self.supervisor.alive}
         if self.settings.relay_enabled:
             checks["bus"] = bool(bus) and self.replay.is_connected
         details = {"relay": relay, "loops": self.supervisor.report(),
+                   "problems": self.supervisor.problems(),
                    "sweep_failures": self.expiry.failures + self.scheduler.failures}  # fmt: skip
         return Readiness(checks=checks, details=details)
 

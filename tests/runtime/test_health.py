@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import nats
 from fastapi.testclient import TestClient
 
+from events.topology import TICKETS_STREAM
+from services.runtime.bus import provision
 from services.runtime.nats_server import EmbeddedNats
+from services.runtime.settings import BusSettings
 from services.runtime.supervise import Supervisor
 from tests.conftest import eventually
+from tests.tickets.helpers import RESIDENT, posting
 
 
 def test_the_ledger_is_ready_with_its_counts_and_not_ready_once_the_bus_is_gone(
@@ -29,6 +35,58 @@ def test_the_ledger_is_ready_with_its_counts_and_not_ready_once_the_bus_is_gone(
     assert gone.json()["status"] == "not_ready"
     assert ledger.get("/health/live").json() == {"status": "live", "service": "ledger"}
     assert eventually(lambda: tickets.get("/health/ready").status_code == 503)
+
+
+async def _delete_stream(bus: BusSettings) -> None:
+    """As an operator's mistake would: the stream and, with it, every consumer on it."""
+    client = await nats.connect(bus.url)  # an open server: every connection may do this
+    try:
+        await client.jetstream().delete_stream(TICKETS_STREAM.name)
+    finally:
+        await client.close()
+
+
+def _answer(client: TestClient, status: int) -> Any:
+    return eventually(lambda: (r := client.get("/health/ready")).status_code == status and r.json())
+
+
+def test_the_ledger_is_not_ready_while_its_stream_is_deleted_and_ready_once_it_is_provisioned(
+    ledger: TestClient, bus: BusSettings
+) -> None:
+    assert _answer(ledger, 200)["problems"] == {}
+
+    asyncio.run(_delete_stream(bus))
+    gone = _answer(ledger, 503)
+    assert gone["checks"]["loops"] is False
+    assert set(gone["problems"]) == {"ledger-wishes", "ledger-tickets", "ledger-disputes",
+                                     "ledger-visits"}  # fmt: skip
+    assert "consumer ledger-wishes on stream SHILIU_TICKETS" in gone["problems"]["ledger-wishes"]
+    assert gone["loops"]["ledger-wishes"]["running"] is True  # running, yet not working
+    assert gone["loops"]["ledger-wishes"]["working"] is False
+
+    asyncio.run(provision(bus))
+    back = _answer(ledger, 200)
+    assert back["problems"] == {}
+    assert back["checks"] == {"store": True, "loops": True, "bus": True}
+
+
+def test_the_relay_is_not_ready_while_its_publishes_fail_and_ready_once_they_go_through(
+    tickets: TestClient, bus: BusSettings
+) -> None:
+    assert _answer(tickets, 200)["problems"] == {}
+
+    asyncio.run(_delete_stream(bus))
+    tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
+    failing = _answer(tickets, 503)
+    assert failing["checks"]["loops"] is False
+    assert list(failing["problems"]) == ["tickets-relay"]
+    assert "its last pass failed" in failing["problems"]["tickets-relay"]
+    assert failing["relay"]["lag"] > 0
+
+    asyncio.run(provision(bus))
+    back = _answer(tickets, 200)
+    assert back["problems"] == {}
+    assert eventually(lambda: tickets.get("/ops/relay").json()["lag"] == 0)
 
 
 def test_a_failing_loop_is_logged_counted_and_restarted_with_backoff() -> None:
