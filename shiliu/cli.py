@@ -180,16 +180,31 @@ def status(
     if ledger is None:
         console.print("ledger: not reachable")
         return
+    for line in ledger_lines(ledger):
+        console.print(line)
+
+
+def ledger_lines(ledger: dict[str, Any]) -> list[str]:
+    """What `status` says of the ledger (its `/ops/consumer`): gaps, held and parked messages,
+    and loops that failed or do not run."""
     gaps = ledger["gaps"]
-    console.print(
+    lines = [
         f"ledger gaps: {gaps.get('detected', 0)} detected, {gaps.get('repaired', 0)} repaired "
         f"({gaps.get('events_repaired', 0)} events fetched from the sources), "
-        f"{gaps.get('open', 0)} open"
-    )
-    console.print(f"parked messages (ledger): {ledger['parked']}")
+        f"{gaps.get('open', 0)} open",
+        f"held messages (ledger, waiting behind a gap): {ledger.get('held', 0)}",
+    ]
+    for gap in ledger.get("open_gaps", []):
+        lines.append(
+            f"[yellow]open gap[/yellow] {gap['consumer']} {gap['feed']}: events "
+            f"{gap['after'] + 1}..{gap['until']} missing since {gap['detected_at']} "
+            f"({gap['open_seconds']:.0f}s)"
+        )
+    lines.append(f"parked messages (ledger): {ledger['parked']}")
     for name, loop in ledger["loops"].items():
-        if not loop["running"] or loop["failures"]:
-            console.print(f"[yellow]loop {name}[/yellow]: {loop}")
+        if not loop["running"] or loop["failures"] or not loop.get("working", True):
+            lines.append(f"[yellow]loop {name}[/yellow]: {loop}")
+    return lines
 
 
 def _operator_headers(data_dir: Path) -> dict[str, str]:

@@ -1,10 +1,19 @@
-"""The ledger service's settings and composition root."""
+"""The ledger service's settings and composition root.
+
+Readiness (`/health/ready`) is 503 while any pull loop is not running, not bound to its
+consumer or failing to fetch, while the bus is unreachable, and while a gap in a feed has stayed
+open longer than `gap_alarm_seconds`: the ledger then answers with figures it knows to be
+incomplete, because the source could not fill the gap in time (it is down, its replay does not
+answer). A younger gap does not fail readiness, it is being repaired; `held` and `open_gaps`
+show it all the same, in readiness, `/ops/consumer` and `shiliu status`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +26,7 @@ from services.ledger.books import Books
 from services.ledger.subscribers import FamilyConsumer
 from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, open_datastore
+from services.runtime.gaps import OpenGap
 from services.runtime.health import Readiness
 from services.runtime.http import service_app
 from services.runtime.identity import AuthSettings, authorize
@@ -42,6 +52,9 @@ class LedgerSettings(BaseSettings):
     ledger asks the source for the missing events."""
     head_check_seconds: float = Field(default=10.0, gt=0, le=3600)
     """How often a quiet consumer compares its marks with the sources' heads."""
+    gap_alarm_seconds: float = Field(default=30.0, ge=0, le=86400)
+    """How long a gap may stay open before readiness fails: past the grace period the ledger
+    asks the source, so a gap this old is one the source could not fill."""
 
 
 class Ledger:
@@ -87,36 +100,64 @@ class Ledger:
         self.datastore.close()
 
     def status(self) -> dict[str, Any]:
-        """Per consumer: events applied by this process, feed marks and gaps; parked count."""
-        consumers = {
+        """Per consumer: events applied by this process, feed marks, messages held behind a
+        gap, the gaps found and those still open; parked count."""
+        now = datetime.now(UTC)
+        consumers: dict[str, dict[str, Any]] = {
             c.spec.durable: {
                 "applied": c.applied,
                 "marks": c.intake.marks(),
-                "gaps": c.intake.gaps(),
+                "held": c.held,
+                "gaps": c.intake.gaps.counts(),
+                "open_gaps": [_open_gap(gap, now) for gap in c.intake.gaps.open()],
             }
             for c in self.consumers
         }
         return {
             "applied": sum(c.applied for c in self.consumers),
             "consumers": consumers,
+            "held": sum(c.held for c in self.consumers),
             "gaps": _totals(c["gaps"] for c in consumers.values()),
+            "open_gaps": [
+                {"consumer": name, **gap} for name, c in consumers.items() for gap in c["open_gaps"]
+            ],
             "parked": self.parking.count(),
             "loops": self.supervisor.report(),
+        }
+
+    def _gap_problems(self, open_gaps: list[dict[str, Any]]) -> dict[str, str]:
+        return {
+            f"{gap['consumer']} {gap['feed']}": (
+                f"events {gap['after'] + 1}..{gap['until']} missing for "
+                f"{gap['open_seconds']:.0f}s (since {gap['detected_at']})"
+            )
+            for gap in open_gaps
+            if gap["open_seconds"] > self.settings.gap_alarm_seconds
         }
 
     def readiness(self) -> Readiness:
         """Ready: the store answers, every loop runs and is bound to its consumer with its last
         fetch working, and (when consuming) the bus is reached; `problems` names what is not."""
         status = self.status()
+        gaps = self._gap_problems(status["open_gaps"])
         checks = {
             "store": True,
             "loops": self.supervisor.alive,
             "bus": all(pull.is_connected for pull in self.pulls) if self.settings.consume else True,
+            "gaps": not gaps,
         }
         lag = {pull.spec.durable: pull.lag for pull in self.pulls}
-        details = {"lag": lag, "problems": self.supervisor.problems(),
-                   **{k: status[k] for k in ("gaps", "parked", "loops")}}  # fmt: skip
+        shown = ("held", "gaps", "open_gaps", "parked", "loops")
+        details = {"lag": lag, "problems": {**self.supervisor.problems(), **gaps},
+                   **{k: status[k] for k in shown}}  # fmt: skip
         return Readiness(checks=checks, details=details)
+
+
+def _open_gap(gap: OpenGap, now: datetime) -> dict[str, Any]:
+    return {
+        "feed": gap.feed, "after": gap.after, "until": gap.until,
+        "detected_at": gap.detected_at.isoformat(), "open_seconds": gap.open_seconds(now),
+    }  # fmt: skip
 
 
 def _totals(gaps: Any) -> dict[str, int]:

@@ -24,7 +24,8 @@ from events.subjects import subject_for
 from services.ledger.book import E
 from services.ledger.books import Family
 from services.runtime.database import Database
-from services.runtime.intake import Delivery, Gap, Verdict
+from services.runtime.gaps import Gap
+from services.runtime.intake import Delivery, Verdict
 from services.runtime.replay import ReplayClient, ReplayError
 from services.runtime.workers import StoreWorkers
 
@@ -59,6 +60,11 @@ class FamilyConsumer(Generic[E]):
         self._held: list[tuple[Msg, Delivery[E]]] = []
         self._held_since = 0.0
         self._touched = 0.0
+
+    @property
+    def held(self) -> int:
+        """Messages waiting (unacked) behind a gap in their feed."""
+        return len(self._held)
 
     async def on_events(self, batch: Sequence[Msg]) -> None:
         pairs: list[tuple[Msg, Delivery[E]]] = []
@@ -162,18 +168,17 @@ class FamilyConsumer(Generic[E]):
         ]
 
     async def repair(self, gap: Gap) -> int:
-        """Fetch the feed's events after `gap.after` up to `gap.until` from its source, settle
-        them in order, and record the gap as found and repaired; return the source's head."""
+        """Fetch the feed's events after `gap.after` up to `gap.until` from its source and
+        settle them in order; return the source's head. The gap is on record before the
+        source is asked, so one the source cannot fill stays visible as open."""
+        gap_id = await self.workers.run(self.intake.gaps.found, gap)
         head, payloads = await self.replay.page(
             gap.feed, gap.after, min(500, gap.until - gap.after)
         )
-        if not payloads:
-            return head
-        log.warning("%s lost %s %d..%d on the bus; fetching them from the source",
-                    self.spec.durable, gap.feed, gap.after + 1, min(gap.until, head))  # fmt: skip
-        gap_id = await self.workers.run(
-            self.intake.gap_found, Gap(gap.feed, gap.after, min(gap.until, head))
-        )
+        if payloads:
+            lost = f"{gap.feed} {gap.after + 1}..{min(gap.until, head)}"
+            log.warning("%s lost %s on the bus; fetching them from the source",
+                        self.spec.durable, lost)  # fmt: skip
         applied = 0
         while payloads:
             deliveries = [self._replayed(payload) for payload in payloads]
@@ -184,7 +189,10 @@ class FamilyConsumer(Generic[E]):
                 break
             head, payloads = await self.replay.page(gap.feed, after, min(500, gap.until - after))
         self.applied += applied
-        await self.workers.run(self.intake.gap_repaired, gap_id, applied)
+        marks = await self.workers.run(self.intake.marks)
+        await self.workers.run(
+            self.intake.gaps.repaired, gap_id, applied, head, marks.get(gap.feed, 0)
+        )
         return head
 
     def _replayed(self, payload: bytes) -> Delivery[E]:

@@ -12,7 +12,10 @@ consumer (the mark's row is locked for the transaction), nor a crash can skip or
 An event whose application raises is retried once in a fresh savepoint, then parked alone,
 with the mark moved past it: the rest of its batch still applies. Held events wait for the gap
 to close (a late redelivery, another instance), and the consumer asks the source for whatever
-is still missing; the gaps it found and repaired are kept in `feed_gaps`.
+is still missing. A gap is recorded in `feed_gaps` by the transaction that finds it (a held
+event), before anyone is asked, so a gap the source cannot fill yet is visible at once; it is
+closed by the transaction whose mark reaches its end, whoever filled it (a redelivery, another
+instance, a replay); see `services.runtime.gaps`.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
 from events.envelope import IntegrationEvent
 from events.subjects import subject_for
 from services.runtime.database import Cursor, Database
+from services.runtime.gaps import FeedGaps
 from services.runtime.parking import ParkingLot
 
 log = logging.getLogger(__name__)
@@ -39,9 +42,6 @@ applied later by a retry (anything else parked, e.g. forged, never settled its n
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:feed_marks} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
     "sequence BIGINT NOT NULL, PRIMARY KEY (consumer, feed))",
-    "CREATE TABLE IF NOT EXISTS {t:feed_gaps} (id {serial}, consumer TEXT NOT NULL, "
-    "feed TEXT NOT NULL, after_sequence BIGINT NOT NULL, until_sequence BIGINT NOT NULL, "
-    "detected_at TEXT NOT NULL, repaired_at TEXT, events BIGINT NOT NULL DEFAULT 0)",
 )
 
 
@@ -73,15 +73,6 @@ class Delivery(Generic[E]):
         return cls(event, payload, subject_for(event), {"Shiliu-Replayed": "true"})
 
 
-@dataclass(frozen=True)
-class Gap:
-    feed: str
-    after: int
-    """The mark when it was found: the events after it were missing…"""
-    until: int
-    """…up to and including this number."""
-
-
 class Intake(Generic[E]):
     """One consumer's marks over its feeds, applying each event through `apply`."""
 
@@ -97,6 +88,7 @@ class Intake(Generic[E]):
         self.apply = apply
         self.parking = parking
         database.execute_script(_DDL)
+        self.gaps = FeedGaps(database, consumer)
 
     def settle(self, deliveries: Sequence[Delivery[E]]) -> list[Verdict]:
         """Settle what can be settled now, in one transaction; a verdict per delivery."""
@@ -127,6 +119,8 @@ class Intake(Generic[E]):
                 "UPDATE {t:feed_marks} SET sequence = ? WHERE consumer = ? AND feed = ?",
                 (mark, self.consumer, feed),
             )
+        held = [d.event for d, v in zip(deliveries, verdicts, strict=True) if not v.settled]
+        self.gaps.track_in(tx, marks, held)
         return verdicts
 
     def _lock(self, tx: Cursor, feed: str) -> int:
@@ -206,41 +200,6 @@ class Intake(Generic[E]):
         )
         return {row["feed"]: int(row["sequence"]) for row in tx.fetchall()}
 
-    def gap_found(self, gap: Gap) -> int:
-        with self.database.transaction() as tx:
-            tx.execute(
-                "INSERT INTO {t:feed_gaps} (consumer, feed, after_sequence, until_sequence, "
-                "detected_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (self.consumer, gap.feed, gap.after, gap.until, _now()),
-            )
-            row = tx.fetchone()
-        return int(row["id"]) if row else 0
-
-    def gap_repaired(self, gap_id: int, events: int) -> None:
-        with self.database.transaction() as tx:
-            tx.execute(
-                "UPDATE {t:feed_gaps} SET repaired_at = ?, events = ? WHERE id = ?",
-                (_now(), events, gap_id),
-            )
-
-    def gaps(self) -> dict[str, int]:
-        """How many gaps this consumer found, repaired, and has open now."""
-        with self.database.transaction(commit=False) as tx:
-            tx.execute(
-                "SELECT COUNT(*) AS found, COUNT(repaired_at) AS repaired, "
-                "COALESCE(SUM(events), 0) AS events FROM {t:feed_gaps} WHERE consumer = ?",
-                (self.consumer,),
-            )
-            row = tx.fetchone()
-        found, repaired = (int(row["found"]), int(row["repaired"])) if row else (0, 0)
-        events = int(row["events"]) if row else 0
-        return {"detected": found, "repaired": repaired, "open": found - repaired,
-                "events_repaired": events}  # fmt: skip
-
 
 def _place(event: IntegrationEvent) -> tuple[str, int]:
     return (event.feed, event.sequence or 0)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()

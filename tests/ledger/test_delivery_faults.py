@@ -23,6 +23,7 @@ import httpx
 import nats
 import pytest
 from fastapi.testclient import TestClient
+from rich.console import Console
 from typer.testing import CliRunner
 
 from events.envelope import INT64_MAX
@@ -195,7 +196,8 @@ def test_a_batch_nacked_by_another_instance_and_redelivered_after_later_ones_is_
             loop.run_until_complete(client.close())
             loop.close()
             wish_ledger_matches_the_store(ledger, tickets, 4)
-            assert consumer_gaps(ledger)["detected"] == 0  # closed by the redelivery itself
+            gaps = consumer_gaps(ledger)  # on record when found, closed by the redelivery itself
+            assert (gaps["detected"], gaps["open"], gaps["events_repaired"]) == (1, 0, 0)
             assert ledger.get("/ops/parked").json() == []
 
 
@@ -216,6 +218,60 @@ def test_messages_deleted_before_the_ledger_read_them_are_fetched_from_the_sourc
             ready = ledger.get("/health/ready")
             assert ready.status_code == 200, ready.text
             assert ready.json()["gaps"]["repaired"] == gaps["repaired"]
+
+
+def test_a_gap_the_stopped_source_cannot_fill_is_on_record_at_once_and_fails_readiness_until_filled(
+    secured: Bus, stores: dict[str, StoreSettings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tickets_on(secured, stores["tickets"]) as tickets:
+        claimed_wishes(tickets, 3)
+        published_head(tickets)
+    # the tickets service is stopped: nothing answers its replay requests
+    sequences = asyncio.run(_stream_sequences(secured))
+    asyncio.run(_delete(secured, sequences[1:3]))
+    with ledger_on(secured, stores["ledger"], gap_alarm_seconds=1.0) as ledger:
+
+        def holding() -> dict[str, Any] | None:
+            status = ledger.get("/ops/consumer").json()
+            return status if status["consumers"]["ledger-wishes"]["held"] > 0 else None
+
+        status = eventually(holding)
+        wishes = status["consumers"]["ledger-wishes"]
+        [gap] = wishes["open_gaps"]
+        assert gap["feed"] == "tickets.wish"
+        assert gap["after"] == wishes["marks"]["tickets.wish"]
+        assert gap["until"] == gap["after"] + 2
+        assert gap["detected_at"]
+        assert status["gaps"]["open"] == 1
+        assert status["held"] == wishes["held"]
+
+        not_ready = eventually(lambda: (r := ledger.get("/health/ready")).status_code == 503 and r)
+        body = not_ready.json()
+        assert body["checks"]["gaps"] is False
+        assert body["checks"]["loops"] is True  # the loops work; the gap is the reason
+        assert "missing" in body["problems"]["ledger-wishes tickets.wish"]
+        assert body["held"] > 0
+
+        monkeypatch.setattr("shiliu.cli.console", Console(width=400))
+        monkeypatch.setattr(
+            "shiliu.cli._get_json",
+            lambda url, _: ledger.get("/ops/consumer").json() if "/ops/consumer" in url else None,
+        )
+        shown = CliRunner().invoke(
+            cli, ["status", "--nats-url", secured.server.url, "--data-dir", str(secured.data_dir)]
+        )
+        assert shown.exit_code == 0, shown.output
+        assert f"held messages (ledger, waiting behind a gap): {body['held']}" in shown.output
+        assert f"open gap ledger-wishes tickets.wish: events {gap['after'] + 1}.." in shown.output
+        assert "1 open" in shown.output
+
+        with tickets_on(secured, stores["tickets"]) as tickets:  # the source is back
+            wish_ledger_matches_the_store(ledger, tickets, 3)
+            gaps = eventually(lambda: (g := consumer_gaps(ledger))["open"] == 0 and g)
+            assert (gaps["detected"], gaps["repaired"], gaps["events_repaired"]) == (1, 1, 2)
+            ready = eventually(lambda: (r := ledger.get("/health/ready")).status_code == 200 and r)
+            assert ready.json()["held"] == 0
+            assert ready.json()["open_gaps"] == []
 
 
 def test_a_purged_stream_heals_from_the_source_and_a_rebuild_from_the_sources_equals_it(
