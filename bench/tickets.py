@@ -672,8 +672,8 @@ def notes(result: TicketRun) -> list[str]:
         "batch size; the ratio is catch-up ÷ mean of the two). **Idle sweep**: "
         f"`DeadlineScheduler.sweep_once(now)` at T0 + 1 h, nothing due, repeated "
         f"{plan.idle_sweeps} times (wall and `time.process_time`, medians). **Due sweeps**: "
-        f"at T0 + 20 h, {plan.due:,} warnings are due; each sweep asks `view.due(now)` (which "
-        "returns at most 500) and runs `Dispatcher.watch` per ticket (a load and one saved "
+        f"at T0 + 20 h, {plan.due:,} warnings are due; each sweep asks `view.due(now, after)` "
+        "page by page (500 a page) and runs `Dispatcher.watch` per ticket (a load and one saved "
         "`TicketDeadlineWarned` each); the view catches up between sweeps (timed apart), "
         "until a sweep finds nothing. Warnings/s = warnings ÷ the due sweeps' time.",
         "- **Memory**: VmRSS from `/proc/self/status` (the deadlines live in the store, not "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
 from services.runtime.workers import StoreWorkers
 from services.tickets.domain import WishState
+from services.tickets.sweeps import PAGE_SIZE
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:wish_board} ("
@@ -122,16 +124,33 @@ class WishBoardView(LocalView):
             rows = tx.fetchall()
         return [_entry(row) for row in rows]
 
-    def due_for_expiry(self, now: datetime, limit: int = 500) -> list[UUID]:
-        """Wishes still open whose expiry has passed (ISO-8601 UTC strings sort by time)."""
+    def due_for_expiry(
+        self, now: datetime, after: tuple[str, str] | None = None, limit: int = PAGE_SIZE
+    ) -> list[DueWish]:
+        """Wishes still open whose expiry has passed, by expiry then id, after the key `after`
+        (ISO-8601 UTC strings sort by time)."""
         states = ", ".join("?" * len(_OPEN_STATES))
+        at, wish = after or ("", "")
         with self.database.transaction(commit=False) as tx:
             tx.execute(
-                f"SELECT wish_id FROM {{t:wish_board}} WHERE expires_at <= ? "
-                f"AND state IN ({states}) ORDER BY expires_at LIMIT ?",
-                [now.astimezone(UTC).isoformat(), *(s.value for s in _OPEN_STATES), limit],
-            )
-            return [UUID(row["wish_id"]) for row in tx.fetchall()]
+                f"SELECT wish_id, expires_at FROM {{t:wish_board}} WHERE expires_at <= ? "
+                f"AND state IN ({states}) AND (expires_at > ? OR (expires_at = ? AND wish_id > ?)) "
+                "ORDER BY expires_at, wish_id LIMIT ?",
+                [now.astimezone(UTC).isoformat(), *(s.value for s in _OPEN_STATES), at, at, wish,
+                 limit],
+            )  # fmt: skip
+            return [DueWish(UUID(r["wish_id"]), r["expires_at"]) for r in tx.fetchall()]
+
+
+@dataclass(frozen=True)
+class DueWish:
+    wish_id: UUID
+    expires_at: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Its place in the expiry order."""
+        return (self.expires_at, str(self.wish_id))
 
 
 def _entry(row: Any) -> BoardEntry:

@@ -221,7 +221,9 @@ class Tickets:
             checks["bus"] = bool(bus) and self.replay.is_connected
         details = {"relay": relay, "loops": self.supervisor.report(),
                    "problems": self.supervisor.problems(),
-                   "sweep_failures": self.expiry.failures + self.scheduler.failures}  # fmt: skip
+                   "sweep_failures": self.expiry.failures + self.scheduler.failures,
+                   "sweeps_failing": {"wish-expiry": self.expiry.failing.report(),
+                                      "deadlines": self.scheduler.failing.report()}}  # fmt: skip
         return Readiness(checks=checks, details=details)
 
 

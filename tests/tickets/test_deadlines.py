@@ -287,3 +287,35 @@ def _accepted_dispute(t: Tickets) -> UUID:
     )
     desk.accept(staff, filed.dispute.id)
     return filed.dispute.id
+
+
+def test_deadlines_that_fail_for_good_never_hold_back_the_others_due_after_them(
+    tmp_path: Path,
+) -> None:
+    """More than a page (500) of watches that fail every time, due first: the later ones still
+    warn, and each failing one is counted, kept visible and not retried on every pass."""
+    clock = Clock()
+    t = _tickets(tmp_path / "tickets.sqlite", clock)
+    try:
+        broken = {_dispatched(t) for _ in range(500)}
+        clock.now += timedelta(seconds=1)  # the last two are due a second after the others
+        healthy = [_dispatched(t), _dispatched(t)]
+        _catch_up(t)
+        watch = t.scheduler.watchers["ticket"]
+
+        def fails_for_the_broken(caller: Caller, aggregate_id: UUID) -> list[str]:
+            if aggregate_id in broken:
+                msg = f"ticket {aggregate_id} cannot be loaded"
+                raise RuntimeError(msg)
+            return watch(caller, aggregate_id)
+
+        t.scheduler.watchers["ticket"] = fails_for_the_broken
+        clock.now += timedelta(minutes=50)
+        assert t.scheduler.sweep_once(clock.now) == {"warned": 2}
+        assert t.scheduler.failures == 500
+        assert t.scheduler.failing.report()["failing"] == 500
+        assert t.scheduler.sweep_once(clock.now) == {}  # the failed ones wait a pass or more
+        assert t.scheduler.failures == 500
+        assert all(_facts(t, ticket_id)["DeadlineWarned"] == 1 for ticket_id in healthy)
+    finally:
+        t.close()

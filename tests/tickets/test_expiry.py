@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.database import Database, eventsourcing_env
@@ -36,16 +39,26 @@ def _post(board: WishBoard, expires_in: timedelta | None) -> WishBoard:
     return board
 
 
-def test_a_due_wish_is_expired_once_and_survives_a_restarted_sweeper(tmp_path: Path) -> None:
-    clock = Clock()
+@contextlib.contextmanager
+def _board_and_view(tmp_path: Path, clock: Clock) -> Iterator[tuple[WishBoard, WishBoardView]]:
     env = eventsourcing_env(StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"))
     board = with_demo_territory(WishBoard(env, clock=clock))
     try:
-        view = WishBoardView(
-            database=Database(board.recorder.datastore),  # type: ignore[attr-defined]
-            recorder=board.recorder,
-            translate=translator(board.mapper),
+        yield (
+            board,
+            WishBoardView(
+                database=Database(board.recorder.datastore),  # type: ignore[attr-defined]
+                recorder=board.recorder,
+                translate=translator(board.mapper),
+            ),
         )
+    finally:
+        board.close()
+
+
+def test_a_due_wish_is_expired_once_and_survives_a_restarted_sweeper(tmp_path: Path) -> None:
+    clock = Clock()
+    with _board_and_view(tmp_path, clock) as (board, view):
         _post(board, timedelta(hours=1))
         _post(board, timedelta(days=3))
         _post(board, None)
@@ -62,5 +75,48 @@ def test_a_due_wish_is_expired_once_and_survives_a_restarted_sweeper(tmp_path: P
         assert states == sorted([WishState.EXPIRED, WishState.OPEN, WishState.OPEN])
         topics = [n.topic for n in board.recorder.select_notifications(1, 100)]
         assert sum(t.endswith("Wish.Expired") for t in topics) == 1
-    finally:
-        board.close()
+
+
+class ExpiryFailsFor:
+    """The real board, except that expiring one of `broken` fails unexpectedly every time."""
+
+    def __init__(self, board: WishBoard, broken: set[UUID]) -> None:
+        self.board = board
+        self.broken = broken
+
+    def clock(self) -> datetime:
+        return self.board.clock()
+
+    def expire_wish(self, caller: Caller, wish_id: UUID) -> object:
+        if wish_id in self.broken:
+            msg = f"wish {wish_id} cannot be loaded"
+            raise RuntimeError(msg)
+        return self.board.expire_wish(caller, wish_id)
+
+
+def test_wishes_that_fail_to_expire_for_good_never_hold_back_those_due_after_them(
+    tmp_path: Path,
+) -> None:
+    """More than a page (500) of wishes whose expiry fails every time, due first: the later
+    ones still expire, and each failing one is counted, visible and not retried every pass."""
+    clock = Clock()
+    with _board_and_view(tmp_path, clock) as (board, view):
+        for _ in range(500):
+            _post(board, timedelta(hours=1))
+        clock.now += timedelta(seconds=1)  # the last two are due a second after the others
+        _post(board, timedelta(hours=1))
+        _post(board, timedelta(hours=1))
+        asyncio.run(view.run_once())
+        entries = view.entries(district="jinfeng", community="c01", limit=1000)
+        broken = {UUID(e.wish_id) for e in sorted(entries, key=lambda e: e.posted_at)[:500]}
+        sweeper = ExpirySweeper(ExpiryFailsFor(board, broken), view, every_seconds=60)
+
+        clock.now += timedelta(hours=2)
+        assert sweeper.sweep_once() == 2
+        assert sweeper.failures == 500
+        assert sweeper.failing.report()["failing"] == 500
+        assert sweeper.sweep_once() == 0  # the failed ones wait a pass or more
+        assert sweeper.failures == 500
+        asyncio.run(view.run_once())
+        states = [e.state for e in view.entries(district="jinfeng", community="c01", limit=1000)]
+        assert states.count(WishState.EXPIRED) == 2

@@ -2,7 +2,9 @@
 
 Durable by construction: the deadlines live on the aggregates (tickets, disputes), the view
 proposes what is due, and the aggregate decides. A deadline already warned or breached
-refuses to record again, so a restarted (or a second) scheduler never fires twice.
+refuses to record again, so a restarted (or a second) scheduler never fires twice. Every
+due watch is asked each pass, and one that fails waits its own backoff
+(`services.tickets.sweeps`), so no number of failing aggregates holds back the others.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from uuid import UUID
 from events.envelope import Role
 from services.runtime.workers import StoreWorkers
 from services.tickets.application import Caller
-from services.tickets.ticketing.view import TicketDeskView
+from services.tickets.sweeps import FailingItems, every_due
+from services.tickets.ticketing.view import TicketDeskView, Watch
 
 log = logging.getLogger(__name__)
 SCHEDULER = Caller(actor_id="system:deadlines", role=Role.SYSTEM.value)
@@ -38,26 +41,34 @@ class DeadlineScheduler:
         self.every_seconds = every_seconds
         self.workers = workers or StoreWorkers("deadlines")
         self.failures = 0
-        """Deadlines whose watch failed unexpectedly (logged); each is asked again next sweep."""
+        """Watches that failed unexpectedly (logged); each is asked again after a backoff."""
+        self.failing = FailingItems()
 
     def sweep_once(self, now: Any) -> dict[str, int]:
         """Ask every aggregate with something due by `now`; count what was recorded. One
-        aggregate failing does not stop the others."""
+        aggregate failing does not stop or delay the others."""
         counts: dict[str, int] = {}
-        for watch in self.view.due(now):
+        self.failing.start_pass()
+        for watch in every_due(lambda after: self.view.due(now, after), _key):
             watcher = self.watchers.get(watch.kind)
-            if watcher is None:
+            if watcher is None or not self.failing.is_due(watch.aggregate_id):
                 continue
-            try:
-                facts = watcher(SCHEDULER, watch.aggregate_id)
-            except Exception:
-                log.exception("could not watch %s %s; asking again next sweep", watch.kind,
-                              watch.aggregate_id)  # fmt: skip
-                self.failures += 1
-                continue
-            for fact in facts:
+            for fact in self._watch(watcher, watch):
                 counts[fact] = counts.get(fact, 0) + 1
+        self.failing.finish_pass()
         return counts
+
+    def _watch(self, watcher: Watcher, watch: Watch) -> list[str]:
+        try:
+            facts = watcher(SCHEDULER, watch.aggregate_id)
+        except Exception as error:
+            log.exception("could not watch %s %s; asking again after a backoff", watch.kind,
+                          watch.aggregate_id)  # fmt: skip
+            self.failures += 1
+            self.failing.failed(watch.aggregate_id, error)
+            return []
+        self.failing.succeeded(watch.aggregate_id)
+        return facts
 
     async def run(self, clock: Callable[[], Any]) -> None:
         while True:
@@ -67,3 +78,7 @@ class DeadlineScheduler:
             except Exception:
                 log.exception("the deadline sweep failed; trying again later")
             await asyncio.sleep(self.every_seconds)
+
+
+def _key(watch: Watch) -> tuple[str, str]:
+    return watch.key

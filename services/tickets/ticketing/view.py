@@ -40,6 +40,7 @@ from events.tickets import (
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
 from services.runtime.workers import StoreWorkers
+from services.tickets.sweeps import PAGE_SIZE
 
 VIEW_NAME = "ticket-desk-v1"
 _DDL = (
@@ -115,6 +116,12 @@ class Watch(BaseModel):
     aggregate_id: UUID
     kind: str
     """`ticket` or `dispute`: which command decides."""
+    next_at: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Its place in the order things fall due."""
+        return (self.next_at, str(self.aggregate_id))
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -155,13 +162,17 @@ class TicketDeskView(LocalView):
 
     # Questions
 
-    def due(self, now: datetime, limit: int = 500) -> list[Watch]:
-        """What is due by `now` (a warning or a breach), earliest first."""
+    def due(
+        self, now: datetime, after: tuple[str, str] | None = None, limit: int = PAGE_SIZE
+    ) -> list[Watch]:
+        """What is due by `now` (a warning or a breach), earliest first, after the key `after`."""
+        at, aggregate = after or ("", "")
         with self.database.transaction(commit=False) as tx:
             tx.execute(
-                "SELECT aggregate_id, kind FROM {t:deadline_watch} WHERE next_at <= ? "
-                "ORDER BY next_at LIMIT ?",
-                (_iso(now), limit),
+                "SELECT aggregate_id, kind, next_at FROM {t:deadline_watch} WHERE next_at <= ? "
+                "AND (next_at > ? OR (next_at = ? AND aggregate_id > ?)) "
+                "ORDER BY next_at, aggregate_id LIMIT ?",
+                (_iso(now), at, at, aggregate, limit),
             )
             return [Watch.model_validate(dict(row)) for row in tx.fetchall()]
 
