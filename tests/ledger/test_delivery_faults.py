@@ -220,6 +220,9 @@ def test_messages_deleted_before_the_ledger_read_them_are_fetched_from_the_sourc
             assert ready.json()["gaps"]["repaired"] == gaps["repaired"]
 
 
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_a_gap_the_stopped_source_cannot_fill_is_on_record_at_once_and_fails_readiness_until_filled(
     secured: Bus, stores: dict[str, StoreSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
