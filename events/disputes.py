@@ -52,6 +52,10 @@ class DisputeEvent(IntegrationEvent):
     service: ClassVar[str] = "tickets"
     dispute_id: UUID
 
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.dispute_id
+
 
 class DisputeFiled(DisputeEvent):
     """A dispute between two or more parties was filed for mediation."""

@@ -95,6 +95,12 @@ class IntegrationEvent(BaseModel):
         return cls.subject_suffix.split(".", 1)[0]
 
     @property
+    def aggregate_id(self) -> UUID | None:
+        """What this event continues the history of (a wish, a ticket…): a consumer settles
+        one aggregate's events in their order, so a parked one holds back its successors."""
+        return None
+
+    @property
     def feed(self) -> str:
         """`<source>.<family>`, e.g. `tickets.wish`: the unit of gap-free numbering."""
         return f"{self.source}.{self.family()}"

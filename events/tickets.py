@@ -79,6 +79,10 @@ class TicketEvent(IntegrationEvent):
     service: ClassVar[str] = "tickets"
     ticket_id: UUID
 
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.ticket_id
+
 
 class TicketReceived(TicketEvent):
     """A request reached the community by some channel; proactive when staff found it first."""
@@ -261,6 +265,10 @@ class VisitRecorded(IntegrationEvent):
     building: Code | None = None
     households: Count
     opened_tickets: list[UUID] = Field(default_factory=list)
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.visit_id
 
 
 TICKET_EVENTS: tuple[type[TicketEvent], ...] = (

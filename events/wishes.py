@@ -65,6 +65,10 @@ class WishEvent(IntegrationEvent):
     service: ClassVar[str] = "tickets"
     wish_id: UUID
 
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.wish_id
+
 
 class WishPosted(WishEvent):
     """A resident posted a micro-wish; it awaits the community's verification."""

@@ -62,26 +62,42 @@ class Books:
 
     def retry_parked(self, parked_id: int) -> str | None:
         """Put a parked message through its book again, after a fix: None when it was
-        applied, else why it stays parked. Raises `LookupError` when nothing is parked so."""
+        applied, else why it stays parked. A message parked behind an earlier one of its
+        aggregate is applied after it, in order, or not at all. Raises `LookupError` when
+        nothing is parked so."""
         with self.database.transaction() as tx:
             found = ParkingLot.find_in(tx, parked_id)
             if found is None:
                 raise LookupError(parked_id)
-            consumer, payload, headers = found
-            family = next(f for f in self.families if f.spec.durable == consumer)
-            if headers.get(SETTLED_HEADER) != "parked":
-                never = "never settled in its feed (malformed, forged or unnumbered): not retried"
-                ParkingLot.note_in(tx, parked_id, never)
-                return never
+            family = next(f for f in self.families if f.spec.durable == found[0])
+            applied = False
+            for retried in family.intake.held_with_in(tx, parked_id):
+                if (why := self._retry_in(tx, family, retried)) is not None:
+                    if applied or retried == parked_id:
+                        return None if applied else why
+                    return f"waits behind parked message {retried}, which failed again: {why}"
+                applied = applied or retried == parked_id
+        return None
+
+    @staticmethod
+    def _retry_in(tx: Cursor, family: Family[Any], parked_id: int) -> str | None:
+        found = ParkingLot.find_in(tx, parked_id)
+        assert found is not None, "a held message is parked until it is applied"
+        _, payload, headers = found
+        if headers.get(SETTLED_HEADER) != "parked":
+            why: str | None = (
+                "never settled in its feed (malformed, forged or unnumbered): not retried"
+            )
+        else:
             try:
                 event = family.adapter.validate_json(payload)
             except ValidationError as error:
-                why: str | None = f"still not a known {family.noun}: {error.error_count()} errors"
+                why = f"still not a known {family.noun}: {error.error_count()} errors"
             else:
                 why = family.intake.retry_parked_in(tx, parked_id, event)
-            if why is not None:
-                ParkingLot.note_in(tx, parked_id, why)
-            return why
+        if why is not None:
+            ParkingLot.note_in(tx, parked_id, why)
+        return why
 
     def street_of(self, district: str, community: str) -> str | None:
         """The community's street, as whichever book has seen the community records it."""

@@ -16,6 +16,17 @@ is still missing. A gap is recorded in `feed_gaps` by the transaction that finds
 event), before anyone is asked, so a gap the source cannot fill yet is visible at once; it is
 closed by the transaction whose mark reaches its end, whoever filled it (a redelivery, another
 instance, a replay); see `services.runtime.gaps`.
+
+One aggregate's events (a wish's, a ticket's) are applied in their order, never around a
+parked one: once an event is parked, the later events of its aggregate are parked behind it
+(`feed_holds`), settled in the feed but not applied. Retrying any of them after a fix applies
+the aggregate's parked events in order, from the first, so a late retry never sets a wish back
+to a state it has left; other aggregates of the feed go on meanwhile.
+
+Each settled number keeps the id of the event settled under it (`feed_events`). A later copy
+of that number with another event id is not a duplicate but a conflict — one of the two was
+forged on the bus, or the source was rewritten — and is parked as such, where `parked` and
+readiness show it. Which copy was genuine the source tells: `rebuild-ledger --from sources`.
 """
 
 from __future__ import annotations
@@ -42,6 +53,11 @@ applied later by a retry (anything else parked, e.g. forged, never settled its n
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:feed_marks} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
     "sequence BIGINT NOT NULL, PRIMARY KEY (consumer, feed))",
+    "CREATE TABLE IF NOT EXISTS {t:feed_holds} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
+    "aggregate_id TEXT NOT NULL, sequence BIGINT NOT NULL, parked_id BIGINT NOT NULL UNIQUE, "
+    "PRIMARY KEY (consumer, feed, sequence))",
+    "CREATE TABLE IF NOT EXISTS {t:feed_events} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
+    "sequence BIGINT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (consumer, feed, sequence))",
 )
 
 
@@ -98,6 +114,7 @@ class Intake(Generic[E]):
     def settle_in(self, tx: Cursor, deliveries: Sequence[Delivery[E]]) -> list[Verdict]:
         verdicts = [Verdict.HELD] * len(deliveries)
         marks: dict[str, int] = {}
+        holding: dict[str, set[str]] = {}
         order = sorted(range(len(deliveries)), key=lambda i: _place(deliveries[i].event))
         for i in order:
             delivery = deliveries[i]
@@ -109,10 +126,12 @@ class Intake(Generic[E]):
             feed = event.feed
             if feed not in marks:
                 marks[feed] = self._lock(tx, feed)
+                holding[feed] = self._holding(tx, feed)
             if event.sequence <= marks[feed]:
-                verdicts[i] = Verdict.DUPLICATE
+                verdicts[i] = self._settle_again(tx, delivery)
             elif event.sequence == marks[feed] + 1:
-                verdicts[i] = self._apply_alone(tx, delivery)
+                verdicts[i] = self._settle_next(tx, delivery, holding[feed])
+                self._record(tx, event)
                 marks[feed] = event.sequence
         for feed, mark in marks.items():
             tx.execute(
@@ -142,7 +161,71 @@ class Intake(Generic[E]):
         row = tx.fetchone()
         return int(row["sequence"]) if row else 0
 
-    def _apply_alone(self, tx: Cursor, delivery: Delivery[E]) -> Verdict:
+    def _record(self, tx: Cursor, event: E) -> None:
+        tx.execute(
+            "INSERT INTO {t:feed_events} (consumer, feed, sequence, event_id) VALUES (?, ?, ?, ?)",
+            (self.consumer, event.feed, event.sequence, str(event.event_id)),
+        )
+
+    def _settle_again(self, tx: Cursor, delivery: Delivery[E]) -> Verdict:
+        """A number already settled: a duplicate of the same event, else a conflict."""
+        event = delivery.event
+        tx.execute(
+            "SELECT event_id FROM {t:feed_events} WHERE consumer = ? AND feed = ? AND sequence = ?",
+            (self.consumer, event.feed, event.sequence),
+        )
+        row = tx.fetchone()
+        if row is None or row["event_id"] == str(event.event_id):
+            return Verdict.DUPLICATE
+        why = (
+            f"conflicts with event {row['event_id']}, settled as number {event.sequence} of "
+            f"{event.feed}: one of the two is forged, or the source was rewritten"
+        )
+        log.error("%s parks %s: %s", self.consumer, event.event_id, why)
+        self._park(tx, delivery, why)
+        return Verdict.PARKED
+
+    def _holding(self, tx: Cursor, feed: str) -> set[str]:
+        """The feed's aggregates with a parked event, whose later events wait behind it."""
+        tx.execute(
+            "SELECT DISTINCT aggregate_id FROM {t:feed_holds} WHERE consumer = ? AND feed = ?",
+            (self.consumer, feed),
+        )
+        return {str(row["aggregate_id"]) for row in tx.fetchall()}
+
+    def _settle_next(self, tx: Cursor, delivery: Delivery[E], holding: set[str]) -> Verdict:
+        """Apply the feed's next event, or park it behind its aggregate's parked one."""
+        aggregate = delivery.event.aggregate_id
+        if aggregate is not None and str(aggregate) in holding:
+            why = f"waits behind an earlier parked event of {aggregate}: retry that one first"
+            self._hold(tx, delivery.event, self._park(tx, _settled(delivery), why))
+            return Verdict.PARKED
+        verdict, parked_id = self._apply_alone(tx, delivery)
+        if parked_id is not None and aggregate is not None:
+            self._hold(tx, delivery.event, parked_id)
+            holding.add(str(aggregate))
+        return verdict
+
+    def _hold(self, tx: Cursor, event: E, parked_id: int) -> None:
+        tx.execute(
+            "INSERT INTO {t:feed_holds} (consumer, feed, aggregate_id, sequence, parked_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (self.consumer, event.feed, str(event.aggregate_id), event.sequence, parked_id),
+        )
+
+    def held_with_in(self, tx: Cursor, parked_id: int) -> list[int]:
+        """The parked ids to retry, in order, for a retry of `parked_id`: its aggregate's
+        parked events from the first (just itself when it holds nothing back)."""
+        tx.execute(
+            "SELECT h.parked_id FROM {t:feed_holds} h JOIN {t:feed_holds} k "
+            "ON h.consumer = k.consumer AND h.feed = k.feed AND h.aggregate_id = k.aggregate_id "
+            "WHERE k.parked_id = ? ORDER BY h.sequence",
+            (parked_id,),
+        )
+        return [int(row["parked_id"]) for row in tx.fetchall()] or [parked_id]
+
+    def _apply_alone(self, tx: Cursor, delivery: Delivery[E]) -> tuple[Verdict, int | None]:
+        """Apply one event in a savepoint (twice at most); parked, also the parked id."""
         error: Exception | None = None
         for _ in range(ATTEMPTS):
             tx.execute("SAVEPOINT apply_one")
@@ -154,11 +237,10 @@ class Intake(Generic[E]):
                 error = failure
                 continue
             tx.execute("RELEASE SAVEPOINT apply_one")
-            return Verdict.APPLIED
+            return Verdict.APPLIED, None
         log.error("%s parks %s: %r", self.consumer, delivery.event.event_id, error)
-        settled = replace(delivery, headers={**delivery.headers, SETTLED_HEADER: "parked"})
-        self._park(tx, settled, f"could not be applied: {error!r}")
-        return Verdict.PARKED
+        why = f"could not be applied: {error!r}"
+        return Verdict.PARKED, self._park(tx, _settled(delivery), why)
 
     def retry_parked_in(self, tx: Cursor, parked_id: int, event: E) -> str | None:
         """Apply a parked event after a fix: None when applied (and no longer parked), else
@@ -175,10 +257,11 @@ class Intake(Generic[E]):
             return f"could not be applied: {failure!r}"
         tx.execute("RELEASE SAVEPOINT retry_one")
         self.parking.release_in(tx, parked_id)
+        tx.execute("DELETE FROM {t:feed_holds} WHERE parked_id = ?", (parked_id,))
         return None
 
-    def _park(self, tx: Cursor, delivery: Delivery[E], error: str) -> None:
-        self.parking.park_in(
+    def _park(self, tx: Cursor, delivery: Delivery[E], error: str) -> int:
+        return self.parking.park_in(
             tx, consumer=self.consumer, subject=delivery.subject, headers=delivery.headers,
             stream_sequence=delivery.stream_sequence, payload=delivery.payload, error=error,
             deliveries=delivery.deliveries,
@@ -199,6 +282,11 @@ class Intake(Generic[E]):
             (self.consumer,),
         )
         return {row["feed"]: int(row["sequence"]) for row in tx.fetchall()}
+
+
+def _settled(delivery: Delivery[E]) -> Delivery[E]:
+    """The delivery marked as one whose number its feed settled when it was parked."""
+    return replace(delivery, headers={**delivery.headers, SETTLED_HEADER: "parked"})
 
 
 def _place(event: IntegrationEvent) -> tuple[str, int]:

@@ -8,11 +8,17 @@ lost messages on the bus (the stream is a transport and a replay cache, not the 
 
 A notification the relay cannot translate, or an event it cannot publish, is parked here, where
 `status`, `parked` and readiness show it, and `retry` puts it through again after a fix.
+
+An aggregate's events are numbered in the order it recorded them, never around a parked one:
+once a notification of an aggregate cannot be translated, its later notifications are parked
+behind it (`outbox_holds`, stage `held`) instead of being numbered. A retry after the fix
+numbers them all, in order, at the head of their feeds, so a consumer never sees a wish's
+claim after its fulfilment; other aggregates are numbered meanwhile as usual.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,7 +46,11 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:outbox_parked} ("
     "id {serial}, position BIGINT NOT NULL, stage TEXT NOT NULL, topic TEXT NOT NULL, "
     "feed TEXT, sequence BIGINT, error TEXT NOT NULL, parked_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {t:outbox_holds} (parked_id BIGINT PRIMARY KEY, "
+    "originator_id TEXT NOT NULL, position BIGINT NOT NULL)",
 )
+HELD = "held"
+"""The stage of a notification parked behind an earlier parked one of its aggregate."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,8 @@ class ParkedNotification(BaseModel):
     id: int
     position: int
     stage: str
-    """`translate` (no integration event could be made) or `publish` (the bus refused it)."""
+    """`translate` (no integration event could be made), `held` (behind an earlier parked
+    notification of its aggregate) or `publish` (stamped, but the bus refused it)."""
     topic: str
     feed: str | None
     sequence: int | None
@@ -102,22 +113,34 @@ class Outbox:
         """Number what `batch` tells, after the stamped position; return how many events."""
         with self.database.transaction() as tx:
             start = _claim(tx, STAMPED)
+            holding = _holding(tx)
             heads: dict[str, int] = {}
             stamped = 0
             for notification in batch:
                 if notification.id <= start:
                     continue  # another instance stamped it first
-                if (event := self._translate(tx, notification)) is not None:
+                if (event := self._translate(tx, notification, holding)) is not None:
                     self._insert(tx, event, heads, notification.id)
                     stamped += 1
             PositionStore.save_in(tx, STAMPED, max(start, batch[-1].id))
         return stamped
 
-    def _translate(self, tx: Cursor, notification: Notification) -> IntegrationEvent | None:
+    def _translate(
+        self, tx: Cursor, notification: Notification, holding: set[str]
+    ) -> IntegrationEvent | None:
+        """The notification's integration event, or None: it tells nothing, or it is parked
+        (failing, or behind its aggregate's parked notification)."""
+        aggregate = str(notification.originator_id)
+        if aggregate in holding:
+            why = "waits behind an earlier parked notification of its aggregate"
+            _hold(tx, _park(tx, notification.id, HELD, notification.topic, why), notification)
+            return None
         try:
             return self.translate(notification)
         except Exception as error:
-            _park(tx, notification.id, "translate", notification.topic, None, None, repr(error))
+            parked = _park(tx, notification.id, "translate", notification.topic, repr(error))
+            _hold(tx, parked, notification)
+            holding.add(aggregate)
             return None
 
     @staticmethod
@@ -175,7 +198,7 @@ class Outbox:
     def park_unpublishable(self, event: OutboxEvent, error: str) -> None:
         """The bus refuses this event for good; consumers still get it by replay."""
         with self.database.transaction() as tx:
-            _park(tx, event.position, "publish", event.type, event.feed, event.sequence, error)
+            _park(tx, event.position, "publish", event.type, error, event)
 
     def page(self, feed: str, after: int, limit: int) -> tuple[int, list[bytes]]:
         """The feed's published head, and its events after `after` (at most `limit`)."""
@@ -218,33 +241,81 @@ class Outbox:
             row = tx.fetchone()
         return int(row["n"]) if row else 0
 
-    def take_parked(self, parked_id: int) -> tuple[ParkedNotification, OutboxEvent | None] | None:
-        """Remove a parked entry for a retry: with its stamped event if it was one."""
+    def find_parked(self, parked_id: int) -> ParkedNotification | None:
+        with self.database.transaction(commit=False) as tx:
+            return _find(tx, parked_id)
+
+    def held_positions(self, parked_id: int) -> list[int]:
+        """The log positions a retry of `parked_id` puts through, in order: its aggregate's
+        held notifications from the first (none when it holds nothing back)."""
+        with self.database.transaction(commit=False) as tx:
+            return [position for _, position in _chain(tx, parked_id)]
+
+    def restamp(self, parked_id: int, notifications: Mapping[int, Notification]) -> list[int]:
+        """Translate the held notifications of `parked_id`'s aggregate again, in order, each
+        success numbered at its feed's head; stop at the first that fails again (it and the
+        rest stay held). Return the parked ids now stamped and waiting to be published."""
+        stamped: list[int] = []
         with self.database.transaction() as tx:
-            tx.execute("SELECT * FROM {t:outbox_parked} WHERE id = ?", (parked_id,))
-            row = tx.fetchone()
-            if row is None:
-                return None
-            entry = ParkedNotification.model_validate(
-                {**row, "parked_at": datetime.fromisoformat(row["parked_at"])}
+            _claim(tx, STAMPED)  # one stamper at a time: the relay's loop, or this retry
+            heads: dict[str, int] = {}
+            for held_id, position in _chain(tx, parked_id):
+                if (notification := notifications.get(position)) is None:
+                    break  # held after the caller looked: the next retry takes it
+                try:
+                    event = self.translate(notification)
+                except Exception as error:
+                    _note(tx, held_id, "translate", repr(error))
+                    break
+                tx.execute("DELETE FROM {t:outbox_holds} WHERE parked_id = ?", (held_id,))
+                if event is None:
+                    tx.execute("DELETE FROM {t:outbox_parked} WHERE id = ?", (held_id,))
+                    continue
+                row = self._insert(tx, event, heads, position)
+                tx.execute(
+                    "UPDATE {t:outbox_parked} SET stage = 'publish', feed = ?, sequence = ?, "
+                    "error = ? WHERE id = ?",
+                    (row.feed, row.sequence, "stamped on retry; not published yet", held_id),
+                )
+                stamped.append(held_id)
+        return stamped
+
+    def unsent_before(self, parked_id: int) -> list[int]:
+        """The stamped-but-parked entries of `parked_id`'s feed up to it, in feed order: a
+        retry sends them all, so a feed's events go out in their order."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT p.id FROM {t:outbox_parked} p JOIN {t:outbox_parked} k "
+                "ON p.feed = k.feed AND p.sequence <= k.sequence WHERE k.id = ? "
+                "ORDER BY p.sequence",
+                (parked_id,),
             )
-            tx.execute("DELETE FROM {t:outbox_parked} WHERE id = ?", (parked_id,))
-            if entry.feed is None:
-                return entry, None
+            return [int(row["id"]) for row in tx.fetchall()]
+
+    def parked_event(self, parked_id: int) -> OutboxEvent | None:
+        """The stamped event of a parked entry at the `publish` stage."""
+        with self.database.transaction(commit=False) as tx:
+            entry = _find(tx, parked_id)
+            if entry is None or entry.feed is None:
+                return None
             tx.execute(
                 "SELECT * FROM {t:outbox_events} WHERE feed = ? AND sequence = ?",
                 (entry.feed, entry.sequence),
             )
-            stamped = tx.fetchone()
-            return entry, _row(stamped) if stamped else None
+            row = tx.fetchone()
+            return _row(row) if row else None
 
-    def restamp(self, notification: Notification) -> OutboxEvent | None:
-        """Translate a parked notification again; a success gets its feed's next number."""
+    def release_parked(self, parked_id: int) -> None:
+        """The parked entry went out after all."""
         with self.database.transaction() as tx:
-            event = self._translate(tx, notification)
-            if event is None:
-                return None
-            return self._insert(tx, event, {}, notification.id)
+            tx.execute("DELETE FROM {t:outbox_parked} WHERE id = ?", (parked_id,))
+
+    def note_parked(self, parked_id: int, error: str) -> None:
+        """Why a retry failed; the entry stays parked."""
+        with self.database.transaction() as tx:
+            tx.execute(
+                "UPDATE {t:outbox_parked} SET error = ? WHERE id = ?", (error[:2000], parked_id)
+            )
 
 
 def _claim(tx: Cursor, name: str) -> int:
@@ -259,18 +330,58 @@ def _claim(tx: Cursor, name: str) -> int:
 
 
 def _park(
-    tx: Cursor,
-    position: int,
-    stage: str,
-    topic: str,
-    feed: str | None,
-    sequence: int | None,
-    error: str,
-) -> None:
+    tx: Cursor, position: int, stage: str, topic: str, error: str, event: OutboxEvent | None = None
+) -> int:
     tx.execute(
         "INSERT INTO {t:outbox_parked} (position, stage, topic, feed, sequence, error, "
-        "parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (position, stage, topic, feed, sequence, error[:2000], datetime.now(UTC).isoformat()),
+        "parked_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (position, stage, topic, event.feed if event else None, event.sequence if event else None,
+         error[:2000], datetime.now(UTC).isoformat()),
+    )  # fmt: skip
+    row = tx.fetchone()
+    return int(row["id"]) if row else 0
+
+
+def _hold(tx: Cursor, parked_id: int, notification: Notification) -> None:
+    tx.execute(
+        "INSERT INTO {t:outbox_holds} (parked_id, originator_id, position) VALUES (?, ?, ?)",
+        (parked_id, str(notification.originator_id), notification.id),
+    )
+
+
+def _holding(tx: Cursor) -> set[str]:
+    """The aggregates whose later notifications wait behind a parked one."""
+    tx.execute("SELECT DISTINCT originator_id FROM {t:outbox_holds}")
+    return {str(row["originator_id"]) for row in tx.fetchall()}
+
+
+def _chain(tx: Cursor, parked_id: int) -> list[tuple[int, int]]:
+    """(parked id, position) of the held notifications of `parked_id`'s aggregate, in order."""
+    tx.execute(
+        "SELECT h.parked_id, h.position FROM {t:outbox_holds} h JOIN {t:outbox_holds} k "
+        "ON h.originator_id = k.originator_id WHERE k.parked_id = ? ORDER BY h.position",
+        (parked_id,),
+    )
+    chain = [(int(row["parked_id"]), int(row["position"])) for row in tx.fetchall()]
+    if not chain and (entry := _find(tx, parked_id)) is not None and entry.feed is None:
+        chain = [(entry.id, entry.position)]  # parked before holds were kept
+    return chain
+
+
+def _note(tx: Cursor, parked_id: int, stage: str, error: str) -> None:
+    tx.execute(
+        "UPDATE {t:outbox_parked} SET stage = ?, error = ? WHERE id = ?",
+        (stage, error[:2000], parked_id),
+    )
+
+
+def _find(tx: Cursor, parked_id: int) -> ParkedNotification | None:
+    tx.execute("SELECT * FROM {t:outbox_parked} WHERE id = ?", (parked_id,))
+    row = tx.fetchone()
+    if row is None:
+        return None
+    return ParkedNotification.model_validate(
+        {**row, "parked_at": datetime.fromisoformat(row["parked_at"])}
     )
 
 

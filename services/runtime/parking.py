@@ -51,13 +51,16 @@ class ParkingLot:
         payload: bytes,
         error: str,
         deliveries: int,
-    ) -> None:
+    ) -> int:
+        """Park one message; return its id in the lot."""
         tx.execute(
             "INSERT INTO {t:parked_messages} (consumer, subject, stream_sequence, headers, "
-            "payload, error, deliveries, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "payload, error, deliveries, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (consumer, subject, stream_sequence, orjson.dumps(dict(headers)).decode(), payload,
              error[:2000], deliveries, datetime.now(UTC).isoformat()),
         )  # fmt: skip
+        row = tx.fetchone()
+        return int(row["id"]) if row else 0
 
     @staticmethod
     def find_in(tx: Cursor, parked_id: int) -> tuple[str, bytes, dict[str, str]] | None:

@@ -28,6 +28,10 @@ UNPUBLISHABLE: tuple[type[Exception], ...] = (MaxPayloadError, BadSubjectError)
 """What no retry can mend: the event is parked instead (a lost connection is retried)."""
 
 
+class BusUnavailableError(Exception):
+    """The bus refused a retried event for now (not for good); it stays parked."""
+
+
 class Publisher(Protocol):
     async def publish(self, event: OutboxEvent) -> None:
         """Return only once the bus has acknowledged the event as stored."""
@@ -109,20 +113,46 @@ class Relay(LogFollower):
         return 1
 
     async def retry(self, parked_id: int) -> bool | None:
-        """Put a parked notification through again: None if there is no such entry, else
-        whether it went out this time (failing again, it is parked again)."""
-        taken = await self.workers.run(self.outbox.take_parked, parked_id)
-        if taken is None:
+        """Put a parked notification through again, after a fix: None if there is no such
+        entry, else whether it went out this time (failing again, it stays parked). One held
+        behind an earlier notification of its aggregate goes out after it, in order, or not
+        at all. Raises `BusUnavailableError` when the bus refuses for now: nothing is lost,
+        the entry stays parked."""
+        entry = await self.workers.run(self.outbox.find_parked, parked_id)
+        if entry is None:
             return None
-        entry, event = taken
+        if entry.feed is None:
+            pending = await self.workers.run(self._restamp, parked_id)
+        else:
+            pending = await self.workers.run(self.outbox.unsent_before, parked_id)
+        published = False
+        for stamped_id in pending:
+            sent = await self._republish(stamped_id)
+            published = published or (sent and stamped_id == parked_id)
+        return published
+
+    def _restamp(self, parked_id: int) -> list[int]:
+        loaded: dict[int, Notification] = {}
+        for position in self.outbox.held_positions(parked_id):
+            found = self.recorder.select_notifications(position, 1)
+            if found and found[0].id == position:
+                loaded[position] = found[0]
+        return self.outbox.restamp(parked_id, loaded)
+
+    async def _republish(self, parked_id: int) -> bool:
+        event = await self.workers.run(self.outbox.parked_event, parked_id)
         if event is None:
-            [notification] = await self.workers.run(
-                self.recorder.select_notifications, entry.position, 1
-            )
-            event = await self.workers.run(self.outbox.restamp, notification)
-            if event is None:
-                return False
-        return await self._send(event) == 1
+            return False
+        try:
+            await self.publisher.publish(event)
+        except UNPUBLISHABLE as error:
+            await self.workers.run(self.outbox.note_parked, parked_id, repr(error))
+            return False
+        except Exception as error:
+            await self.workers.run(self.outbox.note_parked, parked_id, f"bus: {error!r}")
+            raise BusUnavailableError(parked_id) from error
+        await self.workers.run(self.outbox.release_parked, parked_id)
+        return True
 
     def status(self) -> dict[str, Any]:
         """The log's head, how far the relay stamped and published, its lag, each feed's
@@ -152,7 +182,12 @@ def relay_router(relay: Relay) -> APIRouter:
 
     @router.post("/parked/{parked_id}/retry", dependencies=[authorize("ops.repair")])
     async def retry(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> dict[str, bool]:
-        published = await relay.retry(parked_id)
+        try:
+            published = await relay.retry(parked_id)
+        except BusUnavailableError:
+            raise HTTPException(503, {"code": "relay.bus_unavailable", "parameter": "parked_id",
+                                      "message": f"the bus refused {parked_id} for now; it stays "
+                                                 "parked: retry later"}) from None  # fmt: skip
         if published is None:
             raise HTTPException(404, {"code": "relay.parked_not_found", "parameter": "parked_id",
                                       "message": f"nothing parked as {parked_id}"})  # fmt: skip

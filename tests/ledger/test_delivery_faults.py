@@ -15,13 +15,14 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
 import pytest
+from eventsourcing.persistence import Notification
 from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
@@ -386,22 +387,49 @@ def test_forged_numbers_near_2_to_the_63_are_parked_and_later_events_still_count
             assert status["parked"] == 2
 
 
+def test_a_forged_event_taking_the_next_number_is_caught_when_the_genuine_one_arrives(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    """Bus permissions keep a forger out; one who gets in is not silent: the genuine event's
+    number is already settled by another event id, and that conflict is parked."""
+    with (
+        tickets_on(secured, stores["tickets"]) as tickets,
+        ledger_on(secured, stores["ledger"]) as ledger,
+    ):
+        tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
+        assert published_head(tickets) == 1
+        eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("wishes") == 1)
+        log = Log()
+        log.position = log.sequence = 1
+        asyncio.run(_publish_raw(secured, _forged(log)))  # number 2, before the source's own
+        eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("wishes") == 2)
+        tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
+
+        [conflict] = eventually(lambda: ledger.get("/ops/parked").json())
+        assert "conflicts with event" in conflict["error"]
+        assert "number 2 of tickets.wish" in conflict["error"]
+        assert ledger.get("/health/ready").json()["parked"] == 1
+
+
 @pytest.mark.postgres
 def test_a_poison_event_in_the_middle_of_a_batch_is_parked_alone_and_the_rest_apply(
     secured: Bus, pg_schema: str
 ) -> None:
-    """On PostgreSQL a NUL in a text column fails for real inside the transaction."""
+    """On PostgreSQL a NUL in a text column fails for real inside the transaction. The
+    poisoned wish's later event waits behind it; another wish's events apply."""
     log = Log()
-    wish = uuid.uuid4()
-    common: dict[str, Any] = {"wish_id": wish}
+    poisoned, healthy = {"wish_id": uuid.uuid4()}, {"wish_id": uuid.uuid4()}
+    joint: dict[str, Any] = {"claim_mode": "joint", "quota": 3}
     events = [
-        WishPosted(**log.at(0), **common, resident_id="p", title="饺子", category="meal",
-                   claim_mode="joint", quota=3),
-        WishVerified(**log.at(1), **common),
-        WishClaimed(**log.at(2), **common, unit_id="unit\x00evil", claimants=1, quota=3,
-                    claim_mode="joint"),
-        WishClaimed(**log.at(3), **common, unit_id="unit-b", claimants=2, quota=3,
-                    claim_mode="joint"),
+        WishPosted(**log.at(0), **poisoned, resident_id="p", title="饺子", category="meal",
+                   **joint),
+        WishPosted(**log.at(1), **healthy, resident_id="q", title="夜路", category="other",
+                   **joint),
+        WishVerified(**log.at(2), **poisoned),
+        WishVerified(**log.at(3), **healthy),
+        WishClaimed(**log.at(4), **poisoned, unit_id="unit\x00evil", claimants=1, **joint),
+        WishClaimed(**log.at(5), **healthy, unit_id="unit-b", claimants=1, **joint),
+        WishClaimed(**log.at(6), **poisoned, unit_id="unit-b", claimants=2, **joint),
     ]  # fmt: skip
     asyncio.run(_publish_raw(secured, [(subject_for(e), e.model_dump_json().encode())
                                        for e in events]))  # fmt: skip
@@ -411,17 +439,19 @@ def test_a_poison_event_in_the_middle_of_a_batch_is_parked_alone_and_the_rest_ap
                 (s := ledger.get("/ops/consumer").json())["consumers"]["ledger-wishes"][
                     "marks"
                 ].get("tickets.wish")
-                == 4
+                == 7
                 and s
             )
         )
-        assert status["consumers"]["ledger-wishes"]["applied"] == 3
-        [parked] = ledger.get("/ops/parked").json()
-        assert "could not be applied" in parked["error"]
-        assert "unit\\u0000evil" in parked["payload"]
+        assert status["consumers"]["ledger-wishes"]["applied"] == 5
+        poison, behind = sorted(ledger.get("/ops/parked").json(), key=lambda p: p["id"])
+        assert "could not be applied" in poison["error"]
+        assert "unit\\u0000evil" in poison["payload"]
+        assert "waits behind" in behind["error"]
         figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
-        assert (figures["wishes"], figures["claims"]) == (1, 1)
-        assert [u["unit_id"] for u in figures["claims_by_unit"]] == ["unit-b"]
+        assert (figures["wishes"], figures["claims"]) == (2, 1)
+        assert figures["by_state"] == {**figures["by_state"], "open": 1, "claimed": 1}
+        assert [(u["unit_id"], u["claims"]) for u in figures["claims_by_unit"]] == [("unit-b", 1)]
 
 
 def test_two_ledger_processes_on_one_durable_consumer_apply_thousands_of_events_once(
@@ -487,6 +517,21 @@ async def _publish_pipelined(bus: BusSettings, events: list[WishPosted]) -> None
         await client.close()
 
 
+def _open_wish_then_claims_table_dropped(
+    tickets: TestClient, ledger: TestClient, ledger_file: str
+) -> str:
+    """An open wish the ledger has seen; then the claims table is gone (an operator's mistake,
+    say), so the wish's claim cannot be applied until it is back."""
+    wish_id = str(tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"])
+    tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
+    eventually(
+        lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("by_state", {}).get("open")
+    )
+    with contextlib.closing(sqlite3.connect(ledger_file)) as db:
+        db.execute("DROP TABLE ledger_unit_claims")
+    return wish_id
+
+
 def test_an_event_parked_because_its_table_was_gone_applies_once_when_retried_after_the_fix(
     secured: Bus, stores: dict[str, StoreSettings]
 ) -> None:
@@ -495,13 +540,7 @@ def test_an_event_parked_because_its_table_was_gone_applies_once_when_retried_af
         tickets_on(secured, stores["tickets"]) as tickets,
         ledger_on(secured, stores["ledger"]) as ledger,
     ):
-        wish_id = tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
-        tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
-        eventually(
-            lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("by_state", {}).get("open")
-        )
-        with contextlib.closing(sqlite3.connect(ledger_file)) as db:
-            db.execute("DROP TABLE ledger_unit_claims")  # an operator's mistake, say
+        wish_id = _open_wish_then_claims_table_dropped(tickets, ledger, ledger_file)
         claim = {"unit_id": "u1"}
         tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit("u1"))
         [parked] = eventually(lambda: ledger.get("/ops/parked").json())
@@ -530,3 +569,105 @@ def test_an_event_parked_because_its_table_was_gone_applies_once_when_retried_af
         figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
         assert (figures["wishes"], figures["claims"], figures["by_state"]["claimed"]) == (2, 2, 2)
         assert sorted(u["unit_id"] for u in figures["claims_by_unit"]) == ["u0", "u1"]
+
+
+def test_a_parked_event_holds_back_its_wishs_later_events_and_a_retry_applies_them_in_order(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    ledger_file = str(stores["ledger"].sqlite_path)
+    with (
+        tickets_on(secured, stores["tickets"]) as tickets,
+        ledger_on(secured, stores["ledger"]) as ledger,
+    ):
+        wish_id = _open_wish_then_claims_table_dropped(tickets, ledger, ledger_file)
+        claim = {"unit_id": "u1"}
+        tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit("u1")).raise_for_status()
+        tickets.post(
+            f"/wishes/{wish_id}/fulfilment", json=claim, headers=unit("u1")
+        ).raise_for_status()
+        other = tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
+        tickets.post(f"/wishes/{other}/verification", headers=STAFF).raise_for_status()
+
+        def settled() -> list[dict[str, Any]] | None:
+            marks = ledger.get("/ops/consumer").json()["consumers"]["ledger-wishes"]["marks"]
+            return ledger.get("/ops/parked").json() if marks == {"tickets.wish": 6} else None
+
+        claim_parked, fulfilment_parked = sorted(eventually(settled), key=lambda p: p["id"])
+        assert "no such table" in claim_parked["error"]
+        assert "waits behind" in fulfilment_parked["error"]
+        with contextlib.closing(sqlite3.connect(ledger_file)) as db:
+            states = db.execute("SELECT state FROM ledger_wishes").fetchall()
+        assert states == [("open",), ("open",)]  # the fulfilment did not go around the claim
+
+        Database(open_datastore(stores["ledger"])).execute_script(WishLedger.ddl)  # the fix
+        retried = ledger.post(f"/ops/parked/{fulfilment_parked['id']}/retry", headers=OPERATOR)
+        assert retried.json() == {"applied": True, "reason": None}
+        assert ledger.get("/ops/parked").json() == []
+        figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
+        assert (figures["wishes"], figures["claims"]) == (2, 1)
+        assert (figures["by_state"]["open"], figures["by_state"]["fulfilment_reported"]) == (1, 1)
+
+
+def _claims_fail_to_translate(tickets: TestClient) -> Callable[[], None]:
+    """A translator bug: every claim raises. Returns the fix."""
+    outbox = tickets.app.state.tickets.outbox  # type: ignore[attr-defined]
+    working = outbox.translate
+
+    def buggy(notification: Notification) -> Any:
+        if notification.topic.endswith("Claimed"):
+            raise RuntimeError("translator bug")
+        return working(notification)
+
+    outbox.translate = buggy
+    return lambda: setattr(outbox, "translate", working)
+
+
+def test_a_claim_the_relay_could_not_translate_holds_back_its_wish_and_goes_out_in_order_on_retry(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    with (
+        tickets_on(secured, stores["tickets"]) as tickets,
+        ledger_on(secured, stores["ledger"]) as ledger,
+    ):
+        wish_id = tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
+        tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
+        fix = _claims_fail_to_translate(tickets)
+        claim = {"unit_id": "u1"}
+        tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit("u1")).raise_for_status()
+        tickets.post(
+            f"/wishes/{wish_id}/fulfilment", json=claim, headers=unit("u1")
+        ).raise_for_status()
+        other = tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
+        tickets.post(f"/wishes/{other}/verification", headers=STAFF).raise_for_status()
+
+        assert published_head(tickets) == 4  # the other wish went on; this one waits
+        held, failed = tickets.get("/ops/relay/parked").json()  # newest first
+        assert (failed["stage"], held["stage"]) == ("translate", "held")
+        assert "translator bug" in failed["error"]
+        fix()
+
+        secured.server.stop()  # the bus refuses the retry for now: nothing is lost
+        refused = tickets.post(f"/ops/relay/parked/{held['id']}/retry")
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "relay.bus_unavailable"
+        still = tickets.get("/ops/relay/parked").json()
+        assert {p["id"] for p in still} == {held["id"], failed["id"]}
+        assert {p["sequence"] for p in still} == {5, 6}  # numbered in order, waiting to go out
+        secured.server.start()
+
+        retried = eventually(
+            lambda: (
+                (r := tickets.post(f"/ops/relay/parked/{held['id']}/retry")).status_code == 200
+                and r.json()
+            )
+        )
+        assert retried == {"published": True}
+        assert tickets.get("/ops/relay/parked").json() == []
+
+        def converged() -> dict[str, Any] | None:
+            figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
+            return figures if figures.get("claims") == 1 else None
+
+        figures = eventually(converged, timeout=30)
+        assert figures["wishes"] == 2
+        assert (figures["by_state"]["open"], figures["by_state"]["fulfilment_reported"]) == (1, 1)
