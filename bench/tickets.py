@@ -44,6 +44,7 @@ from services.tickets.application import Caller, WishBoard
 from services.tickets.domain import Place, Stamp
 from services.tickets.publishing import WISHES, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
+from services.tickets.territory import BuildingPlan
 from services.tickets.ticketing.application import Dispatcher
 from services.tickets.ticketing.deadlines import DeadlineScheduler
 from services.tickets.ticketing.domain import Ticket
@@ -109,11 +110,15 @@ class Clock:
         return self.now if self.now is not None else datetime.now(UTC)
 
 
+def _code(building: str | BuildingPlan) -> str:
+    return building if isinstance(building, str) else building.code
+
+
 @functools.cache
 def places() -> list[Where]:
     """Every grid of the demo district, with its first building."""
     return [
-        (street.code, community.code, grid.code, grid.buildings[0])
+        (street.code, community.code, grid.code, _code(grid.buildings[0]))
         for street in district_plan().streets
         for community in street.communities
         for grid in community.grids
@@ -211,8 +216,8 @@ def dispatch_rows(
             measure(clients, commands, phase.warmup)
             result = bracket(
                 phase.rounds,
-                raw=lambda c=clients, s=commits: measure(c, s, phase.seconds),
-                path=lambda c=clients, s=commands: measure(c, s, phase.seconds),
+                raw=functools.partial(measure, clients, commits, phase.seconds),
+                path=functools.partial(measure, clients, commands, phase.seconds),
             )
             rows.append(DispatchRow(label, clients, result))
     finally:

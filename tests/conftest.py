@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import psycopg
 import pytest
@@ -32,7 +32,15 @@ from shiliu.demo import district_plan
 from tests.support.loopback import only_loopback
 from tests.support.tokens import auth_settings, bearer
 
-PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
+
+class PgParams(TypedDict):
+    host: str
+    port: int
+    dbname: str
+    user: str
+
+
+PG: PgParams = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
 
 
 def in_ci() -> bool:

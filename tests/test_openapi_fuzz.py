@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, BaseSchema, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.python import asgi
 
 from events.envelope import Role
@@ -52,6 +53,8 @@ PLACE = {"district": "jinfeng", "street": "s01", "community": "c01", "grid": "g0
 """Where the seeded wishes live; generated slugs are rarely valid (the schema omits the pattern)."""
 SEEDS = [("exclusive", 1), ("exclusive", 1), ("joint", 3)]
 Ids = Mapping[str, list[str]]
+Operation = APIOperation[Any, Any, Any, Any]
+"""Schemathesis leaves an operation's parameter, response and security types open."""
 _serial = itertools.count()
 
 
@@ -66,12 +69,12 @@ def actions(app: FastAPI) -> dict[tuple[str, str], str]:
         while stack:
             dependant = stack.pop()
             if action := getattr(dependant.call, "action", None):
-                found |= {(method, context.path_format): action for method in route.methods}
+                found |= {(method, context.path_format): action for method in route.methods or ()}
             stack += dependant.dependencies
     return found
 
 
-def actor(role: Role, case: Case) -> dict[str, str]:
+def actor(role: Role, case: Case[Operation]) -> dict[str, str]:
     """A fresh principal per request (rate limits would otherwise mask the handlers' answers),
     scoped everywhere, who is the person or unit the request names."""
     body = case.body if isinstance(case.body, dict) else {}
@@ -82,7 +85,7 @@ def actor(role: Role, case: Case) -> dict[str, str]:
     return {"Authorization": f"Bearer {signed}"}
 
 
-def use_known(case: Case, picks: Mapping[str, str | None]) -> None:
+def use_known(case: Case[Operation], picks: Mapping[str, str | None]) -> None:
     """Put known places and ids where the request names them, so it can reach the domain."""
     body = case.body if isinstance(case.body, dict) else {}
     for part in (case.path_parameters, case.query, body):
@@ -100,6 +103,7 @@ def fuzz(app: FastAPI, client: asgi.ASGIClient, ids: Ids) -> list[str]:
     guarded = actions(app)
     failures = []
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         action = guarded.get((operation.method.upper(), operation.path))
         roles = sorted(POLICY[action].roles) if action else list(Role)
@@ -118,7 +122,7 @@ def fuzz(app: FastAPI, client: asgi.ASGIClient, ids: Ids) -> list[str]:
 
 
 def _boundaries(
-    schema: BaseSchema, operation: APIOperation, roles: list[Role], client: asgi.ASGIClient
+    schema: BaseSchema, operation: Operation, roles: list[Role], client: asgi.ASGIClient
 ) -> None:
     """Schemathesis's coverage cases: each limit, missing field, wrong type and method, as is."""
     config = schema.config.generation_for(operation=operation, phase="coverage")
@@ -131,13 +135,13 @@ def _boundaries(
 
 
 def _examples(
-    cases: st.SearchStrategy[Case], roles: list[Role], ids: Ids, client: asgi.ASGIClient
+    cases: st.SearchStrategy[Case[Operation]], roles: list[Role], ids: Ids, client: asgi.ASGIClient
 ) -> None:
     sometimes = {name: st.one_of(st.none(), st.sampled_from(v)) for name, v in ids.items() if v}
 
     @FUZZ
     @given(case=cases, role=st.sampled_from(roles), picks=st.fixed_dictionaries(sometimes))
-    def example(case: Case, role: Role, picks: dict[str, str | None]) -> None:
+    def example(case: Case[Operation], role: Role, picks: dict[str, str | None]) -> None:
         use_known(case, {**PLACE, **picks})
         case.call_and_validate(session=client, headers=actor(role, case),
                                checks=[not_a_server_error])  # fmt: skip
@@ -150,7 +154,7 @@ def in_process() -> Iterator[Callable[[FastAPI], asgi.ASGIClient]]:
     """Schemathesis's in-process client; it starts the app's lifespan, which schemathesis's
     pytest plugin ends as teardown begins."""
     with contextlib.ExitStack() as clients:
-        yield lambda app: clients.enter_context(asgi.get_client(app))
+        yield lambda app: clients.enter_context(asgi.get_client(app))  # type: ignore[arg-type]
     asgi.shutdown_lifespans()
 
 
@@ -211,7 +215,7 @@ def seed_dispute(client: asgi.ASGIClient) -> str:
         {"person_id": "person-1", "name": "王秀兰"},
         {"person_id": "person-2", "name": "李建国"},
     ]
-    body = {**PLACE, "kind": "neighbour", "parties": parties, "summary": "漏水"}
+    body: dict[str, Any] = {**PLACE, "kind": "neighbour", "parties": parties, "summary": "漏水"}
     answer = client.post("/disputes", json=body, headers=STAFF)
     assert answer.status_code == 201, answer.text
     dispute_id: str = answer.json()["dispute"]["id"]

@@ -67,7 +67,7 @@ def test_the_up_command_starts_shiliu_with_the_demo_district_in_a_fresh_clone(
         key = (clone / "data" / "keys" / "auth-signing.pem").read_bytes()
         official = Claims(
             sub="official-1", role=Role.DISTRICT_OFFICIAL, scope={"district": "jinfeng"}
-        )  # type: ignore[arg-type]
+        )
         headers = {"Authorization": f"Bearer {issue_token(key, official)}"}
 
         def seeded() -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from fastapi.testclient import TestClient
@@ -22,6 +22,7 @@ from services.runtime.settings import BusSettings, StoreSettings
 from tests.conftest import eventually
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+E = TypeVar("E", bound=IntegrationEvent)
 
 
 class Log:
@@ -49,7 +50,7 @@ class Log:
         }
 
 
-def numbered(events: Sequence[IntegrationEvent], start: int = 1) -> list[IntegrationEvent]:
+def numbered(events: Sequence[E], start: int = 1) -> list[E]:
     """The events renumbered gap-free in list order, as a relay stamps what it publishes."""
     return [e.model_copy(update={"sequence": start + i}) for i, e in enumerate(events)]
 

@@ -24,6 +24,7 @@ import nats
 import pytest
 from eventsourcing.persistence import Notification
 from fastapi.testclient import TestClient
+from nats.aio.client import Client
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -67,7 +68,7 @@ class Bus:
     def as_user(self, user: str) -> BusSettings:
         return bus_as(user, BusSettings(url=self.server.url), self.passwords)
 
-    async def admin(self) -> nats.NATS:
+    async def admin(self) -> Client:
         return await nats.connect(self.server.url, user=ADMIN[0], password=ADMIN[1])
 
 
@@ -177,7 +178,7 @@ def test_a_batch_nacked_by_another_instance_and_redelivered_after_later_ones_is_
         claimed_wishes(tickets, 4)
         published_head(tickets)
 
-        async def rogue_instance_takes_the_first_batch() -> tuple[nats.NATS, list[Any]]:
+        async def rogue_instance_takes_the_first_batch() -> tuple[Client, list[Any]]:
             client = await nats.connect(
                 secured.server.url, user="ledger", password=secured.passwords["ledger"],
                 inbox_prefix="_INBOX_ledger",

@@ -53,7 +53,7 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
 
 def test_the_bus_document_is_a_valid_asyncapi_3_document(document: dict[str, Any]) -> None:
     schema = asyncapi_3_0_0_schema()
-    validator_class = validator_for(schema, default=None)
+    validator_class = validator_for(schema, default=None)  # type: ignore[arg-type]
     assert validator_class is not None, f"unknown meta-schema {schema.get('$schema')}"
     validator_class.check_schema(schema)
     validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import nats
 import pytest
@@ -52,7 +53,7 @@ def test_the_embedded_server_refuses_a_taken_port_and_says_what_to_do(tmp_path) 
 
 
 def test_the_embedded_server_listens_on_loopback_with_jetstream_in_the_data_folder(
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     server = EmbeddedNats(tmp_path / "nats", port=free_port())
     server.start()

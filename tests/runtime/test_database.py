@@ -13,6 +13,7 @@ import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from services.ledger.main import Ledger, LedgerSettings
@@ -32,7 +33,7 @@ from tests.conftest import tickets_settings
 FULL = 2
 
 
-def _pragmas(datastore: SQLiteDatastore) -> set[tuple[str, int]]:
+def _pragmas(datastore: SQLiteDatastore | PostgresDatastore) -> set[tuple[str, int]]:
     """journal_mode and synchronous as seen by the pool's writer and reader connections."""
     seen = set()
     for commit in (True, False):
@@ -54,7 +55,7 @@ def build_default_normal(monkeypatch: pytest.MonkeyPatch) -> None:
     connect = sqlite3.connect
 
     def connect_normal(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection = connect(*args, **kwargs)
+        connection: sqlite3.Connection = connect(*args, **kwargs)
         connection.execute("PRAGMA synchronous=NORMAL")
         return connection
 
@@ -118,7 +119,8 @@ def test_the_event_recorder_commits_writes_along_with_the_events_or_rolls_both_b
     database.execute_script(["CREATE TABLE IF NOT EXISTS {t:along_notes} (text TEXT NOT NULL)"])
     note = _Note("first")
     app.save(note, **{ALONG: [_noted("saved")]})
-    first, second = app.repository.get(note.id), app.repository.get(note.id)
+    first: _Note = app.repository.get(note.id)
+    second: _Note = app.repository.get(note.id)
     first.rewrite("ahead")
     app.save(first)
 

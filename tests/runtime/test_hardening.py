@@ -51,7 +51,7 @@ def forged(sub: str) -> dict[str, str]:
     key = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return {"Authorization": f"Bearer {issue_token(key, Claims(sub=sub, role='operator'))}"}  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {issue_token(key, Claims(sub=sub, role='operator'))}"}
 
 
 def padded(body: dict[str, Any], size: int) -> bytes:

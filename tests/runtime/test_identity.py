@@ -49,7 +49,7 @@ def issuer(tmp_path: Path) -> tuple[Ed25519PrivateKey, AuthSettings]:
 
 INVALID = "auth.invalid_token"
 ONE = timedelta(seconds=5)
-OFFICIAL = Claims(sub="official-1", role="district_official", scope={"district": "jinfeng"})  # type: ignore[arg-type]
+OFFICIAL = Claims(sub="official-1", role="district_official", scope={"district": "jinfeng"})
 
 
 def _call(app: FastAPI, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
@@ -125,7 +125,7 @@ def test_an_api_key_identifies_a_member_units_system_and_an_unknown_key_is_401(
 
 def test_a_role_outside_the_policy_is_403_with_the_reason(issuer) -> None:  # type: ignore[no-untyped-def]
     key, auth = issuer
-    resident = Claims(sub="r1", role="resident", person="p1")  # type: ignore[arg-type]
+    resident = Claims(sub="r1", role="resident", person="p1")
     status, body = _call(
         _app(auth), {"Authorization": f"Bearer {issue_token(_pem(key), resident)}"}
     )

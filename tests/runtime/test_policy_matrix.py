@@ -243,7 +243,7 @@ def _actions(app: FastAPI) -> dict[tuple[str, str], str | None]:
             dependant = stack.pop()
             action = action or getattr(dependant.call, "action", None)
             stack += dependant.dependencies
-        for method in route.methods:
+        for method in route.methods or ():
             found[(method, path)] = action
     return found
 

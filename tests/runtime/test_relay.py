@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from typing import Any
 
 import nats
 import orjson
@@ -106,7 +107,8 @@ def test_a_duplicate_arriving_after_the_dedup_window_has_no_second_effect_on_the
     tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
 
     def posted() -> bool:
-        return ledger.get("/ledger/jinfeng/c01/wishes").json().get("by_state", {}).get("open") == 1
+        figures: dict[str, Any] = ledger.get("/ledger/jinfeng/c01/wishes").json()
+        return bool(figures.get("by_state", {}).get("open") == 1)
 
     eventually(posted)
 
@@ -135,7 +137,7 @@ async def _consumer_pending(bus: BusSettings) -> int:
     client = await nats.connect(bus.url)
     try:
         info = await client.jetstream().consumer_info(TICKETS_STREAM.name, "ledger-wishes")
-        return info.num_pending + info.num_ack_pending
+        return int(info.num_pending + info.num_ack_pending)
     finally:
         await client.close()
 

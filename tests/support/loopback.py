@@ -21,7 +21,7 @@ class BeyondLoopbackError(ConnectionRefusedError):
     """A test tried to connect past loopback."""
 
 
-def _check(sock: socket.socket, address: Any) -> None:
+def _check(sock: socket.SocketType, address: Any) -> None:
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
     host = str(address[0])
@@ -34,12 +34,12 @@ def _check(sock: socket.socket, address: Any) -> None:
         raise BeyondLoopbackError(msg)
 
 
-def _connect(self: socket.socket, address: Any) -> None:
+def _connect(self: socket.SocketType, address: Any) -> None:
     _check(self, address)
     _original_connect(self, address)
 
 
-def _connect_ex(self: socket.socket, address: Any) -> int:
+def _connect_ex(self: socket.SocketType, address: Any) -> int:
     _check(self, address)
     return _original_connect_ex(self, address)
 

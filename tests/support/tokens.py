@@ -39,7 +39,7 @@ def auth_settings() -> AuthSettings:
 
 def token(sub: str, role: str, scope: dict[str, Any] | None = None, **extra: Any) -> str:
     pem, _ = _keys()
-    claims = Claims(sub=sub, role=role, scope=HOME if scope is None else scope, **extra)  # type: ignore[arg-type]
+    claims = Claims(sub=sub, role=role, scope=HOME if scope is None else scope, **extra)
     return issue_token(pem, claims)
 
 

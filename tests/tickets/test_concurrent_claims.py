@@ -66,7 +66,7 @@ def test_fifty_concurrent_claims_on_an_exclusive_wish_give_one_winner_and_49_rec
 
     def refusals_in_ledger() -> bool:
         figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
-        return figures["claims"] == 1 and figures["refused_claims"] == CLAIMS - 1
+        return bool(figures["claims"] == 1 and figures["refused_claims"] == CLAIMS - 1)
 
     eventually(refusals_in_ledger)
 

@@ -184,7 +184,7 @@ def test_the_scheduler_process_killed_around_a_deadline_breaches_and_escalates_o
     )
     store = tmp_path / "tickets.sqlite"
     setup = _tickets(store, Clock(), rules_file=rules_path)
-    setup.board.clock = setup.board.commands.clock = lambda: datetime.now(UTC)  # type: ignore[method-assign]
+    setup.board.clock = setup.board.commands.clock = lambda: datetime.now(UTC)
     key = setup.settings.master_key
     port = free_port()
     started: list[subprocess.Popen[bytes]] = []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,14 +21,15 @@ from tests.tickets.ticket_helpers import (
 )
 
 BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+T = TypeVar("T")
 
 
-def _when(ledger: TestClient, path: str, ready: Any) -> dict[str, Any]:
-    def figures() -> dict[str, Any] | None:
-        answer = ledger.get(path).json()
+def _when(ledger: TestClient, path: str, ready: Callable[[T], object]) -> T:
+    def figures() -> T | None:
+        answer: T = ledger.get(path).json()
         return answer if ready(answer) else None
 
-    found: dict[str, Any] = eventually(figures, timeout=20)
+    found: T = eventually(figures, timeout=20)
     return found
 
 
@@ -61,7 +63,7 @@ def test_fixed_and_not_fixed_tickets_and_a_proactive_one_add_up_in_the_ledger(
     )
     assert visit.status_code == 201, visit.text
 
-    figures = _when(
+    figures: dict[str, Any] = _when(
         ledger,
         "/ledger/jinfeng/c01/tickets",
         lambda f: f["tickets"] == 3 and f["closed_fixed"] == 1 and f["closed_not_fixed"] == 1,
@@ -79,7 +81,7 @@ def test_a_mediated_dispute_resolved_at_follow_up_reaches_the_ledger(
 ) -> None:
     dispute_id = new_dispute(tickets, "agreed")
     assert act(tickets, dispute_id, "follow-ups", {"holding": True})["state"] == "resolved"
-    figures = _when(
+    figures: dict[str, Any] = _when(
         ledger, "/ledger/jinfeng/c01/disputes", lambda f: f["by_state"].get("resolved") == 1
     )
     assert figures["disputes"] == 1
@@ -110,7 +112,7 @@ def test_the_district_ledger_has_one_row_for_c01_with_wishes_from_the_board_and_
     assert posted.status_code == 200, posted.text
 
     def both_counted(rows: list[dict[str, Any]]) -> bool:
-        return sum(row["wishes"] for row in rows) == 2
+        return bool(sum(row["wishes"] for row in rows) == 2)
 
     rows = _when(ledger, "/ledger/jinfeng/wishes", both_counted)
     assert [(row["street"], row["community"], row["wishes"]) for row in rows] == [("s01", "c01", 2)]

@@ -86,11 +86,12 @@ def form(**changes: str | None) -> dict[str, str]:
 
 
 def post(client: TestClient, fmt: str = "json", **changes: str | None) -> httpx.Response:
-    return client.post(f"{ROOT}/requests.{fmt}", data=form(**changes))
+    response: httpx.Response = client.post(f"{ROOT}/requests.{fmt}", data=form(**changes))
+    return response
 
 
 def posted(client: TestClient, **changes: str | None) -> str:
-    response = post(client, **changes)
+    response = post(client, "json", **changes)
     assert response.status_code == 200, response.text
     ticket_id: str = response.json()[0]["service_request_id"]
     return ticket_id

@@ -44,7 +44,8 @@ open311 = test_open311.open311
 
 def _post(client: TestClient, **fields: str) -> httpx.Response:
     body = {"api_key": KEY, "service_code": "roof_leak", **fields}
-    return client.post(f"{ROOT}/requests.json", data=body)
+    response: httpx.Response = client.post(f"{ROOT}/requests.json", data=body)
+    return response
 
 
 def _ticket(client: TestClient, response: httpx.Response) -> Any:

@@ -162,7 +162,7 @@ def test_a_door_knocking_visit_opens_proactive_tickets(tickets: TestClient) -> N
 def test_unknown_places_and_categories_are_answered_422_naming_the_field(
     tickets: TestClient,
 ) -> None:
-    cases = [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"community": "c99"}, "body.community"),
         ({"grid": "g99"}, "body.grid"),
         ({"category": "teleportation"}, "body.category"),
