@@ -561,3 +561,17 @@ def test_the_pseudonymous_account_cannot_be_computed_from_the_phone_or_email(
     assert account.startswith("open311:")
     assert account != f"open311:{unkeyed[:16]}"
     assert unkeyed[:16] not in account
+
+
+def test_an_idempotency_key_reused_for_another_report_is_refused_in_the_error_format(
+    open311: TestClient,
+) -> None:
+    keyed = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    open311.post(f"{ROOT}/requests.json", data=form(), headers=keyed).raise_for_status()
+
+    other = open311.post(f"{ROOT}/requests.json", data=form(service_code="drainage"), headers=keyed)
+
+    assert other.status_code == 422
+    [(code, description)] = errors_of(other, "json")
+    assert code == "422"
+    assert description.startswith("Idempotency-Key: ")
