@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from services.tickets.domain import Place
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
-from tests.support.tokens import auth_settings
+from tests.support.tokens import auth_settings, bearer
 from tests.tickets.ticket_helpers import SECRETARY, received
 
 ROOT = "/open311/v2"
@@ -500,3 +501,78 @@ def test_every_xml_answer_is_well_formed_whatever_was_stored_or_echoed(
 
     assert item.findtext("description") == "漏水\ufffd\ufffd\ufffd\ufffd!"
     assert error.findtext("description") == "jurisdiction_id: x\ufffd\ufffdy is not served here"
+
+
+def _relay_head(client: TestClient) -> int:
+    operator = bearer("operator-1", "operator", scope={})
+    return int(client.get("/ops/relay", headers=operator).json()["head"])
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_post_retried_with_its_idempotency_key_answers_the_first_answer_and_stores_nothing(
+    open311: TestClient, fmt: str
+) -> None:
+    keyed = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    anonymous = {"email": None, "phone": None}
+    first = open311.post(f"{ROOT}/requests.{fmt}", data=form(**anonymous), headers=keyed)
+    head = _relay_head(open311)
+
+    again = open311.post(f"{ROOT}/requests.{fmt}", data=form(**anonymous), headers=keyed)
+
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.content == first.content
+    assert _relay_head(open311) == head
+
+
+def test_a_post_retried_after_the_requester_was_erased_seals_nothing_again(
+    open311: TestClient, stores: dict[str, StoreSettings]
+) -> None:
+    keyed = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    first = open311.post(f"{ROOT}/requests.json", data=form(), headers=keyed)
+    account = first.json()[0]["account_id"]
+    operator = bearer("operator-1", "operator", scope={})
+    order = {"reason": "居民本人申请删除"}
+    erased = open311.post(f"/persons/{account}/erasure", json=order, headers=operator)
+    assert erased.status_code == 200, erased.text
+
+    again = open311.post(f"{ROOT}/requests.json", data=form(), headers=keyed)
+
+    assert again.content == first.content
+    vault = open311.app.state.tickets.dispatcher.vault  # type: ignore[attr-defined]
+    assert vault.records(account) == {}
+    stored = _file_bytes(stores["tickets"].sqlite_path)
+    assert PERSONAL["phone"].encode() not in stored
+    assert PERSONAL["email"].encode() not in stored
+
+
+def _file_bytes(path: Path | None) -> bytes:
+    assert path is not None
+    files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+@pytest.mark.parametrize("who", ["email", "phone"])
+def test_the_pseudonymous_account_cannot_be_computed_from_the_phone_or_email(
+    open311: TestClient, who: str
+) -> None:
+    only = {"email": None, "phone": None, who: PERSONAL[who]}
+    account = post(open311, **only).json()[0]["account_id"]
+
+    unkeyed = hashlib.sha256(f"civic-app\n{PERSONAL[who]}".encode()).hexdigest()
+    assert account.startswith("open311:")
+    assert account != f"open311:{unkeyed[:16]}"
+    assert unkeyed[:16] not in account
+
+
+def test_an_idempotency_key_reused_for_another_report_is_refused_in_the_error_format(
+    open311: TestClient,
+) -> None:
+    keyed = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    open311.post(f"{ROOT}/requests.json", data=form(), headers=keyed).raise_for_status()
+
+    other = open311.post(f"{ROOT}/requests.json", data=form(service_code="drainage"), headers=keyed)
+
+    assert other.status_code == 422
+    [(code, description)] = errors_of(other, "json")
+    assert code == "422"
+    assert description.startswith("Idempotency-Key: ")

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import eventually
+from services.runtime.settings import BusSettings, StoreSettings
+from services.tickets.main import create_app as create_tickets
+from shiliu.demo import district_plan
+from tests.conftest import demo_territory, eventually, tickets_settings
+from tests.support.tokens import bearer
 from tests.tickets.ticket_helpers import (
     GRID_WORKER,
     RESIDENT,
@@ -13,8 +22,12 @@ from tests.tickets.ticket_helpers import (
     dispatched,
     handler,
     received,
+    request,
     step,
 )
+
+DESK = bearer("sec-0", "community_secretary", scope={})
+"""A community desk without territory limits: receives, triages and reads anywhere."""
 
 
 @pytest.mark.parametrize(
@@ -225,3 +238,77 @@ def test_a_handler_that_is_not_the_dispatched_one_is_refused_and_nothing_changes
     )
     assert foreign.status_code == 403
     assert tickets.get(f"/tickets/{ticket_id}", headers=SECRETARY).json()["state"] == "dispatched"
+
+
+@pytest.fixture
+def two_districts(
+    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path
+) -> Iterator[TestClient]:
+    """jinfeng and yinhe, whose streets and communities have the same codes (s01/c01, …)."""
+    other = tmp_path / "yinhe.json"
+    other.write_text(district_plan().model_copy(update={"code": "yinhe"}).model_dump_json())
+    settings = tickets_settings(bus, stores["tickets"], territory_files=[demo_territory(), other])
+    with TestClient(create_tickets(settings), headers=DESK) as client:
+        yield client
+
+
+def _received_anywhere(client: TestClient, **changes: str) -> str:
+    response = client.post("/tickets", json=request(**changes), headers=DESK)
+    assert response.status_code == 201, response.text
+    ticket_id: str = response.json()["ticket"]["id"]
+    return ticket_id
+
+
+def _merged_into_yinhe(
+    client: TestClient, headers: dict[str, str]
+) -> tuple[str, str, httpx.Response]:
+    """A jinfeng/c01 ticket, a yinhe/c01 one, and the answer to merging the first into it."""
+    duplicate = received(client)
+    elsewhere = _received_anywhere(client, district="yinhe")
+    answer = client.post(
+        f"/tickets/{duplicate}/merge", json={"into_ticket_id": elsewhere}, headers=headers
+    )
+    return duplicate, elsewhere, answer
+
+
+def test_merging_into_a_ticket_of_another_district_is_not_found(
+    two_districts: TestClient,
+) -> None:
+    duplicate, elsewhere, refused = _merged_into_yinhe(two_districts, GRID_WORKER)
+
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["error"] == {
+        "code": "ticket.not_found", "message": f"no ticket with id {elsewhere}",
+    }  # fmt: skip
+    assert two_districts.get(f"/tickets/{elsewhere}", headers=DESK).json()["duplicates"] == []
+    assert two_districts.get(f"/tickets/{duplicate}", headers=DESK).json()["state"] == "received"
+
+
+def test_merging_into_a_ticket_outside_the_callers_territory_answers_as_for_an_unknown_one(
+    tickets: TestClient,
+) -> None:
+    duplicate = received(tickets)
+    away = _received_anywhere(tickets, community="c09", building="b001")
+    unknown = str(uuid.uuid4())
+
+    answers = [
+        tickets.post(
+            f"/tickets/{duplicate}/merge", json={"into_ticket_id": into}, headers=GRID_WORKER
+        )
+        for into in (away, unknown)
+    ]
+
+    assert [a.status_code for a in answers] == [404, 404], answers[0].text
+    assert [a.json()["error"]["message"] for a in answers] == [
+        f"no ticket with id {away}", f"no ticket with id {unknown}",
+    ]  # fmt: skip
+
+
+def test_a_ticket_is_not_merged_into_one_of_a_same_named_community_in_another_district(
+    two_districts: TestClient,
+) -> None:
+    _, elsewhere, refused = _merged_into_yinhe(two_districts, DESK)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["fields"][0]["field"] == "body.into_ticket_id"
+    assert two_districts.get(f"/tickets/{elsewhere}", headers=DESK).json()["duplicates"] == []

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
 from services.runtime.personal import Disclosure, PersonalDataVault, Sealed
+from services.runtime.policy import ForbiddenError
 from services.tickets.atlas import Atlas
 from services.tickets.domain import Place
 from services.tickets.handling import Caller, Commands, personal_digest
@@ -143,8 +144,9 @@ class Dispatcher:
 
     def merge(self, caller: Caller, ticket_id: UUID, into: UUID) -> TicketOutcome:
         def decide(ticket: Ticket) -> list[Aggregate]:
-            target = self._load(into)
-            ticket.merge_into(target, self._stamp(caller, ticket))
+            stamp = self._stamp(caller, ticket)
+            target = self._load_within(caller, into)
+            ticket.merge_into(target, stamp)
             return [ticket, target]
 
         return self._change(caller, ticket_id, "merge_ticket", {"into": str(into)}, decide)
@@ -390,6 +392,17 @@ class Dispatcher:
 
     def _load(self, ticket_id: UUID) -> Ticket:
         return self.commands.load(ticket_id, Ticket, TicketNotFoundError)
+
+    def _load_within(self, caller: Caller, ticket_id: UUID) -> Ticket:
+        """A ticket a command names besides its own: one outside the caller's territory is
+        not found, so a command does not tell that it exists."""
+        ticket = self._load(ticket_id)
+        try:
+            if caller.guard is not None:
+                caller.guard(ticket.place, ticket.requester_id or "")
+        except ForbiddenError:
+            raise TicketNotFoundError(ticket_id) from None
+        return ticket
 
     def _stamp(self, caller: Caller, ticket: Ticket) -> Any:
         return self.commands.stamp(caller, ticket.place, ticket.requester_id or "")

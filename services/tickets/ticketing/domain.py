@@ -133,6 +133,12 @@ class Ticket(Aggregate):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    def is_in_community_of(self, other: Ticket) -> bool:
+        """Community codes repeat across districts: the same community is the same place in
+        the territory tree, district and community both."""
+        mine, theirs = self.place, other.place
+        return (mine.district, mine.community) == (theirs.district, theirs.community)
+
     def _rule(self) -> CategoryRule:
         assert self.rule is not None, "triaged tickets carry their rule"
         return CategoryRule.model_validate(self.rule)
@@ -172,7 +178,7 @@ class Ticket(Aggregate):
         self._require("merge", TicketState.RECEIVED, TicketState.TRIAGED)
         if target.id == self.id:
             raise InvalidTicketError("into_ticket_id", "a ticket cannot be merged into itself")
-        if not target.is_open or target.place.community != self.place.community:
+        if not target.is_open or not target.is_in_community_of(self):
             raise InvalidTicketError(
                 "into_ticket_id", "must be an open ticket of the same community"
             )

@@ -15,16 +15,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from events.tickets import Channel
+from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access
 from services.runtime.policy import POLICY, ForbiddenError
 from services.tickets.api import caller_of
 from services.tickets.application import Caller
 from services.tickets.atlas import Atlas
+from services.tickets.handling import personal_digest
 from services.tickets.routing import CategoryRule, NoRulesError, RoutingError, RuleVersion
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.ticketing.application import Dispatcher, TicketSnapshot
@@ -53,6 +56,8 @@ from services.tickets.ticketing.open311_place import place_of
 from services.tickets.ticketing.view import TicketDeskView, TicketRow
 
 MAX_RESULTS = 1000
+MAX_KEY = 128
+"""The longest Idempotency-Key, as for every other write."""
 UNTRIAGED = "untriaged"
 """The service code of a request not yet triaged (the specification requires a code on every
 request). It is a service of its own, so a client may also leave the category to the
@@ -67,7 +72,7 @@ STATUSES = {"open": sorted(OPEN_STATES), "closed": ["closed", "closed_not_fixed"
 Work = Callable[[str], Awaitable[Response]]
 REFUSED = (
     Open311Error, ForbiddenError, TicketNotFoundError, UnknownPlaceError, InvalidTicketError,
-    RoutingError,
+    RoutingError, IdempotencyKeyReusedError,
 )  # fmt: skip
 
 
@@ -153,7 +158,7 @@ def open311_router(
             place, building = await run_in_threadpool(
                 place_of, atlas, jurisdiction, submission, locate_radius_m
             )
-            requester = submission.requester_id(caller.actor_id)
+            requester = _requester_id(dispatcher, submission, caller)
             outcome = await run_in_threadpool(
                 lambda: dispatcher.receive(
                     caller,
@@ -169,7 +174,7 @@ def open311_router(
             )
             ticket_id = str(outcome.ticket.id)
             created = {"service_request_id": ticket_id, "service_notice": None,
-                       "account_id": requester, "token": ticket_id}  # fmt: skip
+                       "account_id": outcome.ticket.requester_id, "token": ticket_id}  # fmt: skip
             return records(fmt, "service_requests", "request", [created])
 
         return await answer(request, format, work)
@@ -226,6 +231,8 @@ def _refusal(e: Exception) -> Open311Error:
         return Open311Error(403, f"api_key: {e}")
     if isinstance(e, TicketNotFoundError):
         return Open311Error(404, "service_request_id: not found")
+    if isinstance(e, IdempotencyKeyReusedError):
+        return Open311Error(422, f"Idempotency-Key: {e}")
     if isinstance(e, NoRulesError) or getattr(e, "field", None) == "district":
         return Open311Error(404, f"jurisdiction_id: {e}")
     if isinstance(e, RoutingError) and not hasattr(e, "field"):
@@ -266,7 +273,22 @@ def _caller(request: Request, api_key: str | None) -> Caller:
     rule = POLICY["ticket.receive"]
     if principal.role not in rule.roles:
         raise Open311Error(403, f"api_key: a {principal.role.value} may not post requests")
-    return caller_of(Access(principal, "ticket.receive", rule))
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= MAX_KEY:
+        raise Open311Error(400, f"Idempotency-Key: 1–{MAX_KEY} characters")
+    return caller_of(Access(principal, "ticket.receive", rule, idempotency_key=key))
+
+
+def _requester_id(dispatcher: Dispatcher, submission: Submission, caller: Caller) -> str:
+    """Pseudonymous and stable per client and person: a keyed digest, so it cannot be
+    computed from a phone number without the service's master key. A report naming nobody
+    gets a requester of its own, the same for each retry with its Idempotency-Key."""
+    seed = submission.requester(caller.actor_id) or {
+        "client": caller.actor_id, "report": caller.idempotency_key or uuid4().hex,
+    }  # fmt: skip
+    digest = personal_digest(dispatcher.vault, seed)
+    assert digest is not None, "a seed is never empty"
+    return f"open311:{digest[:16]}"
 
 
 def _service(rule: CategoryRule) -> dict[str, Any]:

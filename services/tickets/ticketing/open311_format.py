@@ -8,9 +8,7 @@ form-encoded post, W3C datetimes and comma-separated lists, each refusal naming 
 
 from __future__ import annotations
 
-import hashlib
 import re
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -222,13 +220,13 @@ class Submission:
         community, building = _place(form)
         return cls({k: form[k] for k in _LIMITS if form.get(k)}, community, building, lat, long)
 
-    def requester_id(self, key_id: str) -> str:
-        """Pseudonymous and stable per client and person (account, email, phone or device);
-        a report naming none of them gets a requester of its own."""
+    def requester(self, key_id: str) -> dict[str, str] | None:
+        """Whom the report names, for a client (account, email, phone or device, the first
+        given); None when it names none of them. Personal data: only its keyed digest may be
+        kept."""
         f = self.fields
         who = f.get("account_id") or f.get("email") or f.get("phone") or f.get("device_id")
-        seed = f"{key_id}\n{who}" if who else uuid.uuid4().hex
-        return "open311:" + hashlib.sha256(seed.encode()).hexdigest()[:16]
+        return {"client": key_id, "who": who} if who else None
 
     def personal(self) -> dict[str, Any]:
         """Everything about the person, sealed in the vault; never put into events."""
