@@ -556,7 +556,7 @@ def test_the_pseudonymous_account_cannot_be_computed_from_the_phone_or_email(
     open311: TestClient, who: str
 ) -> None:
     only = {"email": None, "phone": None, who: PERSONAL[who]}
-    account = post(open311, **only).json()[0]["account_id"]
+    account = post(open311, "json", **only).json()[0]["account_id"]
 
     unkeyed = hashlib.sha256(f"civic-app\n{PERSONAL[who]}".encode()).hexdigest()
     assert account.startswith("open311:")
