@@ -25,7 +25,7 @@ from services.runtime.relay import JetStreamPublisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.application import WishBoard
 from services.tickets.domain import Place, Stamp, Wish
-from services.tickets.publishing import translator
+from services.tickets.publishing import EventIds, translator
 
 Note = Callable[[str], None]
 Message = tuple[str, bytes]
@@ -90,7 +90,7 @@ async def publish_raw(url: str, messages: Sequence[Message]) -> Rate:
 def relay_for(board: WishBoard, broker: NatsBroker) -> Relay:
     database = Database(getattr(board.recorder, "datastore"))  # noqa: B009
     return Relay(
-        outbox=Outbox(database, translator(board.mapper)),
+        outbox=Outbox(database, translator(board.mapper, EventIds(bytes(32)))),
         recorder=board.recorder,
         publisher=JetStreamPublisher(broker, stream=TICKETS_STREAM.name, timeout=TIMEOUT),
     )
@@ -106,7 +106,7 @@ async def fill_round(board: WishBoard, wishes: int) -> list[Message]:
     """Append fresh wish events; return them as the relay will publish them."""
     after = board.recorder.max_notification_id() or 0
     await asyncio.to_thread(fill, board, wishes)
-    translate = translator(board.mapper)
+    translate = translator(board.mapper, EventIds(bytes(32)))
     notifications = board.recorder.select_notifications(after + 1, 3 * wishes)
     translated = [translate(n) for n in notifications]
     return [(subject_for(e), encode(e)) for e in translated if e is not None]

@@ -42,7 +42,7 @@ from services.runtime.database import Database, eventsourcing_env
 from services.runtime.settings import StoreSettings
 from services.tickets.application import Caller, WishBoard
 from services.tickets.domain import Place, Stamp
-from services.tickets.publishing import WISHES, translator
+from services.tickets.publishing import WISHES, EventIds, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.territory import BuildingPlan
 from services.tickets.ticketing.application import Dispatcher
@@ -142,7 +142,7 @@ class Desk:
         self.view = TicketDeskView(
             database=self.database,
             recorder=self.board.recorder,
-            translate=translator(self.board.mapper, (WISHES, TICKETS, VISITS)),
+            translate=translator(self.board.mapper, EventIds(bytes(32)), (WISHES, TICKETS, VISITS)),
         )
         self.scheduler = DeadlineScheduler(
             self.view,

@@ -27,7 +27,9 @@ class Book(ABC, Generic[E]):
     def __init__(self, database: Database, parking: ParkingLot) -> None:
         self.database = database
         database.execute_script(self.ddl)
-        self.intake: Intake[E] = Intake(database, self.spec.durable, self.apply_event, parking)
+        self.intake: Intake[E] = Intake(
+            database, self.spec.durable, self.spec.feeds, self.apply_event, parking
+        )
 
     @staticmethod
     @abstractmethod

@@ -66,8 +66,10 @@ class Books:
         aggregate is applied after it, in order, or not at all. Raises `LookupError` when
         nothing is parked so."""
         with self.database.transaction() as tx:
+            for family in self.families:  # retries take turns, settling waits: see lock_in
+                family.intake.lock_in(tx)
             found = ParkingLot.find_in(tx, parked_id)
-            if found is None:
+            if found is None:  # never parked, or applied by a retry that went first
                 raise LookupError(parked_id)
             family = next(f for f in self.families if f.spec.durable == found[0])
             applied = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Generic
 
 from nats.aio.msg import Msg
@@ -25,7 +26,7 @@ from services.ledger.book import E
 from services.ledger.books import Family
 from services.runtime.database import Database
 from services.runtime.gaps import Gap
-from services.runtime.intake import Delivery, Verdict
+from services.runtime.intake import Delivery, Verdict, unsettled
 from services.runtime.replay import ReplayClient, ReplayError
 from services.runtime.workers import StoreWorkers
 
@@ -91,7 +92,7 @@ class FamilyConsumer(Generic[E]):
             for message, error in malformed:
                 self.intake.parking.park_in(
                     tx, consumer=self.spec.durable, subject=message.subject,
-                    headers=message.headers or {}, payload=message.data, error=error,
+                    headers=unsettled(message.headers or {}), payload=message.data, error=error,
                     stream_sequence=message.metadata.sequence.stream,
                     deliveries=message.metadata.num_delivered,
                 )  # fmt: skip
@@ -171,7 +172,7 @@ class FamilyConsumer(Generic[E]):
         """Fetch the feed's events after `gap.after` up to `gap.until` from its source and
         settle them in order; return the source's head. The gap is on record before the
         source is asked, so one the source cannot fill stays visible as open."""
-        gap_id = await self.workers.run(self.intake.gaps.found, gap)
+        gap_id = await self.workers.run(self.intake.gap_found, gap)
         head, payloads = await self.replay.page(
             gap.feed, gap.after, min(500, gap.until - gap.after)
         )
@@ -216,6 +217,7 @@ class FamilyConsumer(Generic[E]):
         self._last_head_check = now
         marks = await self.workers.run(self.intake.marks)
         for feed in self.spec.feeds:
+            asked_at = datetime.now(UTC)
             try:
                 head, _ = await self.replay.page(feed, 0, 0)
             except ReplayError as error:
@@ -224,6 +226,7 @@ class FamilyConsumer(Generic[E]):
             mark = marks.get(feed, 0)
             if head <= mark:
                 self._suspects.pop(feed, None)
+                await self.workers.run(self.intake.gaps.bounded, feed, head, mark, asked_at)
                 continue
             suspect = self._suspects.setdefault(feed, (mark, now))
             if suspect[0] != mark:

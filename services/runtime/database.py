@@ -98,6 +98,17 @@ class Database:
             for statement in statements:
                 tx.execute(statement)
 
+    def add_column(self, table: str, column: str, definition: str) -> None:
+        """Add a column to a table made before it existed (stores outlive releases)."""
+        with self.transaction() as tx:
+            if self.is_postgres:
+                tx.execute(f"ALTER TABLE {{t:{table}}} ADD COLUMN IF NOT EXISTS {column} "
+                           f"{definition}")  # fmt: skip
+                return
+            tx.execute(f"SELECT name FROM pragma_table_info('{table}')")
+            if column not in {row["name"] for row in tx.fetchall()}:
+                tx.execute(f"ALTER TABLE {{t:{table}}} ADD COLUMN {column} {definition}")
+
 
 class DurableSQLitePool(SQLiteConnectionPool):
     """Every connection commits with a full fsync (`synchronous=FULL`), whatever SQLite's

@@ -80,14 +80,14 @@ class FeedGaps:
                             marks[feed] + 1, first - 1)  # fmt: skip
                 self._record_in(tx, Gap(feed, marks[feed], first - 1))
 
-    def found(self, gap: Gap) -> int:
+    def found_in(self, tx: Cursor, gap: Gap) -> int:
         """The id of the feed's open gap, recorded now if it has none: called before asking
-        the source, so a gap it cannot fill is on record."""
-        with self.database.transaction() as tx:
-            for gap_id, open_gap in self._open_in(tx):
-                if open_gap.feed == gap.feed:
-                    return gap_id
-            return self._record_in(tx, gap)
+        the source, so a gap it cannot fill is on record. The caller holds the feed's mark
+        (`Intake.gap_found`), so two instances never record one gap twice."""
+        for gap_id, open_gap in self._open_in(tx):
+            if open_gap.feed == gap.feed:
+                return gap_id
+        return self._record_in(tx, gap)
 
     def repaired(self, gap_id: int, events: int, head: int, mark: int) -> None:
         """Count what the source replayed into the gap; its `head` bounds the gap (past the
@@ -102,6 +102,21 @@ class FeedGaps:
                 "UPDATE {t:feed_gaps} SET repaired_at = ? WHERE id = ? AND repaired_at IS NULL "
                 "AND until_sequence <= ?",
                 (_now(), gap_id, mark),
+            )
+
+    def bounded(self, feed: str, head: int, mark: int, asked_at: datetime) -> None:
+        """The source's head, asked at `asked_at`, is at or below the mark, so nothing of the
+        feed is missing: a gap found before then that reaches past the head (before a held
+        event numbered past anything the source had: forged, and gone since) is bounded by
+        the head and closed, instead of staying open for good. A gap found later is left: the
+        source may have numbered more events since."""
+        if mark < head:
+            return
+        with self.database.transaction() as tx:
+            tx.execute(
+                "UPDATE {t:feed_gaps} SET until_sequence = ?, repaired_at = ? WHERE consumer = ? "
+                "AND feed = ? AND repaired_at IS NULL AND until_sequence > ? AND detected_at < ?",
+                (head, _now(), self.consumer, feed, head, asked_at.isoformat()),
             )
 
     def open(self) -> list[OpenGap]:

@@ -31,16 +31,19 @@ readiness show it. Which copy was genuine the source tells: `rebuild-ledger --fr
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
+
+import orjson
 
 from events.envelope import IntegrationEvent
 from events.subjects import subject_for
 from services.runtime.database import Cursor, Database
-from services.runtime.gaps import FeedGaps
+from services.runtime.gaps import FeedGaps, Gap
 from services.runtime.parking import ParkingLot
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,8 @@ _DDL = (
     "aggregate_id TEXT NOT NULL, sequence BIGINT NOT NULL, parked_id BIGINT NOT NULL UNIQUE, "
     "PRIMARY KEY (consumer, feed, sequence))",
     "CREATE TABLE IF NOT EXISTS {t:feed_events} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
-    "sequence BIGINT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (consumer, feed, sequence))",
+    "sequence BIGINT NOT NULL, event_id TEXT NOT NULL, digest TEXT, "
+    "PRIMARY KEY (consumer, feed, sequence))",
 )
 
 
@@ -96,14 +100,17 @@ class Intake(Generic[E]):
         self,
         database: Database,
         consumer: str,
+        feeds: Sequence[str],
         apply: Callable[[Cursor, E], None],
         parking: ParkingLot,
     ) -> None:
         self.database = database
         self.consumer = consumer
+        self.feeds = tuple(feeds)
         self.apply = apply
         self.parking = parking
         database.execute_script(_DDL)
+        database.add_column("feed_events", "digest", "TEXT")  # earlier releases made it without
         self.gaps = FeedGaps(database, consumer)
 
     def settle(self, deliveries: Sequence[Delivery[E]]) -> list[Verdict]:
@@ -142,6 +149,23 @@ class Intake(Generic[E]):
         self.gaps.track_in(tx, marks, held)
         return verdicts
 
+    def lock_in(self, tx: Cursor) -> None:
+        """Lock every feed's mark, in the order settling takes them, before anything else is
+        read: a retry of a parked message then waits for a settling batch (or another retry)
+        instead of reading rows it is about to change (on SQLite, a transaction that reads
+        before it writes cannot wait for the write lock: it fails with "database is
+        locked"). Everything that locks marks and parked rows takes marks first, so two
+        retries of one aggregate's parked events never wait for each other in a circle."""
+        for feed in sorted(self.feeds):
+            self._lock(tx, feed)
+
+    def gap_found(self, gap: Gap) -> int:
+        """The id of the feed's open gap, on record (see `FeedGaps.found_in`) before the
+        source is asked to fill it; taken under the feed's mark, like settling."""
+        with self.database.transaction() as tx:
+            self._lock(tx, gap.feed)
+            return self.gaps.found_in(tx, gap)
+
     def _lock(self, tx: Cursor, feed: str) -> int:
         """The feed's mark, its row locked until this transaction ends (writes come first, so
         SQLite takes its write lock before reading and PostgreSQL locks the row)."""
@@ -163,22 +187,29 @@ class Intake(Generic[E]):
 
     def _record(self, tx: Cursor, event: E) -> None:
         tx.execute(
-            "INSERT INTO {t:feed_events} (consumer, feed, sequence, event_id) VALUES (?, ?, ?, ?)",
-            (self.consumer, event.feed, event.sequence, str(event.event_id)),
+            "INSERT INTO {t:feed_events} (consumer, feed, sequence, event_id, digest) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (self.consumer, event.feed, event.sequence, str(event.event_id), digest(event)),
         )
 
     def _settle_again(self, tx: Cursor, delivery: Delivery[E]) -> Verdict:
         """A number already settled: a duplicate of the same event, else a conflict."""
         event = delivery.event
         tx.execute(
-            "SELECT event_id FROM {t:feed_events} WHERE consumer = ? AND feed = ? AND sequence = ?",
+            "SELECT event_id, digest FROM {t:feed_events} "
+            "WHERE consumer = ? AND feed = ? AND sequence = ?",
             (self.consumer, event.feed, event.sequence),
         )
         row = tx.fetchone()
-        if row is None or row["event_id"] == str(event.event_id):
+        if row is None or (
+            row["event_id"] == str(event.event_id) and row["digest"] in (None, digest(event))
+        ):
             return Verdict.DUPLICATE
+        settled = f"event {row['event_id']}"
+        if row["event_id"] == str(event.event_id):
+            settled = f"the content of {settled} (same id, other fields)"
         why = (
-            f"conflicts with event {row['event_id']}, settled as number {event.sequence} of "
+            f"conflicts with {settled}, settled as number {event.sequence} of "
             f"{event.feed}: one of the two is forged, or the source was rewritten"
         )
         log.error("%s parks %s: %s", self.consumer, event.event_id, why)
@@ -198,7 +229,7 @@ class Intake(Generic[E]):
         aggregate = delivery.event.aggregate_id
         if aggregate is not None and str(aggregate) in holding:
             why = f"waits behind an earlier parked event of {aggregate}: retry that one first"
-            self._hold(tx, delivery.event, self._park(tx, _settled(delivery), why))
+            self._hold(tx, delivery.event, self._park(tx, delivery, why, settled=True))
             return Verdict.PARKED
         verdict, parked_id = self._apply_alone(tx, delivery)
         if parked_id is not None and aggregate is not None:
@@ -240,7 +271,7 @@ class Intake(Generic[E]):
             return Verdict.APPLIED, None
         log.error("%s parks %s: %r", self.consumer, delivery.event.event_id, error)
         why = f"could not be applied: {error!r}"
-        return Verdict.PARKED, self._park(tx, _settled(delivery), why)
+        return Verdict.PARKED, self._park(tx, delivery, why, settled=True)
 
     def retry_parked_in(self, tx: Cursor, parked_id: int, event: E) -> str | None:
         """Apply a parked event after a fix: None when applied (and no longer parked), else
@@ -260,9 +291,14 @@ class Intake(Generic[E]):
         tx.execute("DELETE FROM {t:feed_holds} WHERE parked_id = ?", (parked_id,))
         return None
 
-    def _park(self, tx: Cursor, delivery: Delivery[E], error: str) -> int:
+    def _park(self, tx: Cursor, delivery: Delivery[E], error: str, *, settled: bool = False) -> int:
+        """Park a delivery; `settled` when the mark moves past it, so a retry may apply it.
+        Only this consumer says so: a settled mark arriving on the bus is dropped."""
+        headers = unsettled(delivery.headers)
+        if settled:
+            headers[SETTLED_HEADER] = "parked"
         return self.parking.park_in(
-            tx, consumer=self.consumer, subject=delivery.subject, headers=delivery.headers,
+            tx, consumer=self.consumer, subject=delivery.subject, headers=headers,
             stream_sequence=delivery.stream_sequence, payload=delivery.payload, error=error,
             deliveries=delivery.deliveries,
         )  # fmt: skip
@@ -284,9 +320,15 @@ class Intake(Generic[E]):
         return {row["feed"]: int(row["sequence"]) for row in tx.fetchall()}
 
 
-def _settled(delivery: Delivery[E]) -> Delivery[E]:
-    """The delivery marked as one whose number its feed settled when it was parked."""
-    return replace(delivery, headers={**delivery.headers, SETTLED_HEADER: "parked"})
+def unsettled(headers: Mapping[str, str]) -> dict[str, str]:
+    """A message's headers without any settled mark it came with (a forger's, say)."""
+    return {k: v for k, v in headers.items() if k.lower() != SETTLED_HEADER.lower()}
+
+
+def digest(event: IntegrationEvent) -> str:
+    """What a copy of a settled event must match to be a duplicate: its canonical content."""
+    canonical = orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _place(event: IntegrationEvent) -> tuple[str, int]:

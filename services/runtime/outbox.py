@@ -201,13 +201,14 @@ class Outbox:
             _park(tx, event.position, "publish", event.type, error, event)
 
     def page(self, feed: str, after: int, limit: int) -> tuple[int, list[bytes]]:
-        """The feed's published head, and its events after `after` (at most `limit`)."""
+        """The feed's head — the last number stamped, published yet or not — and its events
+        after `after` (at most `limit`). A stamped event is committed for good, so a consumer
+        may have it before the relay flushes it; with the published head instead, a genuine
+        event that overtook a slow flush would look numbered past the source (forged)."""
         with self.database.transaction(commit=False) as tx:
-            published = PositionStore.load_in(tx, PUBLISHED)
             tx.execute(
-                "SELECT COALESCE(MAX(sequence), 0) AS head FROM {t:outbox_events} "
-                "WHERE feed = ? AND position <= ?",
-                (feed, published),
+                "SELECT COALESCE(MAX(sequence), 0) AS head FROM {t:outbox_events} WHERE feed = ?",
+                (feed,),
             )
             row = tx.fetchone()
             head = int(row["head"]) if row else 0

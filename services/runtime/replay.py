@@ -116,7 +116,7 @@ class ReplayClient:
             return self._client
 
     async def page(self, feed: str, after: int, limit: int = 500) -> tuple[int, list[bytes]]:
-        """The source's published head of `feed`, and its raw events after `after`."""
+        """The source's head of `feed` (its last stamped number), and its events after `after`."""
         source = feed.split(".", 1)[0]
         request = ReplayRequest(feed=feed, after=after, limit=limit)
         try:

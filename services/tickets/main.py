@@ -37,7 +37,7 @@ from services.tickets.mediation import api as mediation_api
 from services.tickets.mediation.application import MediationDesk
 from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.pages import page_router
-from services.tickets.publishing import SOURCE, WISHES, translator
+from services.tickets.publishing import SOURCE, WISHES, EventIds, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.signin import signin_router
 from services.tickets.territory import DistrictPlan
@@ -130,7 +130,9 @@ class Tickets:
         self.atlas = self.board.atlas
         self._load_atlas(settings)
         self.dispatcher = Dispatcher(self.board.commands, self.atlas, self.board.vault)
-        self.translate = translator(self.board.mapper, (WISHES, TICKETS, VISITS, DISPUTES))
+        self.translate = translator(
+            self.board.mapper, EventIds(key), (WISHES, TICKETS, VISITS, DISPUTES)
+        )
         self.workers = StoreWorkers("tickets-store")
         self.view = WishBoardView(
             database=self.database,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification
@@ -28,12 +30,22 @@ from events.wishes import (
 from services.tickets.domain import Stamp, Wish
 
 SOURCE = "tickets"
-_EVENT_IDS = uuid5(NAMESPACE_URL, "https://shiliu.invalid/events")
 
 
-def event_id(originator_id: UUID, version: int) -> UUID:
-    """Deterministic, so a republished event keeps its id (and its `Nats-Msg-Id`)."""
-    return uuid5(_EVENT_IDS, f"{originator_id}:{version}")
+class EventIds:
+    """Integration event ids, keyed by the service's secret: the same stored event always
+    gets the same id (a republish keeps it, and its `Nats-Msg-Id`), and nobody without the
+    key can tell what id an event will get. A predictable id (a plain hash of the aggregate
+    and version) let a forger on the bus publish an altered event under the genuine id first,
+    and JetStream's deduplication then dropped the genuine publish as a duplicate of it."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = hmac.new(key, b"shiliu/integration-event-ids", hashlib.sha256).digest()
+
+    def __call__(self, originator_id: UUID, version: int) -> UUID:
+        name = f"{originator_id}:{version}".encode()
+        digest = hmac.new(self._key, name, hashlib.sha256).digest()
+        return UUID(bytes=digest[:16], version=4)
 
 
 _FIELDS: dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]] = {
@@ -110,7 +122,7 @@ def register_stored_topics(families: Sequence[Family]) -> None:
 
 
 def translator(
-    mapper: Mapper[UUID], families: Sequence[Family] = (WISHES,)
+    mapper: Mapper[UUID], ids: EventIds, families: Sequence[Family] = (WISHES,)
 ) -> Callable[[Notification], IntegrationEvent | None]:
     """Translate the tickets log; what no family publishes (receipts, rules) is skipped."""
     register_stored_topics(families)
@@ -122,20 +134,24 @@ def translator(
         if family is None or name not in family.fields:
             return None
         domain_event = mapper.to_domain_event(notification)
-        return to_integration_event(domain_event, family, name, notification.id)
+        return to_integration_event(domain_event, family, name, notification.id, ids)
 
     return translate
 
 
 def to_integration_event(
-    domain_event: DomainEventProtocol[UUID], family: Family, name: str, position: int
+    domain_event: DomainEventProtocol[UUID],
+    family: Family,
+    name: str,
+    position: int,
+    ids: EventIds,
 ) -> IntegrationEvent:
     assert isinstance(domain_event, Aggregate.Event)
     event_class, fields = family.fields[name]
     stamp: Stamp = getattr(domain_event, "stamp")  # noqa: B009 - every published event has one
     place = stamp.place
     return event_class(
-        event_id=event_id(domain_event.originator_id, domain_event.originator_version),
+        event_id=ids(domain_event.originator_id, domain_event.originator_version),
         occurred_at=stamp.occurred_at,
         recorded_at=domain_event.timestamp,
         territory=Territory(

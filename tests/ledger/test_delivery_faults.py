@@ -15,11 +15,10 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 import pytest
 from eventsourcing.persistence import Notification
@@ -35,140 +34,33 @@ from events.wishes import WishClaimed, WishPosted, WishVerified
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
 from services.ledger.projection import WishLedger
-from services.runtime.bus import provision
 from services.runtime.database import Database, open_datastore
-from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
-from services.runtime.nats_server import EmbeddedNats, free_port
+from services.runtime.nats_server import free_port
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.main import create_app as create_tickets
 from shiliu.cli import app as cli
-from tests.conftest import eventually, pg_store, tickets_settings
+from tests.conftest import eventually, pg_store
 from tests.ledger.builders import Log
-from tests.support.tokens import auth_settings, bearer
+from tests.ledger.faults import (
+    AUDITOR,
+    OPERATOR,
+    Bus,
+    ack_pending,
+    claimed_wishes,
+    consumer_gaps,
+    delete_messages,
+    forged_wish,
+    ledger_on,
+    live_ledger_env,
+    process_ready,
+    publish_raw,
+    published_head,
+    purge_stream,
+    stream_sequences,
+    tickets_on,
+    wish_ledger_matches_the_store,
+)
+from tests.support.tokens import auth_settings
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
-
-ADMIN = ("admin", "admin-secret-for-tests-only")
-AUDITOR = bearer("auditor-1", "auditor", scope={})
-OPERATOR = bearer("operator-1", "operator", scope={})
-
-
-class Bus:
-    """A secured nats-server as the embedded default runs it, plus an all-powerful admin."""
-
-    def __init__(self, root: Path) -> None:
-        self.data_dir = root / "data"
-        self.passwords = stored_passwords(self.data_dir)
-        users = hashed_authorization(self.passwords).replace(
-            "  users = [",
-            f'  users = [\n    {{ user: "{ADMIN[0]}", password: "{ADMIN[1]}" }}',
-            1,
-        )
-        self.server = EmbeddedNats(root / "nats", port=free_port(), authorization=users)
-
-    def as_user(self, user: str) -> BusSettings:
-        return bus_as(user, BusSettings(url=self.server.url), self.passwords)
-
-    async def admin(self) -> Client:
-        return await nats.connect(self.server.url, user=ADMIN[0], password=ADMIN[1])
-
-
-@pytest.fixture
-def secured(tmp_path: Path) -> Iterator[Bus]:
-    bus = Bus(tmp_path)
-    bus.server.start()
-    try:
-        asyncio.run(provision(bus.as_user("operator")))
-        yield bus
-    finally:
-        bus.server.stop()
-
-
-@contextlib.contextmanager
-def tickets_on(bus: Bus, store: StoreSettings) -> Iterator[TestClient]:
-    app = create_tickets(tickets_settings(bus.as_user("tickets"), store))
-    with TestClient(app, headers=OPERATOR) as client:
-        yield client
-
-
-@contextlib.contextmanager
-def ledger_on(bus: Bus, store: StoreSettings, **settings: Any) -> Iterator[TestClient]:
-    settings.setdefault("gap_grace_seconds", 0.5)
-    settings.setdefault("head_check_seconds", 0.5)
-    ledger_settings = LedgerSettings(
-        store=store, bus=bus.as_user("ledger"), auth=auth_settings(), **settings
-    )
-    with TestClient(create_ledger(ledger_settings), headers=AUDITOR) as client:
-        yield client
-
-
-def claimed_wishes(tickets: TestClient, count: int, community: str = "c01") -> None:
-    """`count` wishes posted, verified and claimed: three wish events each."""
-    for i in range(count):
-        wish = tickets.post("/wishes", json=posting(community=community), headers=RESIDENT)
-        wish_id = wish.json()["wish"]["id"]
-        tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
-        claim = {"unit_id": f"u{i}"}
-        tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit(f"u{i}"))
-
-
-def published_head(tickets: TestClient) -> int:
-    relay = eventually(lambda: (r := tickets.get("/ops/relay").json())["lag"] == 0 and r)
-    return int(relay["feeds"]["tickets.wish"])
-
-
-def wish_ledger_matches_the_store(ledger: TestClient, tickets: TestClient, wishes: int) -> None:
-    """The ledger has settled every wish event the source published, each exactly once."""
-    head = published_head(tickets)
-
-    def caught_up() -> dict[str, Any] | None:
-        status = ledger.get("/ops/consumer").json()["consumers"]["ledger-wishes"]
-        return status if status["marks"].get("tickets.wish") == head else None
-
-    eventually(caught_up, timeout=30)
-    figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
-    assert (figures["wishes"], figures["claims"]) == (wishes, wishes)
-    assert figures["by_state"]["claimed"] == wishes
-
-
-def consumer_gaps(ledger: TestClient) -> dict[str, int]:
-    return dict(ledger.get("/ops/consumer").json()["consumers"]["ledger-wishes"]["gaps"])
-
-
-async def _stream_sequences(bus: Bus) -> list[int]:
-    client = await bus.admin()
-    try:
-        js = client.jetstream()
-        info = await js.stream_info(TICKETS_STREAM.name)
-        return list(range(info.state.first_seq, info.state.last_seq + 1))
-    finally:
-        await client.close()
-
-
-async def _ack_pending(bus: Bus) -> int:
-    client = await bus.admin()
-    try:
-        info = await client.jetstream().consumer_info(LEDGER_WISHES.stream, LEDGER_WISHES.durable)
-        return int(info.num_ack_pending)
-    finally:
-        await client.close()
-
-
-async def _delete(bus: Bus, sequences: list[int]) -> None:
-    client = await bus.admin()
-    try:
-        js = client.jetstream()
-        for sequence in sequences:
-            await js.delete_msg(TICKETS_STREAM.name, sequence)
-    finally:
-        await client.close()
-
-
-async def _purge(bus: Bus) -> None:
-    client = await bus.admin()
-    try:
-        await client.jetstream().purge_stream(TICKETS_STREAM.name)
-    finally:
-        await client.close()
 
 
 def test_a_batch_nacked_by_another_instance_and_redelivered_after_later_ones_is_not_lost(
@@ -191,7 +83,7 @@ def test_a_batch_nacked_by_another_instance_and_redelivered_after_later_ones_is_
         client, first = loop.run_until_complete(rogue_instance_takes_the_first_batch())
         assert [m.metadata.sequence.stream for m in first] == [1, 2, 3, 4, 5]
         with ledger_on(secured, stores["ledger"], gap_grace_seconds=5.0) as ledger:
-            eventually(lambda: asyncio.run(_ack_pending(secured)) == 12)  # it holds 6..12
+            eventually(lambda: asyncio.run(ack_pending(secured)) == 12)  # it holds 6..12
             assert ledger.get("/ops/consumer").json()["applied"] == 0
             for message in first:  # the other instance's batch failed: nak, after later ones
                 loop.run_until_complete(message.nak())
@@ -209,9 +101,9 @@ def test_messages_deleted_before_the_ledger_read_them_are_fetched_from_the_sourc
     with tickets_on(secured, stores["tickets"]) as tickets:
         claimed_wishes(tickets, 5)
         published_head(tickets)
-        sequences = asyncio.run(_stream_sequences(secured))
+        sequences = asyncio.run(stream_sequences(secured))
         lost = [sequences[1], sequences[2], sequences[7], sequences[-1]]  # middle and tail
-        asyncio.run(_delete(secured, lost))
+        asyncio.run(delete_messages(secured, lost))
         with ledger_on(secured, stores["ledger"]) as ledger:
             wish_ledger_matches_the_store(ledger, tickets, 5)
             gaps = eventually(lambda: (g := consumer_gaps(ledger))["repaired"] >= 2 and g)
@@ -232,8 +124,8 @@ def test_a_gap_the_stopped_source_cannot_fill_is_on_record_at_once_and_fails_rea
         claimed_wishes(tickets, 3)
         published_head(tickets)
     # the tickets service is stopped: nothing answers its replay requests
-    sequences = asyncio.run(_stream_sequences(secured))
-    asyncio.run(_delete(secured, sequences[1:3]))
+    sequences = asyncio.run(stream_sequences(secured))
+    asyncio.run(delete_messages(secured, sequences[1:3]))
     with ledger_on(secured, stores["ledger"], gap_alarm_seconds=1.0) as ledger:
 
         def holding() -> dict[str, Any] | None:
@@ -286,10 +178,10 @@ def test_a_purged_stream_heals_from_the_source_and_a_rebuild_from_the_sources_eq
         claimed_wishes(tickets, 3)
         with ledger_on(secured, stores["ledger"]) as ledger:
             wish_ledger_matches_the_store(ledger, tickets, 3)
-        asyncio.run(_purge(secured))  # consumed and unconsumed alike
+        asyncio.run(purge_stream(secured))  # consumed and unconsumed alike
         claimed_wishes(tickets, 2)
         published_head(tickets)
-        asyncio.run(_purge(secured))
+        asyncio.run(purge_stream(secured))
         with ledger_on(secured, stores["ledger"]) as ledger:
             wish_ledger_matches_the_store(ledger, tickets, 5)
             assert consumer_gaps(ledger)["events_repaired"] == 6
@@ -297,7 +189,7 @@ def test_a_purged_stream_heals_from_the_source_and_a_rebuild_from_the_sources_eq
             cli,
             ["rebuild-ledger", "--nats-url", secured.server.url, "--data-dir",
              str(secured.data_dir), "--into", str(secured.data_dir / "rebuilt.sqlite")],
-            env=_live_ledger_env(stores["ledger"]),
+            env=live_ledger_env(stores["ledger"]),
         )  # fmt: skip
         assert rebuilt.exit_code == 0, rebuilt.output
         assert "rebuild equals the live ledger" in rebuilt.output
@@ -305,23 +197,10 @@ def test_a_purged_stream_heals_from_the_source_and_a_rebuild_from_the_sources_eq
             cli,
             ["rebuild-ledger", "--from", "stream", "--nats-url", secured.server.url,
              "--data-dir", str(secured.data_dir)],
-            env=_live_ledger_env(stores["ledger"]),
+            env=live_ledger_env(stores["ledger"]),
         )  # fmt: skip
         assert from_stream.exit_code == 1  # the stream lost them: the check says so
         assert "tickets.wish: 15 events the live ledger has are missing" in from_stream.output
-
-
-def _live_ledger_env(store: StoreSettings) -> dict[str, str]:
-    if store.kind == "sqlite":
-        return {"SHILIU_LEDGER_STORE__KIND": "sqlite",
-                "SHILIU_LEDGER_STORE__SQLITE_PATH": str(store.sqlite_path)}  # fmt: skip
-    return {
-        "SHILIU_LEDGER_STORE__KIND": "postgres", "SHILIU_LEDGER_STORE__PG_HOST": store.pg_host,
-        "SHILIU_LEDGER_STORE__PG_PORT": str(store.pg_port),
-        "SHILIU_LEDGER_STORE__PG_DBNAME": store.pg_dbname,
-        "SHILIU_LEDGER_STORE__PG_USER": store.pg_user,
-        "SHILIU_LEDGER_STORE__PG_SCHEMA": store.pg_schema,
-    }  # fmt: skip
 
 
 @pytest.mark.postgres
@@ -338,28 +217,11 @@ def test_a_rebuild_from_the_sources_equals_the_live_ledger_on_postgresql(
                 cli,
                 ["rebuild-ledger", "--nats-url", secured.server.url, "--data-dir",
                  str(secured.data_dir)],
-                env=_live_ledger_env(ledger_store),
+                env=live_ledger_env(ledger_store),
             )  # fmt: skip
             assert rebuilt.exit_code == 0, rebuilt.output
             assert "rebuild equals the live ledger" in rebuilt.output
             assert f"into {pg_schema}_l_rebuild" in rebuilt.output
-
-
-def _forged(log: Log, **envelope: Any) -> list[tuple[str, bytes]]:
-    event = WishPosted(**{**log.at(0), **envelope}, wish_id=uuid.uuid4(),
-                       resident_id="person-9", title="伪造", category="meal",
-                       claim_mode="exclusive", quota=1)  # fmt: skip
-    return [(subject_for(event), event.model_dump_json().encode())]
-
-
-async def _publish_raw(bus: Bus, messages: list[tuple[str, bytes]]) -> None:
-    client = await bus.admin()
-    try:
-        js = client.jetstream()
-        for subject, payload in messages:
-            await js.publish(subject, payload, stream=TICKETS_STREAM.name, timeout=5)
-    finally:
-        await client.close()
 
 
 def test_forged_numbers_near_2_to_the_63_are_parked_and_later_events_still_count(
@@ -368,15 +230,15 @@ def test_forged_numbers_near_2_to_the_63_are_parked_and_later_events_still_count
     with tickets_on(secured, stores["tickets"]) as tickets:
         claimed_wishes(tickets, 1)
         published_head(tickets)
-        too_big = _forged(Log(), sequence=1, position=INT64_MAX)
+        too_big = forged_wish(Log(), sequence=1, position=INT64_MAX)
         too_big[0] = (
             too_big[0][0],
             too_big[0][1].replace(
                 b'"position":9223372036854775807', b'"position":9223372036854775808'
             ),
         )
-        forged = [*_forged(Log(), sequence=INT64_MAX), *too_big]
-        asyncio.run(_publish_raw(secured, forged))
+        forged = [*forged_wish(Log(), sequence=INT64_MAX), *too_big]
+        asyncio.run(publish_raw(secured, forged))
         claimed_wishes(tickets, 2)
         with ledger_on(secured, stores["ledger"]) as ledger:
             wish_ledger_matches_the_store(ledger, tickets, 3)
@@ -402,7 +264,7 @@ def test_a_forged_event_taking_the_next_number_is_caught_when_the_genuine_one_ar
         eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("wishes") == 1)
         log = Log()
         log.position = log.sequence = 1
-        asyncio.run(_publish_raw(secured, _forged(log)))  # number 2, before the source's own
+        asyncio.run(publish_raw(secured, forged_wish(log)))  # number 2, before the source's own
         eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("wishes") == 2)
         tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
 
@@ -432,7 +294,7 @@ def test_a_poison_event_in_the_middle_of_a_batch_is_parked_alone_and_the_rest_ap
         WishClaimed(**log.at(5), **healthy, unit_id="unit-b", claimants=1, **joint),
         WishClaimed(**log.at(6), **poisoned, unit_id="unit-b", claimants=2, **joint),
     ]  # fmt: skip
-    asyncio.run(_publish_raw(secured, [(subject_for(e), e.model_dump_json().encode())
+    asyncio.run(publish_raw(secured, [(subject_for(e), e.model_dump_json().encode())
                                        for e in events]))  # fmt: skip
     with ledger_on(secured, pg_store(pg_schema)) as ledger:
         status = eventually(
@@ -467,7 +329,7 @@ def test_two_ledger_processes_on_one_durable_consumer_apply_thousands_of_events_
         env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "other.log").open("wb"),
     )  # fmt: skip
     try:
-        eventually(lambda: _ready(port), timeout=60)
+        eventually(lambda: process_ready(port), timeout=60)
         log = Log()
         events = [
             WishPosted(**log.at(i / 100), wish_id=uuid.uuid4(), resident_id="p", title="饺子",
@@ -495,13 +357,6 @@ def test_two_ledger_processes_on_one_durable_consumer_apply_thousands_of_events_
     finally:
         other.kill()
         other.wait(timeout=30)
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def _publish_pipelined(bus: BusSettings, events: list[WishPosted]) -> None:

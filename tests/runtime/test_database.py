@@ -130,3 +130,24 @@ def test_the_event_recorder_commits_writes_along_with_the_events_or_rolls_both_b
 
     assert _notes(database) == ["saved"]
     app.close()
+
+
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_ledger_store_made_before_event_digests_gains_the_column_and_keeps_its_rows(
+    stores: dict[str, StoreSettings],
+) -> None:
+    database = Database(open_datastore(stores["ledger"]))
+    with database.transaction() as tx:
+        tx.execute(
+            "CREATE TABLE {t:feed_events} (consumer TEXT NOT NULL, feed TEXT NOT NULL, "
+            "sequence BIGINT NOT NULL, event_id TEXT NOT NULL, "
+            "PRIMARY KEY (consumer, feed, sequence))"
+        )
+        tx.execute("INSERT INTO {t:feed_events} VALUES ('ledger-wishes', 'tickets.wish', 1, 'e-1')")
+    for _ in range(2):  # opened again and again: the column is added once
+        Ledger(LedgerSettings(store=stores["ledger"], bus=BusSettings(), consume=False))
+    with database.transaction(commit=False) as tx:
+        tx.execute("SELECT event_id, digest FROM {t:feed_events}")
+        assert [dict(row) for row in tx.fetchall()] == [{"event_id": "e-1", "digest": None}]

@@ -14,7 +14,7 @@ from services.tickets.application import Caller, WishBoard
 from services.tickets.handling import Commands
 from services.tickets.mediation.application import MediationDesk
 from services.tickets.mediation.publishing import DISPUTES
-from services.tickets.publishing import translator
+from services.tickets.publishing import EventIds, translator
 from tests.support.tokens import bearer
 from tests.tickets.dispute_cases import (
     AGREEMENT,
@@ -45,7 +45,7 @@ def board_of(tickets: TestClient) -> WishBoard:
 def published(tickets: TestClient, dispute_id: str) -> list[Any]:
     """The dispute's integration events, as the relay would publish them."""
     board = board_of(tickets)
-    translate = translator(board.mapper, (DISPUTES,))
+    translate = translator(board.mapper, EventIds(bytes(32)), (DISPUTES,))
     events = [translate(n) for n in board.recorder.select_notifications(1, 10_000)]
     return [e for e in events if e is not None and str(getattr(e, "dispute_id", "")) == dispute_id]
 

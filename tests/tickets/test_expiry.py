@@ -16,7 +16,7 @@ from services.tickets.application import Caller, WishBoard
 from services.tickets.board import WishBoardView
 from services.tickets.domain import Place, WishState
 from services.tickets.expiry import ExpirySweeper
-from services.tickets.publishing import translator
+from services.tickets.publishing import EventIds, translator
 from tests.conftest import with_demo_territory
 
 
@@ -49,7 +49,7 @@ def _board_and_view(tmp_path: Path, clock: Clock) -> Iterator[tuple[WishBoard, W
             WishBoardView(
                 database=Database(board.recorder.datastore),  # type: ignore[attr-defined]
                 recorder=board.recorder,
-                translate=translator(board.mapper),
+                translate=translator(board.mapper, EventIds(bytes(32))),
             ),
         )
     finally:

@@ -18,7 +18,7 @@ from services.runtime.settings import StoreSettings
 from services.tickets.application import Caller, WishBoard
 from services.tickets.domain import Place, WishState
 from services.tickets.mediation.publishing import DISPUTES
-from services.tickets.publishing import WISHES, Family, translator
+from services.tickets.publishing import WISHES, EventIds, Family, translator
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from tests.conftest import with_demo_territory
 
@@ -68,14 +68,14 @@ def test_a_store_written_under_an_old_module_path_is_translated_and_its_wishes_l
     ]
 
     # Without the old topic in the table its history is invisible and cannot load.
-    unaware = translator(board.mapper, (WISHES,))
+    unaware = translator(board.mapper, EventIds(bytes(32)), (WISHES,))
     assert [unaware(n) for n in notifications] == [None, None]
     with pytest.raises(TopicError):
         board.get_wish(wish_id)
 
     # After the move the family lists the new topic and keeps the old one.
     moved = dataclasses.replace(WISHES, stored_as=(CURRENT, OLD))
-    translate = translator(board.mapper, (moved,))
+    translate = translator(board.mapper, EventIds(bytes(32)), (moved,))
     events = [translate(n) for n in notifications]
     assert [type(e) for e in events] == [WishPosted, WishVerified]
     assert all(getattr(e, "wish_id", None) == wish_id for e in events)
