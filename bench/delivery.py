@@ -1,7 +1,7 @@
 """The consuming side: the ledger's intake and gap repair by replay, beside raw baselines.
 
-- Intake: `WishLedger.apply` (marks locked and moved, a savepoint per event and its id kept
-  under its feed number, one transaction per batch of 100) against the same projection applied
+- Intake: `WishLedger.apply` (marks locked and moved, a savepoint per event and its id and content
+  digest kept under its feed number, one transaction per batch of 100) against the same projection applied
   raw (the book's `apply_event` for each event, one transaction per batch, no marks, no
   savepoints), on the same kind of store.
 - Replay: events fetched from the tickets service's outbox over the bus (request/reply pages of
@@ -171,7 +171,8 @@ def markdown(rows: Sequence[list[str]], machine: Machine, seconds: float, comman
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
         "- **Intake** (SQLite): `WishLedger.apply` in batches of 100 — the feed's mark row locked "
-        "and moved, a savepoint per event, its id kept under its number (conflict check), its "
+        "and moved, a savepoint per event, its id and content digest kept under its number "
+        "(conflict check), its "
         "aggregate checked against the parked holds — against the same projection applied raw, one "
         "transaction per batch of 100, no marks or savepoints. Each slice is fresh "
         "`WishPosted` events.",
