@@ -1,9 +1,9 @@
 """The consuming side: the ledger's intake and gap repair by replay, beside raw baselines.
 
-- Intake: `WishLedger.apply` (marks locked and moved, a savepoint per event and its id and content
-  digest kept under its feed number, one transaction per batch of 100) against the same projection applied
-  raw (the book's `apply_event` for each event, one transaction per batch, no marks, no
-  savepoints), on the same kind of store.
+- Intake: `WishLedger.apply` (marks locked and moved, a savepoint per event, its id and
+  content digest kept under its feed number, one transaction per batch of 100) against the
+  same projection applied raw (the book's `apply_event` for each event, one transaction per
+  batch, no marks, no savepoints), on the same kind of store.
 - Replay: events fetched from the tickets service's outbox over the bus (request/reply pages of
   500, as a gap repair fetches them) against reading the same pages from the outbox directly.
 """
