@@ -94,13 +94,16 @@ class Database:
             yield tx
 
     def execute_script(self, statements: Sequence[str]) -> None:
+        """Run DDL in one transaction, one creator of this schema at a time."""
         with self.transaction() as tx:
+            self._ddl_turn(tx)
             for statement in statements:
                 tx.execute(statement)
 
     def add_column(self, table: str, column: str, definition: str) -> None:
         """Add a column to a table made before it existed (stores outlive releases)."""
         with self.transaction() as tx:
+            self._ddl_turn(tx)
             if self.is_postgres:
                 tx.execute(f"ALTER TABLE {{t:{table}}} ADD COLUMN IF NOT EXISTS {column} "
                            f"{definition}")  # fmt: skip
@@ -108,6 +111,13 @@ class Database:
             tx.execute(f"SELECT name FROM pragma_table_info('{table}')")
             if column not in {row["name"] for row in tx.fetchall()}:
                 tx.execute(f"ALTER TABLE {{t:{table}}} ADD COLUMN {column} {definition}")
+
+    def _ddl_turn(self, tx: Cursor) -> None:
+        """Wait for any other creator of this schema's tables to commit (PostgreSQL's
+        `IF NOT EXISTS` is not safe against a concurrent creator: two services starting at
+        once collide on `pg_type`). SQLite's write lock already serialises DDL."""
+        if self.is_postgres:
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (ddl_lock_name(self.schema),))
 
 
 class DurableSQLitePool(SQLiteConnectionPool):
@@ -164,9 +174,29 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         return notification_ids
 
 
+def ddl_lock_name(schema: str) -> str:
+    """The advisory lock every creator of `schema`'s tables and of the schema itself takes."""
+    return f"shiliu-ddl:{schema}"
+
+
 class PostgresEventRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, also running the `along` writes in its transaction
-    (the library calls `_insert_events` inside it, before the events themselves)."""
+    (the library calls `_insert_events` inside it, before the events themselves), and
+    creating its tables one process at a time."""
+
+    def create_table(self) -> None:
+        # The library creates types and tables in several transactions; a session lock on a
+        # connection of its own spans them all.
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._ddl_lock,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self._ddl_lock,))
+
+    @property
+    def _ddl_lock(self) -> str:
+        return ddl_lock_name(self.datastore.schema)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -230,15 +260,20 @@ def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str
 
 
 def ensure_pg_schema(store: StoreSettings) -> None:
-    with psycopg.connect(
-        host=store.pg_host,
-        port=store.pg_port,
-        dbname=store.pg_dbname,
-        user=store.pg_user,
-        password=store.pg_password,
-        autocommit=True,
-        connect_timeout=5,
-    ) as conn:
+    with (
+        psycopg.connect(
+            host=store.pg_host,
+            port=store.pg_port,
+            dbname=store.pg_dbname,
+            user=store.pg_user,
+            password=store.pg_password,
+            autocommit=True,
+            connect_timeout=5,
+        ) as conn,
+        conn.transaction(),
+    ):
+        lock = ddl_lock_name(store.pg_schema)
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store.pg_schema}"')
 
 

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
 from services.tickets.domain import Place
@@ -22,6 +23,8 @@ from services.tickets.routing import Rulebook, RulebookFile, rulebook_id
 from services.tickets.territory import DistrictPlan, TerritoryMap, UnknownPlaceError, map_id
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+_LOAD_ATTEMPTS = 5
 
 
 class TerritoryChange(BaseModel):
@@ -42,6 +45,26 @@ class Atlas:
 
     def import_plan(self, plan: DistrictPlan) -> bool:
         """Store the plan as the district's territory; True when something changed."""
+        return self._again_if_raced(lambda: self._import_plan(plan))
+
+    def publish_rules(self, district: str, rules: RulebookFile) -> int:
+        """Publish every version not yet stored; return how many were new."""
+        return self._again_if_raced(lambda: self._publish_rules(district, rules))
+
+    def _again_if_raced(self, load: Callable[[], T]) -> T:
+        """`load` again, from what is stored, when another instance of the service starting at
+        the same moment stored its version first (then this one usually finds nothing new)."""
+        for attempt in range(_LOAD_ATTEMPTS):
+            try:
+                return load()
+            except IntegrityError:
+                with self._lock:
+                    self._cache.clear()  # it may hold an aggregate changed but not saved
+                if attempt == _LOAD_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _import_plan(self, plan: DistrictPlan) -> bool:
         try:
             current = self.territory(plan.code)
         except UnknownPlaceError:
@@ -53,8 +76,7 @@ class Atlas:
         self.app.save(current)
         return True
 
-    def publish_rules(self, district: str, rules: RulebookFile) -> int:
-        """Publish every version not yet stored; return how many were new."""
+    def _publish_rules(self, district: str, rules: RulebookFile) -> int:
         try:
             book, before = self._get(rulebook_id(district), Rulebook), None
         except AggregateNotFoundError:

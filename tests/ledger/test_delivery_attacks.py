@@ -73,9 +73,13 @@ def ledger_processes(
                 env=env, stdout=subprocess.DEVNULL, stderr=(logs / f"ledger-{i}.log").open("wb"),
             ))  # fmt: skip
             urls.append(f"http://127.0.0.1:{port}")
-        for url in urls:
+        for i, url in enumerate(urls):
             port = int(url.rsplit(":", 1)[1])
-            eventually(lambda port=port: process_ready(port), timeout=60)  # type: ignore[misc]
+            try:
+                eventually(lambda port=port: process_ready(port), timeout=60)  # type: ignore[misc]
+            except AssertionError:
+                log = (logs / f"ledger-{i}.log").read_text(errors="replace")[-4000:]
+                pytest.fail(f"ledger process {i} never became ready; its log ends:\n{log}")
         yield urls
     finally:
         for process in processes:

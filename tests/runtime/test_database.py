@@ -1,9 +1,11 @@
 """The stores commit durably: WAL with a full fsync on every commit, on every connection the
-services open, whatever SQLite's build default is; and our own writes commit in the same
-transaction as the events they go with."""
+services open, whatever SQLite's build default is; our own writes commit in the same
+transaction as the events they go with; and services starting at once on one fresh
+PostgreSQL schema all start."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from services.runtime.database import (
 )
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import Tickets
-from tests.conftest import tickets_settings
+from tests.conftest import pg_store, tickets_settings
 
 FULL = 2
 
@@ -151,3 +153,31 @@ def test_a_ledger_store_made_before_event_digests_gains_the_column_and_keeps_its
     with database.transaction(commit=False) as tx:
         tx.execute("SELECT event_id, digest FROM {t:feed_events}")
         assert [dict(row) for row in tx.fetchall()] == [{"event_id": "e-1", "digest": None}]
+
+
+def _start_services(store: StoreSettings, ready: Any, results: Any) -> None:
+    """One freshly started process: the tickets service and the ledger on one store."""
+    bus = BusSettings(url="nats://127.0.0.1:1")  # constructing them opens no connection
+    try:
+        ready.wait()
+        Tickets(tickets_settings(bus, store))
+        Ledger(LedgerSettings(store=store, bus=bus, consume=False))
+        results.put("started")
+    except Exception as error:  # reported to the test, which names it
+        results.put(f"{type(error).__name__}: {error}")
+
+
+@pytest.mark.postgres
+def test_four_processes_starting_on_one_fresh_postgres_schema_at_once_all_start(
+    pg_schema: str,
+) -> None:
+    store = pg_store(pg_schema)
+    spawn = multiprocessing.get_context("spawn")
+    ready, results = spawn.Barrier(4), spawn.Queue()
+    processes = [spawn.Process(target=_start_services, args=(store, ready, results))
+                 for _ in range(4)]  # fmt: skip
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert sorted(results.get(timeout=5) for _ in processes) == ["started"] * 4
