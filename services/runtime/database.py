@@ -259,19 +259,16 @@ def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str
     }
 
 
+def _pg_connect(store: StoreSettings) -> psycopg.Connection[tuple[Any, ...]]:
+    """A connection of its own to the store's database, outside any pool (schema changes)."""
+    return psycopg.connect(
+        host=store.pg_host, port=store.pg_port, dbname=store.pg_dbname, user=store.pg_user,
+        password=store.pg_password, autocommit=True, connect_timeout=5,
+    )  # fmt: skip
+
+
 def ensure_pg_schema(store: StoreSettings) -> None:
-    with (
-        psycopg.connect(
-            host=store.pg_host,
-            port=store.pg_port,
-            dbname=store.pg_dbname,
-            user=store.pg_user,
-            password=store.pg_password,
-            autocommit=True,
-            connect_timeout=5,
-        ) as conn,
-        conn.transaction(),
-    ):
+    with _pg_connect(store) as conn, conn.transaction():
         lock = ddl_lock_name(store.pg_schema)
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store.pg_schema}"')
@@ -279,10 +276,7 @@ def ensure_pg_schema(store: StoreSettings) -> None:
 
 def drop_pg_schema(store: StoreSettings) -> None:
     """Remove a schema and everything in it (a rebuild's target, before it starts afresh)."""
-    with psycopg.connect(
-        host=store.pg_host, port=store.pg_port, dbname=store.pg_dbname, user=store.pg_user,
-        password=store.pg_password, autocommit=True, connect_timeout=5,
-    ) as conn:  # fmt: skip
+    with _pg_connect(store) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{store.pg_schema}" CASCADE')
 
 
