@@ -233,8 +233,8 @@ def _datastore(app: Application[UUID]) -> Any:
     return getattr(app.recorder, "datastore")  # noqa: B009 - both recorders carry one
 
 
-def create_app(settings: TicketsSettings | None = None) -> FastAPI:
-    tickets = Tickets(settings or TicketsSettings())
+def create_app(settings: TicketsSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    tickets = Tickets(settings or TicketsSettings(), clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
