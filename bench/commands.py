@@ -1,4 +1,4 @@
-"""Wish commands through `WishBoard` beside the raw commit rate of the same kind of store."""
+"""Wish commands through `WishDesk` beside the raw commit rate of the same kind of store."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
 from bench.timing import Bracketed, Step, bracket, measure
 from events.wishes import ClaimMode, WishCategory
+from services.runtime.commands import Caller
 from services.runtime.database import eventsourcing_env
 from services.runtime.settings import StoreSettings
-from services.tickets.application import Caller, WishBoard
-from services.tickets.domain import Place
+from services.tickets.main import tickets_store
+from services.tickets.place import Place
+from services.tickets.wishes.application import WishDesk
 from shiliu.demo import communities, district_plan
 
 Note = Callable[[str], None]
@@ -47,14 +49,14 @@ class CommandRow:
     result: Bracketed
 
 
-def demo_board(store: StoreSettings) -> WishBoard:
-    """A board on `store` with the demo district's territory, where the wishes are posted."""
-    board = WishBoard(eventsourcing_env(store))
-    board.atlas.import_plan(district_plan())
-    return board
+def demo_board(store: StoreSettings) -> WishDesk:
+    """The wish desk on `store` with the demo district's territory, where wishes are posted."""
+    tickets = tickets_store(eventsourcing_env(store))
+    tickets.atlas.import_plan(district_plan())
+    return WishDesk.on(tickets)
 
 
-def wish_commands(board: WishBoard, number: int) -> Iterator[None]:
+def wish_commands(board: WishDesk, number: int) -> Iterator[None]:
     """One client's own wishes, forever: post, verify, claim (three commands, one event each)."""
     resident = Caller(actor_id=f"resident-{number}", role="resident")
     unit_id = f"unit-{number}"
@@ -78,7 +80,7 @@ def wish_commands(board: WishBoard, number: int) -> Iterator[None]:
         yield
 
 
-def command_step(board: WishBoard) -> Callable[[int], Step]:
+def command_step(board: WishDesk) -> Callable[[int], Step]:
     def step_for(number: int) -> Step:
         return functools.partial(next, wish_commands(board, number))
 
@@ -103,12 +105,12 @@ def command_rows(
     try:
         return [_row(label, board, raw.recorder, n, phase, note) for n in clients]
     finally:
-        board.close()
+        board.commands.app.close()
         raw.close()
 
 
 def _row(
-    label: str, board: WishBoard, recorder: ApplicationRecorder, clients: int, phase: Phase,
+    label: str, board: WishDesk, recorder: ApplicationRecorder, clients: int, phase: Phase,
     note: Note,
 ) -> CommandRow:  # fmt: skip
     note(f"{label} ×{clients}: wish commands interleaved with raw commits")

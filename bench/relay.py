@@ -23,9 +23,12 @@ from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.outbox import Outbox, encode
 from services.runtime.relay import JetStreamPublisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.application import WishBoard
-from services.tickets.domain import Place, Stamp, Wish
+from services.tickets.main import tickets_store
+from services.tickets.place import Place, Stamp
 from services.tickets.publishing import EventIds, translator
+from services.tickets.store import TicketsStore
+from services.tickets.wishes.domain import Wish
+from services.tickets.wishes.publishing import WISHES
 
 Note = Callable[[str], None]
 Message = tuple[str, bytes]
@@ -42,7 +45,7 @@ class RelayRow:
     result: Bracketed
 
 
-def fill(board: WishBoard, wishes: int) -> None:
+def fill(board: TicketsStore, wishes: int) -> None:
     """Posted, verified and claimed wishes (three events each), a hundred per transaction."""
     batch: list[Wish] = []
     for number in range(wishes):
@@ -87,10 +90,10 @@ async def publish_raw(url: str, messages: Sequence[Message]) -> Rate:
         await client.drain()
 
 
-def relay_for(board: WishBoard, broker: NatsBroker) -> Relay:
+def relay_for(board: TicketsStore, broker: NatsBroker) -> Relay:
     database = Database(getattr(board.recorder, "datastore"))  # noqa: B009
     return Relay(
-        outbox=Outbox(database, translator(board.mapper, EventIds(bytes(32)))),
+        outbox=Outbox(database, translator(board.mapper, EventIds(bytes(32)), (WISHES,))),
         recorder=board.recorder,
         publisher=JetStreamPublisher(broker, stream=TICKETS_STREAM.name, timeout=TIMEOUT),
     )
@@ -102,17 +105,17 @@ async def relay_once(relay: Relay) -> Rate:
     return Rate(sent, time.perf_counter() - started)
 
 
-async def fill_round(board: WishBoard, wishes: int) -> list[Message]:
+async def fill_round(board: TicketsStore, wishes: int) -> list[Message]:
     """Append fresh wish events; return them as the relay will publish them."""
     after = board.recorder.max_notification_id() or 0
     await asyncio.to_thread(fill, board, wishes)
-    translate = translator(board.mapper, EventIds(bytes(32)))
+    translate = translator(board.mapper, EventIds(bytes(32)), (WISHES,))
     notifications = board.recorder.select_notifications(after + 1, 3 * wishes)
     translated = [translate(n) for n in notifications]
     return [(subject_for(e), encode(e)) for e in translated if e is not None]
 
 
-async def bracketed_relay(board: WishBoard, url: str, wishes: int, rounds: int) -> RelayRow:
+async def bracketed_relay(board: TicketsStore, url: str, wishes: int, rounds: int) -> RelayRow:
     """Each round publishes its fresh events raw, then relays them; a last raw slice closes."""
     broker = make_broker(BusSettings(url=url), name="shiliu-bench")
     await broker.connect()
@@ -135,7 +138,7 @@ async def bracketed_relay(board: WishBoard, url: str, wishes: int, rounds: int) 
 
 async def relay_row(workdir: Path, wishes: int, rounds: int, note: Note) -> RelayRow:
     note(f"relay: {rounds} rounds of {3 * wishes} events, raw publishes between")
-    board = WishBoard(eventsourcing_env(StoreSettings(sqlite_path=workdir / "relay.sqlite")))
+    board = tickets_store(eventsourcing_env(StoreSettings(sqlite_path=workdir / "relay.sqlite")))
     server = EmbeddedNats(workdir / "nats", port=free_port())
     try:
         server.start()

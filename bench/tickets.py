@@ -38,11 +38,12 @@ from bench.report import Machine, replace_section
 from bench.timing import Bracketed, Rate, Step, bracket, measure
 from bench.wishes import pg_reachable, pg_schema, pg_store
 from events.tickets import Channel, HandlerKind
+from services.runtime.commands import Caller
 from services.runtime.database import Database, eventsourcing_env
 from services.runtime.settings import StoreSettings
-from services.tickets.application import Caller, WishBoard
-from services.tickets.domain import Place, Stamp
-from services.tickets.publishing import WISHES, EventIds, translator
+from services.tickets.main import tickets_store
+from services.tickets.place import Place, Stamp
+from services.tickets.publishing import EventIds, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.territory import BuildingPlan
 from services.tickets.ticketing.application import Dispatcher
@@ -50,6 +51,7 @@ from services.tickets.ticketing.deadlines import DeadlineScheduler
 from services.tickets.ticketing.domain import Ticket
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from services.tickets.ticketing.view import TicketDeskView
+from services.tickets.wishes.publishing import WISHES
 from shiliu.demo import district_plan
 
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -131,7 +133,7 @@ class Desk:
 
     def __init__(self, store: StoreSettings, clock: Clock) -> None:
         self.clock = clock
-        self.board = WishBoard(eventsourcing_env(store), clock=clock)
+        self.board = tickets_store(eventsourcing_env(store), clock=clock)
         self.atlas = self.board.atlas
         plan = district_plan()
         self.atlas.import_plan(plan)

@@ -167,7 +167,7 @@ def profile(plan: Plan, console: Console) -> None:
                     step()
                     done += 1
         finally:
-            board.close()
+            board.commands.app.close()
     console.print(f"{done} commands in {plan.phase.seconds:g} s under cProfile")
     stats = pstats.Stats(profiler, stream=sys.stdout)
     stats.sort_stats("cumulative").print_stats(40)

@@ -25,9 +25,10 @@ from services.runtime.bus import provision
 from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
-from services.tickets.application import WishBoard
-from services.tickets.main import TicketsSettings
+from services.tickets.main import TicketsSettings, tickets_store
 from services.tickets.main import create_app as create_tickets
+from services.tickets.place import Clock, utc_now
+from services.tickets.store import TicketsStore
 from shiliu.demo import district_plan
 from tests.support.loopback import only_loopback
 from tests.support.tokens import auth_settings, bearer
@@ -150,11 +151,12 @@ def demo_territory() -> Path:
     return path
 
 
-def with_demo_territory(board: WishBoard) -> WishBoard:
-    """`board` knowing the demo district's territory, as the tickets service imports it at start:
-    wishes are posted only where the territory has their place."""
-    board.atlas.import_plan(district_plan())
-    return board
+def demo_store(env: dict[str, str], *, clock: Clock = utc_now) -> TicketsStore:
+    """The tickets store knowing the demo district's territory, as the tickets service imports
+    it at start: wishes are posted only where the territory has their place."""
+    store = tickets_store(env, clock=clock)
+    store.atlas.import_plan(district_plan())
+    return store
 
 
 def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> TicketsSettings:

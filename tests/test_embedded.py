@@ -12,7 +12,7 @@ from uuid import UUID
 from services.runtime.database import eventsourcing_env
 from services.runtime.nats_server import is_port_free
 from services.runtime.settings import StoreSettings
-from services.tickets.application import WishBoard
+from services.tickets.main import tickets_store
 from shiliu.demo import COMMUNITIES
 from tests.conftest import eventually
 from tests.support.stack import UpProcess
@@ -59,7 +59,7 @@ def _stored_wishes(data_dir: Path) -> int:
 def _demo_records(data_dir: Path) -> list[tuple[str, ...]]:
     """Every wish, ticket and dispute in a stopped stack's store, as its kind, community,
     title and the names of its events in order: everything but the random ids."""
-    board = WishBoard(eventsourcing_env(StoreSettings(sqlite_path=data_dir / "tickets.sqlite")))
+    board = tickets_store(eventsourcing_env(StoreSettings(sqlite_path=data_dir / "tickets.sqlite")))
     histories: dict[UUID, list[object]] = defaultdict(list)
     try:
         for notification in board.recorder.select_notifications(1, 10**7):

@@ -16,9 +16,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
-from services.tickets.domain import Place
+from services.runtime.commands import Caller
+from services.tickets.commands import StampedCommands
 from services.tickets.geography import Locator
-from services.tickets.handling import Caller, Commands
+from services.tickets.place import Place
 from services.tickets.routing import Rulebook, RulebookFile, rulebook_id
 from services.tickets.territory import DistrictPlan, TerritoryMap, UnknownPlaceError, map_id
 
@@ -126,7 +127,7 @@ class Atlas:
 
     def redraw(
         self,
-        commands: Commands,
+        commands: StampedCommands,
         caller: Caller,
         where: tuple[str, str],
         payload: dict[str, str],

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from events.envelope import Role
 from events.wishes import ClaimMode, RefusalReason, WishCategory
-from services.tickets.domain import WishState
 
 
 @dataclass(frozen=True)
@@ -17,7 +16,8 @@ class Words:
     lang: str
     query: str
     labels: Mapping[str, str]
-    states: Mapping[WishState, str]
+    states: Mapping[str, str]
+    """A wish's state (its value) → its name on the board."""
     categories: Mapping[WishCategory, str]
     modes: Mapping[ClaimMode, str]
     roles: Mapping[Role, str]
@@ -83,15 +83,15 @@ ZH = Words(
         "list_sep": "、",
     },
     states={
-        WishState.SUBMITTED: "待审核",
-        WishState.OPEN: "待认领",
-        WishState.CLAIMED: "已认领",
-        WishState.FULFILMENT_REPORTED: "待核实",
-        WishState.FULFILLED: "已点亮",
-        WishState.CLOSED: "已办结",
-        WishState.REJECTED: "未通过",
-        WishState.WITHDRAWN: "已撤回",
-        WishState.EXPIRED: "已过期",
+        "submitted": "待审核",
+        "open": "待认领",
+        "claimed": "已认领",
+        "fulfilment_reported": "待核实",
+        "fulfilled": "已点亮",
+        "closed": "已办结",
+        "rejected": "未通过",
+        "withdrawn": "已撤回",
+        "expired": "已过期",
     },
     categories={
         WishCategory.MEAL: "餐食",
@@ -204,15 +204,15 @@ EN = Words(
         "list_sep": ", ",
     },
     states={
-        WishState.SUBMITTED: "Awaiting review",
-        WishState.OPEN: "Open",
-        WishState.CLAIMED: "Claimed",
-        WishState.FULFILMENT_REPORTED: "Fulfilment reported",
-        WishState.FULFILLED: "Fulfilled",
-        WishState.CLOSED: "Closed",
-        WishState.REJECTED: "Rejected",
-        WishState.WITHDRAWN: "Withdrawn",
-        WishState.EXPIRED: "Expired",
+        "submitted": "Awaiting review",
+        "open": "Open",
+        "claimed": "Claimed",
+        "fulfilment_reported": "Fulfilment reported",
+        "fulfilled": "Fulfilled",
+        "closed": "Closed",
+        "rejected": "Rejected",
+        "withdrawn": "Withdrawn",
+        "expired": "Expired",
     },
     categories={
         WishCategory.MEAL: "Meal",

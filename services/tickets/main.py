@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,24 +29,31 @@ from services.runtime.replay import ReplayResponder
 from services.runtime.settings import BusSettings, StoreSettings
 from services.runtime.supervise import Supervisor
 from services.runtime.workers import StoreWorkers
-from services.tickets import api, territory_api
-from services.tickets.application import Clock, WishBoard, utc_now
-from services.tickets.board import WishBoardView
-from services.tickets.expiry import ExpirySweeper
+from services.tickets import territory_api
 from services.tickets.mediation import api as mediation_api
 from services.tickets.mediation.application import MediationDesk
 from services.tickets.mediation.publishing import DISPUTES
-from services.tickets.pages import page_router
-from services.tickets.publishing import SOURCE, WISHES, EventIds, translator
+from services.tickets.personal import PersonalData, personal_router
+from services.tickets.place import Clock, utc_now
+from services.tickets.publishing import SOURCE, EventIds, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.signin import signin_router
+from services.tickets.store import TicketsStore
 from services.tickets.territory import DistrictPlan
 from services.tickets.ticketing import api as ticket_api
 from services.tickets.ticketing.application import Dispatcher
+from services.tickets.ticketing.deadline import DeadlineTranscoding
 from services.tickets.ticketing.deadlines import DeadlineScheduler
 from services.tickets.ticketing.open311 import open311_router
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from services.tickets.ticketing.view import TicketDeskView
+from services.tickets.wishes import api
+from services.tickets.wishes.application import WishDesk
+from services.tickets.wishes.board import WishBoardView
+from services.tickets.wishes.domain import Wish
+from services.tickets.wishes.expiry import ExpirySweeper
+from services.tickets.wishes.pages import page_router
+from services.tickets.wishes.publishing import WISHES
 
 RELAY_NAME = PUBLISHED
 
@@ -110,6 +117,20 @@ def _decode_key(value: str) -> bytes:
         raise ValueError(msg) from None
 
 
+def tickets_store(
+    env: Mapping[str, str],
+    *,
+    vault: Callable[[Application[UUID]], PersonalDataVault] | None = None,
+    clock: Clock = utc_now,
+) -> TicketsStore:
+    """The store with what its peers' events carry (a ticket's deadline) and the snapshot
+    interval of the aggregate that can grow long (a joint wish's claims and refusals)."""
+    return TicketsStore(
+        env, transcodings=(DeadlineTranscoding(),), snapshotting_intervals={Wish: 100},
+        vault=vault, clock=clock,
+    )  # fmt: skip
+
+
 class Tickets:
     """Everything the tickets service runs, built from settings."""
 
@@ -124,19 +145,21 @@ class Tickets:
             return PersonalDataVault(Database(_datastore(app)), key)
 
         env = eventsourcing_env(settings.store, cipher_key=settings.store_cipher_key)
-        self.board = WishBoard(env, vault=vault, clock=clock)
-        self.database = Database(_datastore(self.board))
-        self.desk = MediationDesk(self.board.commands, self.board.vault)
-        self.atlas = self.board.atlas
+        self.store = tickets_store(env, vault=vault, clock=clock)
+        self.database = Database(_datastore(self.store))
+        self.wishes = WishDesk.on(self.store)
+        self.personal = PersonalData(self.store)
+        self.desk = MediationDesk(self.store.commands, self.store.vault)
+        self.atlas = self.store.atlas
         self._load_atlas(settings)
-        self.dispatcher = Dispatcher(self.board.commands, self.atlas, self.board.vault)
+        self.dispatcher = Dispatcher(self.store.commands, self.atlas, self.store.vault)
         self.translate = translator(
-            self.board.mapper, EventIds(key), (WISHES, TICKETS, VISITS, DISPUTES)
+            self.store.mapper, EventIds(key), (WISHES, TICKETS, VISITS, DISPUTES)
         )
         self.workers = StoreWorkers("tickets-store")
         self.view = WishBoardView(
             database=self.database,
-            recorder=self.board.recorder,
+            recorder=self.store.recorder,
             translate=self.translate,
             poll_seconds=settings.poll_seconds,
             workers=self.workers,
@@ -145,7 +168,7 @@ class Tickets:
         self.outbox = Outbox(self.database, self.translate)
         self.relay = Relay(
             outbox=self.outbox,
-            recorder=self.board.recorder,
+            recorder=self.store.recorder,
             publisher=JetStreamPublisher(
                 self.broker,
                 stream=TICKETS_STREAM.name,
@@ -156,12 +179,12 @@ class Tickets:
         )
         self.desk_view = TicketDeskView(
             database=self.database,
-            recorder=self.board.recorder,
+            recorder=self.store.recorder,
             translate=self.translate,
             poll_seconds=settings.poll_seconds,
             workers=self.workers,
         )
-        self.board.listeners += [self.view.wake, self.relay.wake, self.desk_view.wake]
+        self.store.listeners += [self.view.wake, self.relay.wake, self.desk_view.wake]
         self.scheduler = DeadlineScheduler(
             self.desk_view,
             {
@@ -172,7 +195,10 @@ class Tickets:
             workers=self.workers,
         )
         self.expiry = ExpirySweeper(
-            self.board, self.view, every_seconds=settings.expiry_sweep_seconds, workers=self.workers
+            self.wishes,
+            self.view,
+            every_seconds=settings.expiry_sweep_seconds,
+            workers=self.workers,
         )
         self.replay = ReplayResponder(settings.bus, SOURCE, self.outbox.page, self.workers)
         self.supervisor = Supervisor()
@@ -191,7 +217,7 @@ class Tickets:
         loops.start("wish-board-view", self.view.run, self.view.condition)
         loops.start("wish-expiry", self.expiry.run)
         loops.start("ticket-desk-view", self.desk_view.run, self.desk_view.condition)
-        loops.start("deadlines", lambda: self.scheduler.run(self.board.clock))
+        loops.start("deadlines", lambda: self.scheduler.run(self.store.clock))
         if self.settings.relay_enabled:
             await self.broker.connect()
             await self.replay.start()
@@ -208,7 +234,7 @@ class Tickets:
                     await self.broker.stop()
 
     def close(self) -> None:
-        self.board.close()
+        self.store.close()
 
     def relay_status(self) -> dict[str, Any]:
         return self.relay.status()
@@ -253,8 +279,8 @@ def create_app(settings: TicketsSettings | None = None, *, clock: Clock = utc_no
         readiness=readiness,
     )
     app.state.tickets = tickets
-    app.include_router(api.wish_router(tickets.board, tickets.view))
-    app.include_router(api.personal_router(tickets.board))
+    app.include_router(api.wish_router(tickets.wishes, tickets.view))
+    app.include_router(personal_router(tickets.personal))
     app.include_router(ticket_api.ticket_router(tickets.dispatcher, tickets.desk_view))
     app.include_router(ticket_api.visit_router(tickets.dispatcher))
     app.include_router(
@@ -267,8 +293,8 @@ def create_app(settings: TicketsSettings | None = None, *, clock: Clock = utc_no
         )
     )
     app.include_router(mediation_api.dispute_router(tickets.desk))
-    app.include_router(territory_api.territory_router(tickets.atlas, tickets.board.commands))
-    app.include_router(page_router(tickets.board, tickets.view))
+    app.include_router(territory_api.territory_router(tickets.atlas, tickets.store.commands))
+    app.include_router(page_router(tickets.wishes, tickets.view))
     app.include_router(signin_router(tickets.settings.auth))
 
     app.include_router(relay_router(tickets.relay))

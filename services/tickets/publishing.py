@@ -1,4 +1,5 @@
-"""Stored events → integration events for the bus (the relay's translation)."""
+"""Stored events → integration events for the bus (the relay's translation), for every
+family of the service; each peer names its own `Family`."""
 
 from __future__ import annotations
 
@@ -14,20 +15,7 @@ from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import register_topic
 
 from events.envelope import Actor, IntegrationEvent, Role, Territory
-from events.wishes import (
-    WishAcknowledged,
-    WishClaimed,
-    WishClaimRefused,
-    WishClaimReleased,
-    WishExpired,
-    WishFulfilmentReported,
-    WishFulfilmentVerified,
-    WishPosted,
-    WishRejected,
-    WishVerified,
-    WishWithdrawn,
-)
-from services.tickets.domain import Stamp, Wish
+from services.tickets.place import Stamp
 
 SOURCE = "tickets"
 
@@ -48,49 +36,6 @@ class EventIds:
         return UUID(bytes=digest[:16], version=4)
 
 
-_FIELDS: dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]] = {
-    "Posted": (
-        WishPosted,
-        lambda e: {
-            "resident_id": e.resident_id,
-            "title": e.title,
-            "category": e.category,
-            "claim_mode": e.claim_mode,
-            "quota": e.quota,
-            "expires_at": e.expires_at,
-        },
-    ),
-    "Verified": (WishVerified, lambda e: {}),
-    "Rejected": (WishRejected, lambda e: {"reason": e.reason}),
-    "Claimed": (
-        WishClaimed,
-        lambda e: {
-            "unit_id": e.unit_id,
-            "claimants": e.claimants,
-            "quota": e.quota,
-            "claim_mode": e.claim_mode,
-        },
-    ),
-    "ClaimRefused": (
-        WishClaimRefused,
-        lambda e: {
-            "unit_id": e.unit_id,
-            "reason": e.reason,
-            "current_claimants": e.current_claimants,
-        },
-    ),
-    "ClaimReleased": (
-        WishClaimReleased,
-        lambda e: {"unit_id": e.unit_id, "reason": e.reason, "claimants": e.claimants},
-    ),
-    "FulfilmentReported": (WishFulfilmentReported, lambda e: {"unit_id": e.unit_id}),
-    "FulfilmentVerified": (WishFulfilmentVerified, lambda e: {}),
-    "Acknowledged": (WishAcknowledged, lambda e: {"rating": e.rating}),
-    "Withdrawn": (WishWithdrawn, lambda e: {"reason": e.reason}),
-    "Expired": (WishExpired, lambda e: {}),
-}
-
-
 @dataclass(frozen=True)
 class Family:
     """How one aggregate's stored events become integration events."""
@@ -106,9 +51,6 @@ class Family:
     """Stored event name → (integration event class, its fields from the stored event)."""
 
 
-WISHES = Family(Wish, ("services.tickets.domain:Wish",), "wish_id", _FIELDS)
-
-
 def stored_topics(families: Sequence[Family]) -> dict[str, Family]:
     """Stored topic → the family whose events are stored under it."""
     return {topic: family for family in families for topic in family.stored_as}
@@ -122,7 +64,7 @@ def register_stored_topics(families: Sequence[Family]) -> None:
 
 
 def translator(
-    mapper: Mapper[UUID], ids: EventIds, families: Sequence[Family] = (WISHES,)
+    mapper: Mapper[UUID], ids: EventIds, families: Sequence[Family]
 ) -> Callable[[Notification], IntegrationEvent | None]:
     """Translate the tickets log; what no family publishes (receipts, rules) is skipped."""
     register_stored_topics(families)

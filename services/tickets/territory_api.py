@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict
 from events.envelope import CODE_PATTERN, Code
 from services.runtime.http import Details
 from services.runtime.identity import Access, authorize
-from services.tickets.api import caller_of
+from services.tickets.access import caller_of
 from services.tickets.atlas import Atlas, TerritoryChange
-from services.tickets.handling import Commands
+from services.tickets.commands import StampedCommands
 from services.tickets.routing import RuleVersion
 from services.tickets.territory import TerritoryError, UnknownPlaceError
 
@@ -70,7 +70,7 @@ class CommunityMap(BaseModel):
     """Each grid's buildings."""
 
 
-def territory_router(atlas: Atlas, commands: Commands) -> APIRouter:
+def territory_router(atlas: Atlas, commands: StampedCommands) -> APIRouter:
     router = APIRouter(tags=["territory"])
 
     @router.get(

@@ -26,7 +26,7 @@ SETUP = ("services.tickets.territory:", "services.tickets.routing:")
 
 
 def stored_events(tickets: TestClient) -> int:
-    recorder = tickets.app.state.tickets.board.recorder  # type: ignore[attr-defined]
+    recorder = tickets.app.state.tickets.store.recorder  # type: ignore[attr-defined]
     notifications = recorder.select_notifications(1, 1_000_000)
     return sum(not n.topic.startswith(SETUP) for n in notifications)
 

@@ -62,7 +62,7 @@ def _post_and_advance(client: TestClient, wishes: int) -> int:
 
 def _relay(tickets: Tickets, publisher: Publisher) -> Relay:
     return Relay(
-        outbox=tickets.outbox, recorder=tickets.board.recorder, publisher=publisher, batch_size=50
+        outbox=tickets.outbox, recorder=tickets.store.recorder, publisher=publisher, batch_size=50
     )
 
 
@@ -157,7 +157,7 @@ def test_published_messages_carry_a_deterministic_message_id_and_their_position(
 
     headers, body = asyncio.run(first_message())
     assert headers["Nats-Msg-Id"] == body["event_id"]
-    recorder = tickets.app.state.tickets.board.recorder  # type: ignore[attr-defined]
+    recorder = tickets.app.state.tickets.store.recorder  # type: ignore[attr-defined]
     [posted] = [n for n in recorder.select_notifications(1, 100) if n.topic.endswith("Wish.Posted")]
     assert headers["Shiliu-Position"] == str(body["position"]) == str(posted.id)
     assert body["type"] == "WishPosted"

@@ -60,7 +60,7 @@ def test_a_store_written_by_an_earlier_release_opens_replays_and_relays_identica
         # … every aggregate in it loads from its stored events …
         service: Tickets = client.app.state.tickets  # type: ignore[attr-defined]
         for originator_id in {UUID(o) for o, _, _ in before}:
-            service.board.repository.get(originator_id)
+            service.store.repository.get(originator_id)
         # … it answers as it did, and replays every feed to a consumer as it did.
         assert answers(client, expected["ids"]) == expected["answers"]
         assert replayed(bus) == expected["feeds"]

@@ -11,20 +11,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from events.wishes import ClaimMode, WishCategory
+from services.runtime.commands import Caller
 from services.runtime.database import eventsourcing_env
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.application import Caller, ClaimRefusedError, WishBoard
-from services.tickets.domain import Place
 from services.tickets.main import create_app
-from tests.conftest import eventually, tickets_settings, with_demo_territory
+from services.tickets.place import Place
+from services.tickets.store import TicketsStore
+from services.tickets.wishes.application import ClaimRefusedError, WishDesk
+from tests.conftest import demo_store, eventually, tickets_settings
 from tests.support.servers import serving
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
 
 CLAIMS = 50
 
 
-def _topics(board: WishBoard) -> list[str]:
-    return [n.topic.rsplit(".", 1)[-1] for n in board.recorder.select_notifications(1, 10_000)]
+def _topics(store: TicketsStore) -> list[str]:
+    return [n.topic.rsplit(".", 1)[-1] for n in store.recorder.select_notifications(1, 10_000)]
 
 
 @pytest.mark.parametrize(
@@ -48,7 +50,7 @@ def test_fifty_concurrent_claims_on_an_exclusive_wish_give_one_winner_and_49_rec
                 ))  # fmt: skip
 
         responses = asyncio.run(race())
-        topics = _topics(app.state.tickets.board)
+        topics = _topics(app.state.tickets.store)
 
     won = [r for r in responses if r.status_code == 201]
     lost = [r for r in responses if r.status_code == 409]
@@ -79,7 +81,8 @@ def test_two_processes_racing_on_one_store_still_give_exactly_one_winner(
 ) -> None:
     """Two applications on one store stand in for two processes: no shared in-memory lock."""
     env = eventsourcing_env(stores["tickets"])
-    boards = [with_demo_territory(WishBoard(env)) for _ in range(2)]
+    twins = [demo_store(env) for _ in range(2)]
+    boards = [WishDesk.on(twin) for twin in twins]
     try:
         staff = Caller("staff-1", "community_staff")
         posted = boards[0].post_wish(
@@ -100,8 +103,8 @@ def test_two_processes_racing_on_one_store_still_give_exactly_one_winner(
             results = list(pool.map(claim, range(CLAIMS)))
         assert results.count("won") == 1
         assert results.count("refused") == CLAIMS - 1
-        topics = _topics(boards[1])
+        topics = _topics(twins[1])
         assert (topics.count("Claimed"), topics.count("ClaimRefused")) == (1, CLAIMS - 1)
     finally:
-        for board in boards:
-            board.close()
+        for twin in twins:
+            twin.close()

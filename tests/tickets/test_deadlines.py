@@ -18,12 +18,12 @@ import httpx
 
 from events.disputes import DisputeKind
 from events.tickets import Channel, HandlerKind, HoldReason
+from services.runtime.commands import Caller
 from services.runtime.nats_server import free_port
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.application import Caller
-from services.tickets.domain import Place
 from services.tickets.main import Tickets
 from services.tickets.mediation.application import PartyDetails
+from services.tickets.place import Place
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from tests.conftest import demo_territory, eventually, tickets_settings
 
@@ -66,7 +66,7 @@ def _dispatched(t: Tickets, category: str = "flying_wire_charging") -> UUID:
 
 
 def _facts(t: Tickets, ticket_id: UUID) -> Counter[str]:
-    notifications = t.board.recorder.select_notifications(1, 100_000)
+    notifications = t.store.recorder.select_notifications(1, 100_000)
     return Counter(
         n.topic.rsplit(".", 1)[-1] for n in notifications if n.originator_id == ticket_id
     )
@@ -185,7 +185,7 @@ def test_the_scheduler_process_killed_around_a_deadline_breaches_and_escalates_o
     )
     store = tmp_path / "tickets.sqlite"
     setup = _tickets(store, Clock(), rules_file=rules_path)
-    setup.board.clock = setup.board.commands.clock = lambda: datetime.now(UTC)
+    setup.store.clock = setup.store.commands.clock = lambda: datetime.now(UTC)
     key = setup.settings.master_key
     port = free_port()
     started: list[subprocess.Popen[bytes]] = []

@@ -9,12 +9,13 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
+from services.runtime.commands import Caller
 from services.runtime.settings import StoreSettings
-from services.tickets.application import Caller, WishBoard
-from services.tickets.handling import Commands
+from services.tickets.commands import StampedCommands
 from services.tickets.mediation.application import MediationDesk
 from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.publishing import EventIds, translator
+from services.tickets.store import TicketsStore
 from tests.support.tokens import bearer
 from tests.tickets.dispute_cases import (
     AGREEMENT,
@@ -37,14 +38,14 @@ MARKERS = [text.split(":")[0] for text in (MINUTES, AGREEMENT, SUMMARY)]
 """The texts' ASCII parts: found in the bytes however the store encodes the rest."""
 
 
-def board_of(tickets: TestClient) -> WishBoard:
-    board: WishBoard = tickets.app.state.tickets.board  # type: ignore[attr-defined]
-    return board
+def store_of(tickets: TestClient) -> TicketsStore:
+    store: TicketsStore = tickets.app.state.tickets.store  # type: ignore[attr-defined]
+    return store
 
 
 def published(tickets: TestClient, dispute_id: str) -> list[Any]:
     """The dispute's integration events, as the relay would publish them."""
-    board = board_of(tickets)
+    board = store_of(tickets)
     translate = translator(board.mapper, EventIds(bytes(32)), (DISPUTES,))
     events = [translate(n) for n in board.recorder.select_notifications(1, 10_000)]
     return [e for e in events if e is not None and str(getattr(e, "dispute_id", "")) == dispute_id]
@@ -149,8 +150,8 @@ def test_a_breach_reopens_mediation_with_a_new_deadline(tickets: TestClient) -> 
 
 def test_two_racing_watchers_breach_a_passed_deadline_exactly_once(tickets: TestClient) -> None:
     dispute_id = new_dispute(tickets, "mediating")
-    board = board_of(tickets)
-    later_clock = Commands(board, lambda: datetime.now(UTC) + timedelta(days=31))
+    board = store_of(tickets)
+    later_clock = StampedCommands(board, lambda: datetime.now(UTC) + timedelta(days=31))
     later_clock.listeners = board.listeners
     desks = [MediationDesk(later_clock, board.vault) for _ in range(2)]
     system = Caller(actor_id="system:deadlines", role="system")
@@ -181,7 +182,7 @@ def test_minutes_agreements_names_and_phones_never_reach_the_store_file_or_the_e
     assert path is not None
     wal = path.with_name(path.name + "-wal")
     raw = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-    board = board_of(tickets)
+    board = store_of(tickets)
     stored = b"".join(n.state for n in board.recorder.select_notifications(1, 10_000))
     events = "".join(e.model_dump_json() for e in published(tickets, dispute_id))
     assert "AgreementBreached" in events

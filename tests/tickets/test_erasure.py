@@ -1,7 +1,7 @@
 """Erasure: who may erase whom (services/runtime/policy.py), and erased stays erased.
 
 A command retried with its `Idempotency-Key` after the person was erased answers the first
-answer and seals nothing again (services/tickets/handling.py `Commands`); each kind of sealed
+answer and seals nothing again (services/runtime/commands.py `Commands`); each kind of sealed
 record is tried over HTTP: post with key K, erase the person, retry with K.
 """
 
@@ -79,7 +79,7 @@ def test_a_secretary_of_another_community_may_not_erase_a_person_whose_record_li
 
     assert refused.status_code == 403, refused.text
     assert refused.json()["error"]["code"] == "policy.outside_territory"
-    vault = _service(tickets).board.vault
+    vault = _service(tickets).store.vault
     assert vault is not None
     assert vault.records("person-1") != {}
     home = bearer("secretary-1", "community_secretary", scope=HOME)
@@ -101,7 +101,7 @@ def test_a_wish_posting_retried_after_the_resident_was_erased_leaves_the_contact
     card = tickets.get(f"/wishes/{wish_id}/contact", params={"reason": WHY}, headers=STAFF)
     assert card.status_code == 410, card.text
     assert card.json()["error"]["code"] == "person.erased"
-    assert _service(tickets).board.personal_details("person-1", uuid.UUID(wish_id)) is None
+    assert _service(tickets).wishes.personal_details("person-1", uuid.UUID(wish_id)) is None
     assert PHONE not in _file_bytes(stores["tickets"].sqlite_path)
 
 
@@ -114,8 +114,8 @@ def test_a_ticket_retried_after_the_requester_was_erased_keeps_no_contact(
     ticket = service.dispatcher.get_ticket(uuid.UUID(answer["ticket"]["id"]))
     assert ticket.requester_id == "person-1"
     assert service.dispatcher.personal_details(ticket) is None
-    assert service.board.vault is not None
-    assert service.board.vault.records("person-1") == {}
+    assert service.store.vault is not None
+    assert service.store.vault.records("person-1") == {}
     assert PHONE not in _file_bytes(stores["tickets"].sqlite_path)
 
 
@@ -128,7 +128,7 @@ def test_a_resolution_note_retried_after_the_requester_was_erased_is_not_sealed_
         tickets, f"/tickets/{ticket_id}/resolution", body, handler("unit-m"), "person-1"
     )
 
-    vault = _service(tickets).board.vault
+    vault = _service(tickets).store.vault
     assert vault is not None
     assert vault.records("person-1") == {}
     assert vault.erasure("person-1") is not None
@@ -153,7 +153,7 @@ def test_a_dispute_filing_retried_after_the_parties_were_erased_keeps_no_names_o
 ) -> None:
     answer = _post_erase_retry(tickets, "/disputes", filing(), RESIDENT, "person-1", "person-2")
 
-    vault = _service(tickets).board.vault
+    vault = _service(tickets).store.vault
     assert vault is not None
     dispute_id = answer["dispute"]["id"]
     assert vault.get("person-1", f"{dispute_id}:filing") is None

@@ -10,14 +10,17 @@ from pathlib import Path
 from uuid import UUID
 
 from events.wishes import ClaimMode, WishCategory
+from services.runtime.commands import Caller
 from services.runtime.database import Database, eventsourcing_env
 from services.runtime.settings import StoreSettings
-from services.tickets.application import Caller, WishBoard
-from services.tickets.board import WishBoardView
-from services.tickets.domain import Place, WishState
-from services.tickets.expiry import ExpirySweeper
+from services.tickets.place import Place
 from services.tickets.publishing import EventIds, translator
-from tests.conftest import with_demo_territory
+from services.tickets.wishes.application import WishDesk
+from services.tickets.wishes.board import WishBoardView
+from services.tickets.wishes.domain import WishState
+from services.tickets.wishes.expiry import ExpirySweeper
+from services.tickets.wishes.publishing import WISHES
+from tests.conftest import demo_store
 
 
 class Clock:
@@ -28,7 +31,7 @@ class Clock:
         return self.now
 
 
-def _post(board: WishBoard, expires_in: timedelta | None) -> WishBoard:
+def _post(board: WishDesk, expires_in: timedelta | None) -> WishDesk:
     outcome = board.post_wish(
         Caller("resident-1", "resident"), place=Place("jinfeng", "s01", "c01"),
         resident_id="p1", title="测一次血压", category=WishCategory.HEALTH,
@@ -40,20 +43,20 @@ def _post(board: WishBoard, expires_in: timedelta | None) -> WishBoard:
 
 
 @contextlib.contextmanager
-def _board_and_view(tmp_path: Path, clock: Clock) -> Iterator[tuple[WishBoard, WishBoardView]]:
+def _board_and_view(tmp_path: Path, clock: Clock) -> Iterator[tuple[WishDesk, WishBoardView]]:
     env = eventsourcing_env(StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"))
-    board = with_demo_territory(WishBoard(env, clock=clock))
+    store = demo_store(env, clock=clock)
     try:
         yield (
-            board,
+            WishDesk.on(store),
             WishBoardView(
-                database=Database(board.recorder.datastore),  # type: ignore[attr-defined]
-                recorder=board.recorder,
-                translate=translator(board.mapper, EventIds(bytes(32))),
+                database=Database(store.recorder.datastore),  # type: ignore[attr-defined]
+                recorder=store.recorder,
+                translate=translator(store.mapper, EventIds(bytes(32)), (WISHES,)),
             ),
         )
     finally:
-        board.close()
+        store.close()
 
 
 def test_a_due_wish_is_expired_once_and_survives_a_restarted_sweeper(tmp_path: Path) -> None:
@@ -73,14 +76,14 @@ def test_a_due_wish_is_expired_once_and_survives_a_restarted_sweeper(tmp_path: P
         asyncio.run(view.run_once())
         states = sorted(e.state for e in view.entries(district="jinfeng", community="c01"))
         assert states == sorted([WishState.EXPIRED, WishState.OPEN, WishState.OPEN])
-        topics = [n.topic for n in board.recorder.select_notifications(1, 100)]
+        topics = [n.topic for n in view.recorder.select_notifications(1, 100)]
         assert sum(t.endswith("Wish.Expired") for t in topics) == 1
 
 
 class ExpiryFailsFor:
     """The real board, except that expiring one of `broken` fails unexpectedly every time."""
 
-    def __init__(self, board: WishBoard, broken: set[UUID]) -> None:
+    def __init__(self, board: WishDesk, broken: set[UUID]) -> None:
         self.board = board
         self.broken = broken
 

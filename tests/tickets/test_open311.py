@@ -18,11 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from events.tickets import Channel
+from services.runtime.commands import Caller
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.application import Caller
-from services.tickets.domain import Place
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
+from services.tickets.place import Place
 from tests.conftest import eventually, tickets_settings
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.ticket_helpers import SECRETARY, received

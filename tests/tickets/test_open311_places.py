@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from georeport import GeoReport
 
 from events.tickets import Channel
+from services.runtime.commands import Caller
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.application import Caller
-from services.tickets.domain import Place
 from services.tickets.main import create_app as create_tickets
+from services.tickets.place import Place
 from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
 from tests.conftest import eventually

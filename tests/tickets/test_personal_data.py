@@ -20,12 +20,12 @@ from pydantic import ValidationError
 
 from events.topology import TICKETS_STREAM
 from events.wishes import ClaimMode, WishCategory
+from services.runtime.commands import Caller
 from services.runtime.masking import mask_address, mask_name, mask_phone
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.application import Caller
-from services.tickets.domain import Place
 from services.tickets.main import Tickets, TicketsSettings
 from services.tickets.main import create_app as create_tickets
+from services.tickets.place import Place
 from tests.conftest import eventually, tickets_settings
 from tests.support.tokens import HOME, bearer
 from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, posting, unit
@@ -64,14 +64,14 @@ def test_erasing_a_person_destroys_their_data_but_not_the_wish(tickets: TestClie
         tickets.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
     )
     service: Tickets = tickets.app.state.tickets  # type: ignore[attr-defined]
-    kept = service.board.personal_details("person-1", wish_id)
+    kept = service.wishes.personal_details("person-1", wish_id)
     assert kept is not None
     assert kept["contact"]["phone"] == PHONE
 
-    assert service.board.vault is not None
-    service.board.vault.erase("person-1")
+    assert service.store.vault is not None
+    service.store.vault.erase("person-1")
 
-    assert service.board.personal_details("person-1", wish_id) is None
+    assert service.wishes.personal_details("person-1", wish_id) is None
     assert tickets.get(f"/wishes/{wish_id}").json()["title"] == posting()["title"]
 
 
@@ -289,7 +289,7 @@ def test_erasure_makes_the_data_unrecoverable_and_leaves_wishes_and_figures_unch
     }  # fmt: skip
 
     service: Tickets = tickets.app.state.tickets  # type: ignore[attr-defined]
-    assert service.board.personal_details("person-1", uuid.UUID(wish_id)) is None
+    assert service.wishes.personal_details("person-1", uuid.UUID(wish_id)) is None
     gone = tickets.get(f"/wishes/{wish_id}/contact", params={"reason": WHY}, headers=STAFF)
     assert gone.status_code == 410
     assert gone.json()["error"]["code"] == "person.erased"
@@ -363,13 +363,13 @@ def test_with_a_store_cipher_key_no_wish_title_is_in_the_event_store_file(
     )
     service = Tickets(settings)
     try:
-        outcome = service.board.post_wish(
+        outcome = service.wishes.post_wish(
             Caller("resident-1", "resident"), place=Place("jinfeng", "s01", "c01", "g01"),
             resident_id="person-1", title=TITLE, category=WishCategory.MEAL,
             claim_mode=ClaimMode.EXCLUSIVE, quota=1,
         )  # fmt: skip
-        service.board.verify_wish(Caller("staff-1", "community_staff"), outcome.wish.id)
-        assert service.board.get_wish(outcome.wish.id).title == TITLE
+        service.wishes.verify_wish(Caller("staff-1", "community_staff"), outcome.wish.id)
+        assert service.wishes.get_wish(outcome.wish.id).title == TITLE
     finally:
         service.close()
     assert (TITLE.encode() in _file_bytes(stores["tickets"].sqlite_path)) is not encrypted
@@ -392,7 +392,7 @@ def test_with_a_store_cipher_key_the_service_works_end_to_end(
             (row[0], bytes(row[1])) for row in db.execute("SELECT topic, state FROM stored_events")
         ]
     states = [state for _, state in rows]
-    assert sum(topic.startswith("services.tickets.domain:Wish.") for topic, _ in rows) == 4
+    assert sum(topic.startswith("services.tickets.wishes.domain:Wish.") for topic, _ in rows) == 4
     assert not [state for state in states if TITLE.encode() in state or b"person-1" in state]
 
 

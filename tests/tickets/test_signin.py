@@ -64,7 +64,7 @@ def open_wish(client: TestClient, scope: dict[str, str]) -> str:
 
 
 def first_event(client: TestClient, wish_id: str) -> Any:
-    board = client.app.state.tickets.board  # type: ignore[attr-defined]
+    board = client.app.state.tickets.store  # type: ignore[attr-defined]
     return next(iter(board.repository.event_store.get(UUID(wish_id))))
 
 

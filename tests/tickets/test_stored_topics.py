@@ -13,16 +13,20 @@ import pytest
 from eventsourcing.utils import TopicError
 
 from events.wishes import ClaimMode, WishCategory, WishPosted, WishVerified
+from services.runtime.commands import Caller
 from services.runtime.database import eventsourcing_env
 from services.runtime.settings import StoreSettings
-from services.tickets.application import Caller, WishBoard
-from services.tickets.domain import Place, WishState
+from services.tickets.main import tickets_store
 from services.tickets.mediation.publishing import DISPUTES
-from services.tickets.publishing import WISHES, EventIds, Family, translator
+from services.tickets.place import Place
+from services.tickets.publishing import EventIds, Family, translator
 from services.tickets.ticketing.publishing import TICKETS, VISITS
-from tests.conftest import with_demo_territory
+from services.tickets.wishes.application import WishDesk
+from services.tickets.wishes.domain import WishState
+from services.tickets.wishes.publishing import WISHES
+from tests.conftest import demo_store
 
-CURRENT = "services.tickets.domain:Wish"
+CURRENT = "services.tickets.wishes.domain:Wish"
 OLD = "services.tickets.wishboard.aggregates:Wish"
 """Where the wish aggregate lived when the store below was written (a renamed module)."""
 
@@ -35,7 +39,8 @@ def test_every_published_aggregate_lives_where_its_family_says_it_is_stored(fami
 
 
 def _store_written_under_the_old_topic(path: Path) -> UUID:
-    board = with_demo_territory(WishBoard(eventsourcing_env(StoreSettings(sqlite_path=path))))
+    store = demo_store(eventsourcing_env(StoreSettings(sqlite_path=path)))
+    board = WishDesk.on(store)
     staff = Caller(actor_id="staff-1", role="community_staff")
     posted = board.post_wish(
         staff, place=Place("jinfeng", "s01", "c01", "g01"), resident_id="person-1",
@@ -43,7 +48,7 @@ def _store_written_under_the_old_topic(path: Path) -> UUID:
         claim_mode=ClaimMode.EXCLUSIVE, quota=1,
     )  # fmt: skip
     board.verify_wish(staff, posted.wish.id)
-    board.close()
+    store.close()
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         rows = db.execute("SELECT rowid, topic, state FROM stored_events").fetchall()
         for rowid, topic, state in rows:
@@ -62,24 +67,25 @@ def test_a_store_written_under_an_old_module_path_is_translated_and_its_wishes_l
 ) -> None:
     path = tmp_path / "tickets.sqlite"
     wish_id = _store_written_under_the_old_topic(path)
-    board = WishBoard(eventsourcing_env(StoreSettings(sqlite_path=path)))
+    store = tickets_store(eventsourcing_env(StoreSettings(sqlite_path=path)))
+    board = WishDesk.on(store)
     notifications = [  # the wish's two events, not the territory imported before it
-        n for n in board.recorder.select_notifications(1, 100) if n.originator_id == wish_id
+        n for n in store.recorder.select_notifications(1, 100) if n.originator_id == wish_id
     ]
 
     # Without the old topic in the table its history is invisible and cannot load.
-    unaware = translator(board.mapper, EventIds(bytes(32)), (WISHES,))
+    unaware = translator(store.mapper, EventIds(bytes(32)), (WISHES,))
     assert [unaware(n) for n in notifications] == [None, None]
     with pytest.raises(TopicError):
         board.get_wish(wish_id)
 
     # After the move the family lists the new topic and keeps the old one.
     moved = dataclasses.replace(WISHES, stored_as=(CURRENT, OLD))
-    translate = translator(board.mapper, EventIds(bytes(32)), (moved,))
+    translate = translator(store.mapper, EventIds(bytes(32)), (moved,))
     events = [translate(n) for n in notifications]
     assert [type(e) for e in events] == [WishPosted, WishVerified]
     assert all(getattr(e, "wish_id", None) == wish_id for e in events)
     assert [e.position for e in events if e is not None] == [n.id for n in notifications]
     wish = board.get_wish(wish_id)
     assert (wish.state, wish.title, wish.version) == (WishState.OPEN, "为晚归的人点亮夜路", 2)
-    board.close()
+    store.close()

@@ -13,13 +13,12 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
-from services.tickets.domain import (
+from services.tickets.place import Place, Stamp
+from services.tickets.wishes.domain import (
     IllegalTransitionError,
     InvalidWishError,
     NotAClaimantError,
     NotYetDueError,
-    Place,
-    Stamp,
     Wish,
     WishState,
 )

@@ -14,8 +14,7 @@ from events.envelope import Code
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.text import Body
-from services.tickets.api import PERSON_ID, REASON, PersonId, caller_of, escalated
-from services.tickets.domain import Place
+from services.tickets.access import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.tickets.mediation.application import MediationDesk, PartyDetails
 from services.tickets.mediation.domain import (
     MAX_PARTIES,
@@ -32,6 +31,7 @@ from services.tickets.mediation.snapshots import (
     DisputeSnapshot,
     SessionRecord,
 )
+from services.tickets.place import Place
 
 Text = Annotated[str, Field(min_length=1, max_length=8000)]
 PartyPath = Annotated[str, Path(pattern=PERSON_ID)]

@@ -11,9 +11,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
+from services.runtime.commands import Caller
 from services.runtime.personal import PersonalDataVault, Sealed
-from services.tickets.domain import Place, Stamp
-from services.tickets.handling import Caller, Commands
+from services.tickets.commands import StampedCommands
 from services.tickets.mediation.domain import Dispute, DisputeNotFoundError
 from services.tickets.mediation.records import SealedRecords
 from services.tickets.mediation.snapshots import (
@@ -22,6 +22,7 @@ from services.tickets.mediation.snapshots import (
     DisputeSnapshot,
     SessionRecord,
 )
+from services.tickets.place import Place, Stamp
 
 Decide = Callable[[Dispute, Stamp], object]
 
@@ -40,7 +41,7 @@ class PartyDetails:
 class MediationDesk:
     """Files, mediates and follows up disputes; their texts are sealed per party."""
 
-    def __init__(self, commands: Commands, vault: PersonalDataVault | None) -> None:
+    def __init__(self, commands: StampedCommands, vault: PersonalDataVault | None) -> None:
         self.commands = commands
         self.records = SealedRecords(vault, commands.clock)
 

@@ -17,7 +17,6 @@ from events.disputes import (
     Referral,
     SessionMode,
 )
-from services.tickets.domain import Stamp
 from services.tickets.mediation.errors import (
     DisputeError,
     DisputeNotFoundError,
@@ -28,6 +27,7 @@ from services.tickets.mediation.errors import (
     NotReadyError,
     RecordNotFoundError,
 )
+from services.tickets.place import Stamp
 
 MEDIATION_PERIOD = timedelta(days=30)
 MAX_PARTIES = 10

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from services.runtime.commands import Caller, personal_digest
 from services.runtime.personal import Disclosure, PersonalDataVault, PersonErasedError, Sealed
-from services.tickets.handling import Caller, personal_digest
 from services.tickets.mediation.domain import Dispute, RecordNotFoundError
 from services.tickets.mediation.snapshots import AgreementRecord, DisputeSnapshot, SessionRecord
 

@@ -16,8 +16,8 @@ from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.policy import ForbiddenError
 from services.runtime.text import Body
-from services.tickets.api import PERSON_ID, REASON, Contact, PersonId, caller_of
-from services.tickets.domain import Place
+from services.tickets.access import PERSON_ID, REASON, Contact, PersonId, caller_of
+from services.tickets.place import Place
 from services.tickets.routing import NoRulesError, RoutingError, UnknownCategoryError
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.ticketing.application import (

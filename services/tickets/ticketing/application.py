@@ -10,11 +10,12 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
+from services.runtime.commands import Caller, personal_digest
 from services.runtime.personal import Disclosure, PersonalDataVault, Sealed
 from services.runtime.policy import ForbiddenError
 from services.tickets.atlas import Atlas
-from services.tickets.domain import Place
-from services.tickets.handling import Caller, Commands, personal_digest
+from services.tickets.commands import StampedCommands
+from services.tickets.place import Place
 from services.tickets.ticketing.domain import (
     InvalidTicketError,
     Ticket,
@@ -47,13 +48,13 @@ class Dispatcher:
     """Receives, routes and follows tickets through their lifecycle."""
 
     def __init__(
-        self, commands: Commands, atlas: Atlas, vault: PersonalDataVault | None = None
+        self, commands: StampedCommands, atlas: Atlas, vault: PersonalDataVault | None = None
     ) -> None:
         self.commands = commands
         self.atlas = atlas
         self.vault = vault
 
-    # Commands
+    # StampedCommands
 
     def receive(
         self,

@@ -16,8 +16,8 @@ from typing import Any
 from uuid import UUID
 
 from events.envelope import Role
+from services.runtime.commands import Caller
 from services.runtime.workers import StoreWorkers
-from services.tickets.application import Caller
 from services.tickets.sweeps import FailingItems, every_due
 from services.tickets.ticketing.view import TicketDeskView, Watch
 

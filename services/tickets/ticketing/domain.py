@@ -24,7 +24,7 @@ from events.tickets import (
     ReopenReason,
     ReturnReason,
 )
-from services.tickets.domain import Place, Stamp
+from services.tickets.place import Place, Stamp
 from services.tickets.routing import CategoryRule
 from services.tickets.ticketing.deadline import Deadline
 from services.tickets.ticketing.errors import (

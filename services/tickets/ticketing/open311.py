@@ -21,13 +21,12 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from events.tickets import Channel
+from services.runtime.commands import Caller, personal_digest
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access
 from services.runtime.policy import POLICY, ForbiddenError
-from services.tickets.api import caller_of
-from services.tickets.application import Caller
+from services.tickets.access import caller_of
 from services.tickets.atlas import Atlas
-from services.tickets.handling import personal_digest
 from services.tickets.routing import CategoryRule, NoRulesError, RoutingError, RuleVersion
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.ticketing.application import Dispatcher, TicketSnapshot

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from services.tickets.atlas import Atlas
-from services.tickets.domain import Place
 from services.tickets.geography import Located
+from services.tickets.place import Place
 from services.tickets.ticketing.open311_format import Open311Error, Submission
 
 PLACE_HINT = (

@@ -5,7 +5,6 @@ Public methods decide and raise; the `@event` methods only record, and run again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -20,29 +19,7 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a wish belongs in the territory tree."""
-
-    district: str
-    street: str
-    community: str
-    grid: str | None = None
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """Who decided, where and when it happened, for whom, and in which conversation."""
-
-    place: Place
-    actor_id: str
-    actor_role: str
-    occurred_at: datetime
-    on_behalf_of: str | None = None
-    correlation_id: UUID | None = None
-    causation_id: UUID | None = None
+from services.tickets.place import Stamp
 
 
 class WishState(StrEnum):

@@ -1,16 +1,13 @@
-"""The wish board's command handlers: load, decide, save; retried on a concurrent write."""
+"""The wish commands: load, decide, save on the tickets store (through its command loop)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
 from pydantic import BaseModel
 
 from events.wishes import (
@@ -21,38 +18,19 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
+from services.runtime.commands import Caller, personal_digest
 from services.runtime.masking import mask_address, mask_name, mask_phone
 from services.runtime.personal import (
     Disclosure,
-    Erasure,
     PersonalDataVault,
     PersonErasedError,
-    PersonNotFoundError,
     Sealed,
 )
 from services.tickets.atlas import Atlas
-from services.tickets.domain import Place, Stamp, Wish, WishError, WishNotFoundError, WishState
-from services.tickets.handling import Commands, Guard, personal_digest
-from services.tickets.ticketing.domain import Deadline
-
-Clock = Callable[[], datetime]
-_NOWHERE = Place("", "", "", None)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sends a command; the HTTP layer builds it from the authenticated request."""
-
-    actor_id: str
-    role: str
-    on_behalf_of: str | None = None
-    correlation_id: UUID | None = None
-    idempotency_key: str | None = None
-    guard: Guard | None = None
+from services.tickets.commands import StampedCommands
+from services.tickets.place import Place, Stamp
+from services.tickets.store import TicketsStore
+from services.tickets.wishes.domain import Wish, WishError, WishNotFoundError, WishState
 
 
 class WishSnapshot(BaseModel):
@@ -145,66 +123,22 @@ class ClaimRefusedError(WishError):
         self.claimants = tuple(outcome.wish.claimants)
 
 
-class _PlaceTranscoding(Transcoding):
-    type = Place
-    name = "shiliu_place"
-
-    def encode(self, obj: Place) -> dict[str, Any]:
-        return obj.__dict__.copy()
-
-    def decode(self, data: dict[str, Any]) -> Place:
-        return Place(**data)
-
-
-class _StampTranscoding(Transcoding):
-    type = Stamp
-    name = "shiliu_stamp"
-
-    def encode(self, obj: Stamp) -> dict[str, Any]:
-        return obj.__dict__.copy()
-
-    def decode(self, data: dict[str, Any]) -> Stamp:
-        return Stamp(**data)
-
-
-class _DeadlineTranscoding(Transcoding):
-    type = Deadline
-    name = "shiliu_deadline"
-
-    def encode(self, obj: Deadline) -> dict[str, Any]:
-        return obj.__dict__.copy()
-
-    def decode(self, data: dict[str, Any]) -> Deadline:
-        return Deadline(**data)
-
-
-class WishBoard(Application[UUID]):
-    """Posts, claims and fulfils micro-wishes; the tickets service's store of record."""
-
-    name = "tickets"
-    snapshotting_intervals = {Wish: 100}  # noqa: RUF012 - the library's class attribute
+class WishDesk:
+    """Posts, claims and fulfils micro-wishes, and reveals a wish's contact for a reason."""
 
     def __init__(
-        self,
-        env: dict[str, str],
-        *,
-        vault: Callable[[Application[UUID]], PersonalDataVault] | None = None,
-        clock: Clock = utc_now,
+        self, commands: StampedCommands, atlas: Atlas, vault: PersonalDataVault | None
     ) -> None:
-        super().__init__(env)
-        self.clock = clock
-        self.vault = vault(self) if vault else None
-        self.listeners: list[Callable[[], None]] = []
-        self.commands = Commands(self, clock, self.vault)
-        self.commands.listeners = self.listeners
-        self.atlas = Atlas(self)
-        """The districts' territories and rulebooks, kept in this store."""
+        self.commands = commands
+        self.atlas = atlas
+        self.vault = vault
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(_PlaceTranscoding())
-        transcoder.register(_StampTranscoding())
-        transcoder.register(_DeadlineTranscoding())
+    def clock(self) -> datetime:
+        return self.commands.clock()
+
+    @classmethod
+    def on(cls, store: TicketsStore) -> WishDesk:
+        return cls(store.commands, store.atlas, store.vault)
 
     # Commands
 
@@ -333,61 +267,10 @@ class WishBoard(Application[UUID]):
             raise PersonErasedError(wish.resident_id, erased.erased_at)
         return ContactCard.of(wish, personal, masked=reason is None)
 
-    def erase_person(
-        self,
-        caller: Caller,
-        person_id: str,
-        reason: str,
-        may_erase: Callable[[str, Place], None] | None = None,
-    ) -> Erasure:
-        """Destroy the person's key: their data is gone, their wishes and the figures stay.
-
-        `may_erase(kind, place)` raises unless the caller may erase a record of that kind
-        lying there; every record of the person is checked (one outside refuses them all)."""
-        records = self.vault.records(person_id) if self.vault else {}
-        if self.vault is None or not records:
-            erased = self.vault.erasure(person_id) if self.vault else None
-            if erased is not None:
-                raise PersonErasedError(person_id, erased.erased_at)
-            raise PersonNotFoundError(person_id)
-        if may_erase is not None:
-            for record_id, kind in records.items():
-                may_erase(kind, self._place_of_record(record_id))
-        return self.vault.erase(
-            person_id, actor_id=caller.actor_id, role=caller.role, reason=reason, at=self.clock()
-        )
-
-    def personal_accesses(
-        self, *, within: Mapping[str, str], person_id: str | None, limit: int, offset: int
-    ) -> list[Disclosure]:
-        """The access log of unmasked reads inside a territory, newest first."""
-        if self.vault is None:
-            return []
-        return self.vault.disclosures(
-            within=within, person_id=person_id, limit=limit, offset=offset
-        )
-
     # Machinery
 
-    def _place_of_record(self, record_id: str) -> Place:
-        """Where a sealed record lies: the place of the wish, ticket, visit or dispute it
-        belongs to (record ids are `<id>`, `<id>:<kind>:<n>`, `<id>:filing` or `visit:<id>`).
-        A record of nothing known lies nowhere, which only an unlimited scope contains."""
-        try:
-            found: object = self.repository.get(UUID(record_id.removeprefix("visit:")[:36]))
-        except (ValueError, AggregateNotFoundError):
-            return _NOWHERE
-        place = getattr(found, "place", None)
-        return place if isinstance(place, Place) else _NOWHERE
-
     def _load(self, wish_id: UUID) -> Wish:
-        try:
-            wish: object = self.repository.get(wish_id)
-        except AggregateNotFoundError:
-            raise WishNotFoundError(wish_id) from None
-        if not isinstance(wish, Wish):
-            raise WishNotFoundError(wish_id)
-        return wish
+        return self.commands.load(wish_id, Wish, WishNotFoundError)
 
     def _create(
         self,

@@ -15,11 +15,11 @@ from typing import Protocol
 from uuid import UUID
 
 from events.envelope import Role
+from services.runtime.commands import Caller
 from services.runtime.workers import StoreWorkers
-from services.tickets.application import Caller
-from services.tickets.board import DueWish, WishBoardView
-from services.tickets.domain import IllegalTransitionError, NotYetDueError
 from services.tickets.sweeps import FailingItems, every_due
+from services.tickets.wishes.board import DueWish, WishBoardView
+from services.tickets.wishes.domain import IllegalTransitionError, NotYetDueError
 
 log = logging.getLogger(__name__)
 EXPIRY_ACTOR = Caller(actor_id="system:wish-expiry", role=Role.SYSTEM.value)

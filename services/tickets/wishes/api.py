@@ -1,13 +1,11 @@
-"""The tickets service's HTTP commands and queries: validate, call one method, respond."""
+"""The wish routes: validate, call one method of the wish desk, respond."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -23,46 +21,28 @@ from services.runtime.http import Details, field_details, no_details
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, authorize
 from services.runtime.personal import (
-    Disclosure,
-    Erasure,
     PersonErasedError,
     PersonNotFoundError,
 )
-from services.runtime.policy import POLICY, ForbiddenError, erasure_action
 from services.runtime.text import Body
-from services.tickets.application import (
-    Caller,
+from services.tickets.access import REASON, Contact, PersonId, caller_of, escalated
+from services.tickets.place import Place
+from services.tickets.wishes.application import (
     ClaimRefusedError,
     ContactCard,
     Outcome,
-    WishBoard,
+    WishDesk,
     WishSnapshot,
 )
-from services.tickets.board import BoardEntry, WishBoardView
-from services.tickets.domain import (
+from services.tickets.wishes.board import BoardEntry, WishBoardView
+from services.tickets.wishes.domain import (
     IllegalTransitionError,
     InvalidWishError,
     NotAClaimantError,
     NotYetDueError,
-    Place,
     WishNotFoundError,
     WishState,
 )
-
-PersonId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-PERSON_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
-_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
-REASON = rf"^{_VISIBLE}([^\x00-\x1f\x7f-\x9f]*{_VISIBLE})?$"
-"""Why personal data is revealed or erased (4–200 characters, no control characters, not
-padded): kept in the audit rows."""
-
-
-class Contact(Body):
-    """Personal data: kept encrypted in the tickets store, never put on the bus."""
-
-    name: Annotated[str, Field(min_length=1, max_length=40)]
-    phone: Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")]
-    address: Annotated[str | None, Field(max_length=200)] = None
 
 
 class PostWish(Body):
@@ -102,54 +82,10 @@ class Withdrawal(Body):
     reason: WithdrawalReason
 
 
-class ErasureOrder(Body):
-    reason: Annotated[str, Field(min_length=4, max_length=200, pattern=REASON)]
-
-
 class WishList(BaseModel):
     items: list[BoardEntry]
     limit: int
     offset: int
-
-
-def caller_of(access: Access) -> Caller:
-    """The application's view of an authorised request; the guard checks territory and owner."""
-
-    def guard(place: Place, resident_id: str) -> str | None:
-        access.check_place(
-            district=place.district, street=place.street, community=place.community,
-            grid=place.grid,
-        )  # fmt: skip
-        return access.check_person(resident_id)
-
-    return Caller(
-        actor_id=access.principal.id,
-        role=access.principal.role.value,
-        correlation_id=access.correlation_id,
-        idempotency_key=access.idempotency_key,
-        guard=guard,
-    )
-
-
-def erasure_guard(access: Access) -> Callable[[str, Place], None]:
-    """Checks each of a person's records against its kind's erasure entry in the policy."""
-
-    def may_erase(kind: str, place: Place) -> None:
-        escalated(access, erasure_action(kind)).check_place(
-            district=place.district, street=place.street, community=place.community,
-            grid=place.grid,
-        )  # fmt: skip
-
-    return may_erase
-
-
-def escalated(access: Access, action: str) -> Access:
-    """The same request, held to a stricter policy entry (revealing what is masked)."""
-    rule = POLICY[action]
-    if access.principal.role not in rule.roles:
-        message = f"a {access.principal.role.value} may not {action}"
-        raise ForbiddenError("policy.role_not_allowed", message)
-    return dataclasses.replace(access, action=action, rule=rule)
 
 
 def _erased_details(exc: Exception) -> dict[str, Any]:
@@ -189,7 +125,7 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
 }
 
 
-def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
+def wish_router(board: WishDesk, view: WishBoardView) -> APIRouter:
     router = APIRouter(prefix="/wishes", tags=["wishes"])
 
     @router.post("", status_code=201, response_model=Outcome)
@@ -308,38 +244,6 @@ def wish_router(board: WishBoard, view: WishBoardView) -> APIRouter:
         """Masked; unmasked (and logged) only for `personal.read` roles giving a reason."""
         caller = caller_of(access if reason is None else escalated(access, "personal.read"))
         return await run_in_threadpool(lambda: board.contact_of(caller, wish_id, reason=reason))
-
-    return router
-
-
-def personal_router(board: WishBoard) -> APIRouter:
-    """Erasure (PIPL) and the log of who saw unmasked personal data."""
-    router = APIRouter(tags=["personal data"])
-
-    @router.post("/persons/{person_id}/erasure", response_model=Erasure)
-    async def erase_person(
-        person_id: Annotated[str, Path(pattern=PERSON_ID)],
-        body: ErasureOrder,
-        access: Annotated[Access, authorize("person.erase")],
-    ) -> Erasure:
-        return await run_in_threadpool(
-            board.erase_person, caller_of(access), person_id, body.reason, erasure_guard(access)
-        )
-
-    @router.get("/ops/personal-access", response_model=list[Disclosure])
-    async def personal_access(
-        access: Annotated[Access, authorize("ops.read")],
-        person_id: Annotated[str | None, Query(pattern=PERSON_ID)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> list[Disclosure]:
-        """Unmasked reads inside the caller's territory, newest first."""
-        scope = access.principal.scope.model_dump(exclude_none=True)
-        return await run_in_threadpool(
-            lambda: board.personal_accesses(
-                within=scope, person_id=person_id, limit=limit, offset=offset
-            )
-        )
 
     return router
 

@@ -28,8 +28,8 @@ from events.wishes import (
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
 from services.runtime.workers import StoreWorkers
-from services.tickets.domain import WishState
 from services.tickets.sweeps import PAGE_SIZE
+from services.tickets.wishes.domain import WishState
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:wish_board} ("

@@ -1,11 +1,12 @@
-"""Load → decide → save for every aggregate of the tickets store, done once.
+"""Load → decide → save, done once for every writing service's store (the command loop).
 
 Each command may carry an `Idempotency-Key`: its first outcome is saved as a receipt in the
 same transaction as the events, so a retry returns that outcome and stores nothing new. The
 personal data a command seals is written in that transaction too, so it is stored exactly when
 the command is: a retry after the person was erased finds the receipt and seals nothing again.
 A concurrent write (another thread or process) makes the save fail; the command then decides
-again on the fresh state.
+again on the fresh state, after a short random pause that doubles with each conflict ("full
+jitter"): racers in several processes spread out instead of colliding again at once.
 
 An answer's `position` (how far a view must have read to show the command) is known only once
 the events are stored. A keyed command's receipt is saved last, so its notification is the
@@ -15,10 +16,13 @@ from the store, and are the same byte for byte.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -34,34 +38,31 @@ from services.runtime.idempotency import (
     receipt_position,
 )
 from services.runtime.personal import PersonalDataVault, Sealed
-from services.tickets.domain import Place, Stamp
 
-MAX_ATTEMPTS = 200
+MAX_ATTEMPTS = 64
+"""Conflicts one command survives; with the pauses below that is seconds of contention."""
+FIRST_PAUSE_SECONDS = 0.001
+LONGEST_PAUSE_SECONDS = 0.05
 A = TypeVar("A", bound=Aggregate)
 Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class Guard(Protocol):
-    def __call__(self, place: Place, resident_id: str) -> str | None:
-        """Raise if the caller may not act here (or for this person); return whom they act
-        for, if not themselves."""
+    def __call__(self, place: Any, person_id: str, /) -> str | None:
+        """Raise if the caller may not act at `place` (the service's own place type) or for
+        this person; return whom they act for, if not themselves."""
 
 
-class Caller(Protocol):
-    """Who sends a command (services/tickets/application.py's `Caller` is the one in use)."""
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a command; the HTTP layer builds it from the authenticated request."""
 
-    @property
-    def actor_id(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def on_behalf_of(self) -> str | None: ...
-    @property
-    def correlation_id(self) -> UUID | None: ...
-    @property
-    def idempotency_key(self) -> str | None: ...
-    @property
-    def guard(self) -> Guard | None: ...
+    actor_id: str
+    role: str
+    on_behalf_of: str | None = None
+    correlation_id: UUID | None = None
+    idempotency_key: str | None = None
+    guard: Guard | None = None
 
 
 def personal_digest(vault: PersonalDataVault | None, personal: dict[str, Any] | None) -> str | None:
@@ -80,32 +81,15 @@ def jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class Commands:
-    """The command loop over one eventsourcing application (the tickets store)."""
+    """The command loop over one eventsourcing application (a service's store)."""
 
-    def __init__(
-        self,
-        app: Application[UUID],
-        clock: Callable[[], Any],
-        vault: PersonalDataVault | None = None,
-    ) -> None:
+    def __init__(self, app: Application[UUID], vault: PersonalDataVault | None = None) -> None:
         self.app = app
-        self.clock = clock
         self.vault = vault
         self.listeners: list[Callable[[], None]] = []
         self._database = Database(getattr(app.recorder, "datastore"))  # noqa: B009
         self._events_table = str(getattr(app.recorder, "events_table_name"))  # noqa: B009
         self._locks = [threading.Lock() for _ in range(64)]
-
-    def stamp(self, caller: Caller, place: Place, person_id: str | None) -> Stamp:
-        on_behalf_of = caller.guard(place, person_id or "") if caller.guard else None
-        return Stamp(
-            place=place,
-            actor_id=caller.actor_id,
-            actor_role=caller.role,
-            occurred_at=self.clock(),
-            on_behalf_of=on_behalf_of or caller.on_behalf_of,
-            correlation_id=caller.correlation_id or uuid4(),
-        )
 
     def load(self, aggregate_id: UUID, kind: type[A], missing: Callable[[UUID], Exception]) -> A:
         try:
@@ -146,11 +130,12 @@ class Commands:
 
     @staticmethod
     def _retrying(attempt: Callable[[], Answer]) -> Answer:
-        for _ in range(MAX_ATTEMPTS - 1):
+        for conflicts in range(MAX_ATTEMPTS - 1):
             try:
                 return attempt()
             except IntegrityError:
-                continue
+                ceiling = min(LONGEST_PAUSE_SECONDS, FIRST_PAUSE_SECONDS * 2**conflicts)
+                time.sleep(random.uniform(0, ceiling))  # spreading racers, not secrecy
         return attempt()
 
     def _along(self, sealed: Sequence[Sealed]) -> dict[str, Any]:

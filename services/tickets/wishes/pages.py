@@ -23,19 +23,20 @@ from events.wishes import ClaimMode, WishCategory
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, Principal
 from services.runtime.policy import POLICY, ForbiddenError
-from services.tickets.api import PostWish, caller_of
-from services.tickets.application import ClaimRefusedError, Outcome, WishBoard
-from services.tickets.board import BoardEntry, WishBoardView
-from services.tickets.domain import (
+from services.tickets.access import caller_of
+from services.tickets.i18n import Words, words_for
+from services.tickets.place import Place
+from services.tickets.signin import Visit, page_templates, signed_in, to_signin
+from services.tickets.territory import UnknownPlaceError
+from services.tickets.wishes.api import PostWish
+from services.tickets.wishes.application import ClaimRefusedError, Outcome, WishDesk
+from services.tickets.wishes.board import BoardEntry, WishBoardView
+from services.tickets.wishes.domain import (
     CLAIMABLE,
     IllegalTransitionError,
     InvalidWishError,
-    Place,
     WishNotFoundError,
 )
-from services.tickets.i18n import Words, words_for
-from services.tickets.signin import Visit, page_templates, signed_in, to_signin
-from services.tickets.territory import UnknownPlaceError
 
 MAX_FORM_BYTES = 16_384
 MAX_KEY_CHARS = 128
@@ -237,7 +238,7 @@ class BoardPage:
         return RedirectResponse(url, status_code=303)
 
 
-def page_router(board: WishBoard, view: WishBoardView) -> APIRouter:
+def page_router(board: WishDesk, view: WishBoardView) -> APIRouter:
     router = APIRouter(prefix="/board/{district}/{community}", include_in_schema=False)
     page = BoardPage(view)
 

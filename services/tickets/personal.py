@@ -1,0 +1,116 @@
+"""A person's data across every peer: erasure (PIPL) and the log of unmasked reads, over HTTP.
+
+Each peer seals the personal data of its own records (a wish's contact, a ticket's requester,
+a dispute's parties, a visit's notes) in the one vault; erasing a person destroys their key,
+so every record of theirs is gone at once while the events and figures stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
+
+from services.runtime.commands import Caller
+from services.runtime.identity import Access, authorize
+from services.runtime.personal import Disclosure, Erasure, PersonErasedError, PersonNotFoundError
+from services.runtime.text import Body
+from services.tickets.access import PERSON_ID, REASON, caller_of, erasure_guard
+from services.tickets.place import NOWHERE, Place
+from services.tickets.store import TicketsStore
+
+
+class PersonalData:
+    """Erasure and the access log over the tickets store's vault."""
+
+    def __init__(self, store: TicketsStore) -> None:
+        self.store = store
+        self.vault = store.vault
+
+    def erase_person(
+        self,
+        caller: Caller,
+        person_id: str,
+        reason: str,
+        may_erase: Callable[[str, Place], None] | None = None,
+    ) -> Erasure:
+        """Destroy the person's key: their data is gone, their wishes and the figures stay.
+
+        `may_erase(kind, place)` raises unless the caller may erase a record of that kind
+        lying there; every record of the person is checked (one outside refuses them all)."""
+        records = self.vault.records(person_id) if self.vault else {}
+        if self.vault is None or not records:
+            erased = self.vault.erasure(person_id) if self.vault else None
+            if erased is not None:
+                raise PersonErasedError(person_id, erased.erased_at)
+            raise PersonNotFoundError(person_id)
+        if may_erase is not None:
+            for record_id, kind in records.items():
+                may_erase(kind, self._place_of_record(record_id))
+        return self.vault.erase(
+            person_id, actor_id=caller.actor_id, role=caller.role, reason=reason,
+            at=self.store.clock(),
+        )  # fmt: skip
+
+    def personal_accesses(
+        self, *, within: Mapping[str, str], person_id: str | None, limit: int, offset: int
+    ) -> list[Disclosure]:
+        """The access log of unmasked reads inside a territory, newest first."""
+        if self.vault is None:
+            return []
+        return self.vault.disclosures(
+            within=within, person_id=person_id, limit=limit, offset=offset
+        )
+
+    def _place_of_record(self, record_id: str) -> Place:
+        """Where a sealed record lies: the place of the wish, ticket, visit or dispute it
+        belongs to (record ids are `<id>`, `<id>:<kind>:<n>`, `<id>:filing` or `visit:<id>`).
+        A record of nothing known lies nowhere, which only an unlimited scope contains."""
+        try:
+            found: object = self.store.repository.get(UUID(record_id.removeprefix("visit:")[:36]))
+        except (ValueError, AggregateNotFoundError):
+            return NOWHERE
+        place = getattr(found, "place", None)
+        return place if isinstance(place, Place) else NOWHERE
+
+
+class ErasureOrder(Body):
+    reason: Annotated[str, Field(min_length=4, max_length=200, pattern=REASON)]
+
+
+def personal_router(personal: PersonalData) -> APIRouter:
+    """Erasure (PIPL) and the log of who saw unmasked personal data."""
+    router = APIRouter(tags=["personal data"])
+
+    @router.post("/persons/{person_id}/erasure", response_model=Erasure)
+    async def erase_person(
+        person_id: Annotated[str, Path(pattern=PERSON_ID)],
+        body: ErasureOrder,
+        access: Annotated[Access, authorize("person.erase")],
+    ) -> Erasure:
+        return await run_in_threadpool(
+            personal.erase_person, caller_of(access), person_id, body.reason,
+            erasure_guard(access),
+        )  # fmt: skip
+
+    @router.get("/ops/personal-access", response_model=list[Disclosure])
+    async def personal_access(
+        access: Annotated[Access, authorize("ops.read")],
+        person_id: Annotated[str | None, Query(pattern=PERSON_ID)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[Disclosure]:
+        """Unmasked reads inside the caller's territory, newest first."""
+        scope = access.principal.scope.model_dump(exclude_none=True)
+        return await run_in_threadpool(
+            lambda: personal.personal_accesses(
+                within=scope, person_id=person_id, limit=limit, offset=offset
+            )
+        )
+
+    return router
