@@ -47,9 +47,9 @@ from services.tickets.publishing import EventIds, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.territory import BuildingPlan
 from services.tickets.ticketing.application import Dispatcher
-from services.tickets.ticketing.deadlines import DeadlineScheduler
 from services.tickets.ticketing.domain import Ticket
 from services.tickets.ticketing.publishing import TICKETS, VISITS
+from services.tickets.ticketing.scheduler import DeadlineScheduler
 from services.tickets.ticketing.view import TicketDeskView
 from services.tickets.wishes.publishing import WISHES
 from shiliu.demo import district_plan

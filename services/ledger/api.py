@@ -8,17 +8,17 @@ from typing import Annotated, Any, Protocol, TypeVar
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from events.envelope import CODE_PATTERN, INT64_MAX
+from events.envelope import INT64_MAX
 from services.ledger.books import Books
 from services.ledger.disputes import CommunityDisputeLedger, DisputeCommunitySummary
 from services.ledger.projection import CommunitySummary, CommunityWishLedger
 from services.ledger.tickets import CommunityTicketLedger, TicketCommunitySummary
 from services.ledger.visits import CommunityVisitLedger
+from services.runtime.http import CodeInPath
 from services.runtime.identity import Access, authorize
 from services.runtime.parking import ParkedMessage
 from services.runtime.policy import ForbiddenError
 
-Slug = Annotated[str, Path(pattern=CODE_PATTERN)]
 LedgerReader = Annotated[Access, authorize("ledger.read")]
 
 
@@ -63,34 +63,34 @@ def ledger_router(books: Books) -> APIRouter:
     router = APIRouter(prefix="/ledger", tags=["ledger"])
 
     @router.get("/{district}/wishes", response_model=list[CommunitySummary])
-    async def district_wishes(district: Slug, access: LedgerReader) -> list[CommunitySummary]:
+    async def district_wishes(district: CodeInPath, access: LedgerReader) -> list[CommunitySummary]:
         """The communities of a district, limited to those inside the caller's territory."""
         return inside(access, district, await run_in_threadpool(books.wishes.district, district))
 
     @router.get("/{district}/{community}/wishes", response_model=CommunityWishLedger)
     async def community_wishes(
-        district: Slug, community: Slug, access: LedgerReader
+        district: CodeInPath, community: CodeInPath, access: LedgerReader
     ) -> CommunityWishLedger:
         await check_community(access, books, district, community)
         return await run_in_threadpool(books.wishes.community, district, community)
 
     @router.get("/{district}/tickets", response_model=list[TicketCommunitySummary])
     async def district_tickets(
-        district: Slug, access: LedgerReader
+        district: CodeInPath, access: LedgerReader
     ) -> list[TicketCommunitySummary]:
         """The communities' ticket figures, limited to those inside the caller's territory."""
         return inside(access, district, await run_in_threadpool(books.tickets.district, district))
 
     @router.get("/{district}/{community}/tickets", response_model=CommunityTicketLedger)
     async def community_tickets(
-        district: Slug, community: Slug, access: LedgerReader
+        district: CodeInPath, community: CodeInPath, access: LedgerReader
     ) -> CommunityTicketLedger:
         await check_community(access, books, district, community)
         return await run_in_threadpool(books.tickets.community, district, community)
 
     @router.get("/{district}/disputes", response_model=list[DisputeCommunitySummary])
     async def district_disputes(
-        district: Slug, access: LedgerReader
+        district: CodeInPath, access: LedgerReader
     ) -> list[DisputeCommunitySummary]:
         """The communities' dispute figures, limited to those inside the caller's territory."""
         summaries = await run_in_threadpool(books.disputes.district, district)
@@ -98,14 +98,14 @@ def ledger_router(books: Books) -> APIRouter:
 
     @router.get("/{district}/{community}/disputes", response_model=CommunityDisputeLedger)
     async def community_disputes(
-        district: Slug, community: Slug, access: LedgerReader
+        district: CodeInPath, community: CodeInPath, access: LedgerReader
     ) -> CommunityDisputeLedger:
         await check_community(access, books, district, community)
         return await run_in_threadpool(books.disputes.community, district, community)
 
     @router.get("/{district}/{community}/visits", response_model=CommunityVisitLedger)
     async def community_visits(
-        district: Slug, community: Slug, access: LedgerReader
+        district: CodeInPath, community: CodeInPath, access: LedgerReader
     ) -> CommunityVisitLedger:
         """Door-knocking visits (敲门行动), households reached and tickets they opened."""
         await check_community(access, books, district, community)

@@ -47,10 +47,23 @@ A = TypeVar("A", bound=Aggregate)
 Answer = TypeVar("Answer", bound=BaseModel)
 
 
+class Where(Protocol):
+    """A place in the territory tree, as each service's own place type spells it."""
+
+    @property
+    def district(self) -> str: ...
+    @property
+    def street(self) -> str: ...
+    @property
+    def community(self) -> str: ...
+    @property
+    def grid(self) -> str | None: ...
+
+
 class Guard(Protocol):
-    def __call__(self, place: Any, person_id: str, /) -> str | None:
-        """Raise if the caller may not act at `place` (the service's own place type) or for
-        this person; return whom they act for, if not themselves."""
+    def __call__(self, place: Where, person_id: str, /) -> str | None:
+        """Raise if the caller may not act at `place` or for this person; return whom they
+        act for, if not themselves."""
 
 
 @dataclass(frozen=True)

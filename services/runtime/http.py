@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from events.envelope import CODE_PATTERN
 from services.runtime.health import Probe, always_ready, health_router
 from services.runtime.identity import Authenticator, AuthSettings
 from services.runtime.policy import ForbiddenError
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from services.runtime.limits import LimitSettings
 
 Details = Callable[[Exception], dict[str, Any]]
+CodeInPath = Annotated[str, Path(pattern=CODE_PATTERN)]
+"""A territory code (district, street, community, grid, building) as a path segment."""
+CodeInQuery = Annotated[str, Query(pattern=CODE_PATTERN)]
+"""A territory code as a query parameter."""
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 

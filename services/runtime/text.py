@@ -11,10 +11,14 @@ them. A refusal is the validation rule `control_character`, so the 422 names the
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+
+TITLE_MAX = 60
+"""The longest title a person gives a wish or a ticket, in characters."""
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
 
 _NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _NOT_IN_PROSE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")

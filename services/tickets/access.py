@@ -1,27 +1,18 @@
-"""From an authorised HTTP request to a command's `Caller`, for every peer's routes: the
-guard that checks territory and person, stricter policy entries for revealing what is masked,
-and the shapes of the ids and reasons callers send."""
+"""What the tickets service's routes share beyond the runtime's access helpers: a person's
+contact as callers send it, and the check of an erasure against every record it touches."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import Field
 
-from services.runtime.commands import Caller
+from services.runtime.access import escalated, within
 from services.runtime.identity import Access
-from services.runtime.policy import POLICY, ForbiddenError, erasure_action
+from services.runtime.policy import erasure_action
 from services.runtime.text import Body
 from services.tickets.place import Place
-
-PersonId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-PERSON_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
-_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
-REASON = rf"^{_VISIBLE}([^\x00-\x1f\x7f-\x9f]*{_VISIBLE})?$"
-"""Why personal data is revealed or erased (4–200 characters, no control characters, not
-padded): kept in the audit rows."""
 
 
 class Contact(Body):
@@ -32,41 +23,10 @@ class Contact(Body):
     address: Annotated[str | None, Field(max_length=200)] = None
 
 
-def caller_of(access: Access) -> Caller:
-    """The application's view of an authorised request; the guard checks territory and owner."""
-
-    def guard(place: Place, resident_id: str) -> str | None:
-        access.check_place(
-            district=place.district, street=place.street, community=place.community,
-            grid=place.grid,
-        )  # fmt: skip
-        return access.check_person(resident_id)
-
-    return Caller(
-        actor_id=access.principal.id,
-        role=access.principal.role.value,
-        correlation_id=access.correlation_id,
-        idempotency_key=access.idempotency_key,
-        guard=guard,
-    )
-
-
 def erasure_guard(access: Access) -> Callable[[str, Place], None]:
     """Checks each of a person's records against its kind's erasure entry in the policy."""
 
     def may_erase(kind: str, place: Place) -> None:
-        escalated(access, erasure_action(kind)).check_place(
-            district=place.district, street=place.street, community=place.community,
-            grid=place.grid,
-        )  # fmt: skip
+        within(escalated(access, erasure_action(kind)), place)
 
     return may_erase
-
-
-def escalated(access: Access, action: str) -> Access:
-    """The same request, held to a stricter policy entry (revealing what is masked)."""
-    rule = POLICY[action]
-    if access.principal.role not in rule.roles:
-        message = f"a {access.principal.role.value} may not {action}"
-        raise ForbiddenError("policy.role_not_allowed", message)
-    return dataclasses.replace(access, action=action, rule=rule)

@@ -43,9 +43,9 @@ from services.tickets.territory import DistrictPlan
 from services.tickets.ticketing import api as ticket_api
 from services.tickets.ticketing.application import Dispatcher
 from services.tickets.ticketing.deadline import DeadlineTranscoding
-from services.tickets.ticketing.deadlines import DeadlineScheduler
 from services.tickets.ticketing.open311 import open311_router
 from services.tickets.ticketing.publishing import TICKETS, VISITS
+from services.tickets.ticketing.scheduler import DeadlineScheduler
 from services.tickets.ticketing.view import TicketDeskView
 from services.tickets.wishes import api
 from services.tickets.wishes.application import WishDesk

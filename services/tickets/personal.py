@@ -16,11 +16,12 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
+from services.runtime.access import PERSON_ID, REASON, caller_of
 from services.runtime.commands import Caller
 from services.runtime.identity import Access, authorize
 from services.runtime.personal import Disclosure, Erasure, PersonErasedError, PersonNotFoundError
 from services.runtime.text import Body
-from services.tickets.access import PERSON_ID, REASON, caller_of, erasure_guard
+from services.tickets.access import erasure_guard
 from services.tickets.place import NOWHERE, Place
 from services.tickets.store import TicketsStore
 

@@ -1,5 +1,5 @@
 """Stored events → integration events for the bus (the relay's translation), for every
-family of the service; each peer names its own `Family`."""
+publication of the service; each peer names its own `Publication`."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class EventIds:
 
 
 @dataclass(frozen=True)
-class Family:
+class Publication:
     """How one aggregate's stored events become integration events."""
 
     aggregate: type[Aggregate]
@@ -51,45 +51,47 @@ class Family:
     """Stored event name → (integration event class, its fields from the stored event)."""
 
 
-def stored_topics(families: Sequence[Family]) -> dict[str, Family]:
-    """Stored topic → the family whose events are stored under it."""
-    return {topic: family for family in families for topic in family.stored_as}
+def stored_topics(publications: Sequence[Publication]) -> dict[str, Publication]:
+    """Stored topic → the publication whose events are stored under it."""
+    return {topic: publication for publication in publications for topic in publication.stored_as}
 
 
-def register_stored_topics(families: Sequence[Family]) -> None:
+def register_stored_topics(publications: Sequence[Publication]) -> None:
     """Make every stored topic resolve to its aggregate class (and, through it, its events),
     so history stored under an old module path still loads and replays."""
-    for topic, family in stored_topics(families).items():
-        register_topic(topic, family.aggregate)
+    for topic, publication in stored_topics(publications).items():
+        register_topic(topic, publication.aggregate)
 
 
 def translator(
-    mapper: Mapper[UUID], ids: EventIds, families: Sequence[Family]
+    mapper: Mapper[UUID], ids: EventIds, publications: Sequence[Publication]
 ) -> Callable[[Notification], IntegrationEvent | None]:
-    """Translate the tickets log; what no family publishes (receipts, rules) is skipped."""
-    register_stored_topics(families)
-    by_prefix = {f"{topic}.": family for topic, family in stored_topics(families).items()}
+    """Translate the tickets log; what no publication publishes (receipts, rules) is skipped."""
+    register_stored_topics(publications)
+    by_prefix = {
+        f"{topic}.": publication for topic, publication in stored_topics(publications).items()
+    }
 
     def translate(notification: Notification) -> IntegrationEvent | None:
         prefix, _, name = notification.topic.rpartition(".")
-        family = by_prefix.get(prefix + ".")
-        if family is None or name not in family.fields:
+        publication = by_prefix.get(prefix + ".")
+        if publication is None or name not in publication.fields:
             return None
         domain_event = mapper.to_domain_event(notification)
-        return to_integration_event(domain_event, family, name, notification.id, ids)
+        return to_integration_event(domain_event, publication, name, notification.id, ids)
 
     return translate
 
 
 def to_integration_event(
     domain_event: DomainEventProtocol[UUID],
-    family: Family,
+    publication: Publication,
     name: str,
     position: int,
     ids: EventIds,
 ) -> IntegrationEvent:
     assert isinstance(domain_event, Aggregate.Event)
-    event_class, fields = family.fields[name]
+    event_class, fields = publication.fields[name]
     stamp: Stamp = getattr(domain_event, "stamp")  # noqa: B009 - every published event has one
     place = stamp.place
     return event_class(
@@ -106,6 +108,6 @@ def to_integration_event(
         causation_id=stamp.causation_id,
         source=SOURCE,
         position=position,
-        **{family.id_field: domain_event.originator_id},
+        **{publication.id_field: domain_event.originator_id},
         **fields(domain_event),
     )  # fmt: skip

@@ -76,7 +76,7 @@ def page_templates() -> Environment:
 
 
 @dataclass(frozen=True)
-class Visit:
+class PageAccess:
     """A signed-in principal on a page route, with that route's policy check."""
 
     principal: Principal
@@ -99,9 +99,9 @@ def signed_in(action: str) -> Any:
     to sign in; a refusal is left to the route, which answers it as a page rather than JSON."""
     check = authorize(action).dependency
 
-    def dependency(request: Request) -> Visit | None:
+    def dependency(request: Request) -> PageAccess | None:
         try:
-            return Visit(principal_of(request), action, check)
+            return PageAccess(principal_of(request), action, check)
         except HTTPException:
             return None
 

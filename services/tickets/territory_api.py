@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
-from events.envelope import CODE_PATTERN, Code
-from services.runtime.http import Details
+from events.envelope import Code
+from services.runtime.access import caller_of
+from services.runtime.http import CodeInPath, Details
 from services.runtime.identity import Access, authorize
-from services.tickets.access import caller_of
 from services.tickets.atlas import Atlas, TerritoryChange
 from services.tickets.commands import StampedCommands
 from services.tickets.routing import RuleVersion
 from services.tickets.territory import TerritoryError, UnknownPlaceError
 
-Slug = Annotated[str, Path(pattern=CODE_PATTERN)]
 T = TypeVar("T")
 
 
@@ -78,7 +77,7 @@ def territory_router(atlas: Atlas, commands: StampedCommands) -> APIRouter:
         response_model=CommunityMap,
         dependencies=[authorize("territory.read")],
     )
-    async def community_map(district: Slug, community: Slug) -> CommunityMap:
+    async def community_map(district: CodeInPath, community: CodeInPath) -> CommunityMap:
         return await _in_path(
             lambda: _community_map(atlas, district, community), "district", "community"
         )
@@ -86,7 +85,7 @@ def territory_router(atlas: Atlas, commands: StampedCommands) -> APIRouter:
     @router.get(
         "/rules/{district}", response_model=RuleVersion, dependencies=[authorize("territory.read")]
     )
-    async def rules_in_effect(district: Slug) -> RuleVersion:
+    async def rules_in_effect(district: CodeInPath) -> RuleVersion:
         """The routing rules in effect now (categories, handlers, deadlines)."""
         book = await _in_path(lambda: atlas.rulebook(district), "district")
         return book.in_effect(commands.clock())
@@ -95,8 +94,8 @@ def territory_router(atlas: Atlas, commands: StampedCommands) -> APIRouter:
         "/territory/{district}/{community}/grids", response_model=TerritoryChange, status_code=201
     )
     async def draw_grid(
-        district: Slug,
-        community: Slug,
+        district: CodeInPath,
+        community: CodeInPath,
         body: DrawGrid,
         access: Annotated[Access, authorize("territory.change")],
     ) -> TerritoryChange:
@@ -114,9 +113,9 @@ def territory_router(atlas: Atlas, commands: StampedCommands) -> APIRouter:
         response_model=TerritoryChange,
     )
     async def move_building(
-        district: Slug,
-        community: Slug,
-        building: Slug,
+        district: CodeInPath,
+        community: CodeInPath,
+        building: CodeInPath,
         body: MoveBuilding,
         access: Annotated[Access, authorize("territory.change")],
     ) -> TerritoryChange:

@@ -1,5 +1,5 @@
 """Stored topics are stored data: history written under an old module path still replays
-(services/tickets/publishing.py `Family.stored_as`, `translator`, `register_stored_topics`)."""
+(services/tickets/publishing.py `Publication.stored_as`, `translator`, `register_stored_topics`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from services.runtime.settings import StoreSettings
 from services.tickets.main import tickets_store
 from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.place import Place
-from services.tickets.publishing import EventIds, Family, translator
+from services.tickets.publishing import EventIds, Publication, translator
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from services.tickets.wishes.application import WishDesk
 from services.tickets.wishes.domain import WishState
@@ -32,7 +32,9 @@ OLD = "services.tickets.wishboard.aggregates:Wish"
 
 
 @pytest.mark.parametrize("family", [WISHES, TICKETS, VISITS, DISPUTES], ids=lambda f: f.id_field)
-def test_every_published_aggregate_lives_where_its_family_says_it_is_stored(family: Family) -> None:
+def test_every_published_aggregate_lives_where_its_family_says_it_is_stored(
+    family: Publication,
+) -> None:
     """Moving an aggregate class fails here until its new topic is added (the old one kept)."""
     aggregate = family.aggregate
     assert f"{aggregate.__module__}:{aggregate.__qualname__}" in family.stored_as

@@ -11,10 +11,10 @@ from pydantic import AwareDatetime, Field
 
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
 from events.envelope import Code
+from services.runtime.access import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.text import Body
-from services.tickets.access import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.tickets.mediation.application import MediationDesk, PartyDetails
 from services.tickets.mediation.domain import (
     MAX_PARTIES,

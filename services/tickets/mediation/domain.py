@@ -20,13 +20,13 @@ from events.disputes import (
 from services.tickets.mediation.errors import (
     DisputeError,
     DisputeNotFoundError,
-    DisputeState,
     DisputeTransitionError,
     InvalidDisputeError,
     NotAPartyError,
     NotReadyError,
     RecordNotFoundError,
 )
+from services.tickets.mediation.states import DisputeState
 from services.tickets.place import Stamp
 
 MEDIATION_PERIOD = timedelta(days=30)

@@ -27,7 +27,7 @@ from events.disputes import (
 )
 from events.envelope import IntegrationEvent
 from services.tickets.mediation.domain import Dispute
-from services.tickets.publishing import Family
+from services.tickets.publishing import Publication
 
 Fields = dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]]
 
@@ -56,4 +56,6 @@ FIELDS: Fields = {
     "Resolved": (DisputeResolved, lambda e: {"sessions": e.sessions, "breaches": e.breaches}),
 }
 
-DISPUTES = Family(Dispute, ("services.tickets.mediation.domain:Dispute",), "dispute_id", FIELDS)
+DISPUTES = Publication(
+    Dispute, ("services.tickets.mediation.domain:Dispute",), "dispute_id", FIELDS
+)

@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 
 from events.envelope import CODE_PATTERN, Code, Role
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
-from services.runtime.http import Details, field_details, no_details
+from services.runtime.access import PERSON_ID, REASON, PersonId, caller_of
+from services.runtime.http import CodeInQuery, Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.policy import ForbiddenError
-from services.runtime.text import Body
-from services.tickets.access import PERSON_ID, REASON, Contact, PersonId, caller_of
+from services.runtime.text import Body, Title
+from services.tickets.access import Contact
 from services.tickets.place import Place
 from services.tickets.routing import NoRulesError, RoutingError, UnknownCategoryError
 from services.tickets.territory import UnknownPlaceError
@@ -36,7 +37,6 @@ from services.tickets.ticketing.domain import (
 from services.tickets.ticketing.view import TicketDeskView, TicketRow
 from services.tickets.ticketing.visits import InvalidVisitError, VisitNotFoundError
 
-Slug = Annotated[str, Query(pattern=CODE_PATTERN)]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=15, decimal_places=2)]
 
 
@@ -52,7 +52,7 @@ class ReceiveTicket(Body):
     proactive: bool = False
     """未诉先办: found by staff before anyone complained; then `requester_id` may be empty."""
     requester_id: PersonId | None = None
-    title: Annotated[str, Field(min_length=1, max_length=60)]
+    title: Title
     category: Code | None = None
     description: Annotated[str | None, Field(max_length=2000)] = None
     contact: Contact | None = None
@@ -105,7 +105,7 @@ class Closure(Body):
 
 
 class Finding(Body):
-    title: Annotated[str, Field(min_length=1, max_length=60)]
+    title: Title
     category: Code
 
 
@@ -198,7 +198,7 @@ def ticket_router(dispatcher: Dispatcher, view: TicketDeskView) -> APIRouter:
 
     @router.get("", response_model=TicketList)
     async def list_tickets(
-        district: Slug,
+        district: CodeInQuery,
         access: Annotated[Access, authorize("ticket.read")],
         community: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
         state: Annotated[list[str] | None, Query(max_length=20)] = None,

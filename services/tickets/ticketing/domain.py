@@ -6,10 +6,10 @@ most once per deadline however often (or by however many schedulers) it is propo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -24,26 +24,25 @@ from events.tickets import (
     ReopenReason,
     ReturnReason,
 )
+from services.runtime.text import TITLE_MAX
 from services.tickets.place import Place, Stamp
 from services.tickets.routing import CategoryRule
 from services.tickets.ticketing.deadline import Deadline
 from services.tickets.ticketing.errors import (
-    OPEN_STATES,
-    POOR_RATING,
-    TITLE_MAX,
-    WORKING,
     InvalidTicketError,
     NotTheHandlerError,
     TicketError,
     TicketNotFoundError,
-    TicketState,
     TicketTransitionError,
 )
+from services.tickets.ticketing.states import OPEN_STATES, WORKING, TicketState
+
+POOR_RATING = 2
+"""A rating at or below this reopens the ticket."""
 
 __all__ = [
     "OPEN_STATES",
     "POOR_RATING",
-    "TITLE_MAX",
     "WORKING",
     "Deadline",
     "InvalidTicketError",
@@ -83,7 +82,8 @@ class Ticket(Aggregate):
         self.state = TicketState.RECEIVED
         self.received_at = stamp.occurred_at
         self.updated_at = stamp.occurred_at
-        self.rule: dict[str, Any] | None = None
+        self.rule: CategoryRule | None = None
+        """The routing rule in effect when the ticket was triaged: it keeps its deadlines."""
         self.rule_version: int | None = None
         self.level = Level.GRID.value
         self.handler_kind: str | None = None
@@ -141,7 +141,7 @@ class Ticket(Aggregate):
 
     def _rule(self) -> CategoryRule:
         assert self.rule is not None, "triaged tickets carry their rule"
-        return CategoryRule.model_validate(self.rule)
+        return self.rule
 
     def _require(self, action: str, *states: TicketState) -> None:
         if self.state not in states:
@@ -343,18 +343,15 @@ class Ticket(Aggregate):
         category: str,
         grid: str,
         place: Place,
-        rule: dict[str, Any],
+        rule: Mapping[str, object],
         rule_version: int,
         level: str,
         handler_kind: str,
         stamp: Stamp,
     ) -> None:
-        self.category, self.place, self.rule, self.rule_version = (
-            category,
-            place,
-            rule,
-            rule_version,
-        )
+        # Stored as the rule's JSON (stored data keeps that shape); validated once, here.
+        self.category, self.place, self.rule_version = category, place, rule_version
+        self.rule = CategoryRule.model_validate(rule)
         self.level, self.handler_kind = level, handler_kind
         self.state = TicketState.TRIAGED
         self._touch(stamp)

@@ -1,34 +1,10 @@
-"""A ticket's states and the errors its commands raise, each with a stable code."""
+"""The errors a ticket's commands raise, each with a stable code."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from uuid import UUID
 
-
-class TicketState(StrEnum):
-    RECEIVED = "received"
-    TRIAGED = "triaged"
-    DISPATCHED = "dispatched"
-    ACCEPTED = "accepted"
-    IN_PROGRESS = "in_progress"
-    ON_HOLD = "on_hold"
-    RESOLUTION_REPORTED = "resolution_reported"
-    VERIFIED = "verified"
-    CLOSED = "closed"
-    CLOSED_NOT_FIXED = "closed_not_fixed"
-    MERGED = "merged"
-
-
-OPEN_STATES = frozenset(TicketState) - {
-    TicketState.CLOSED,
-    TicketState.CLOSED_NOT_FIXED,
-    TicketState.MERGED,
-}
-WORKING = frozenset({TicketState.ACCEPTED, TicketState.IN_PROGRESS})
-POOR_RATING = 2
-"""A rating at or below this reopens the ticket."""
-TITLE_MAX = 60
+from services.tickets.ticketing.states import TicketState
 
 
 class TicketError(Exception):

@@ -21,18 +21,18 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from events.tickets import Channel
+from services.runtime.access import caller_of
 from services.runtime.commands import Caller, personal_digest
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access
 from services.runtime.policy import POLICY, ForbiddenError
-from services.tickets.access import caller_of
+from services.runtime.text import TITLE_MAX
 from services.tickets.atlas import Atlas
 from services.tickets.routing import CategoryRule, NoRulesError, RoutingError, RuleVersion
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.ticketing.application import Dispatcher, TicketSnapshot
 from services.tickets.ticketing.domain import (
     OPEN_STATES,
-    TITLE_MAX,
     InvalidTicketError,
     TicketNotFoundError,
 )

@@ -26,7 +26,7 @@ from events.tickets import (
     TicketWorkStarted,
     VisitRecorded,
 )
-from services.tickets.publishing import Family
+from services.tickets.publishing import Publication
 from services.tickets.ticketing.domain import Ticket
 from services.tickets.ticketing.visits import Visit
 
@@ -120,8 +120,10 @@ _TICKET_FIELDS: Fields = {
     ),
 }
 
-TICKETS = Family(Ticket, ("services.tickets.ticketing.domain:Ticket",), "ticket_id", _TICKET_FIELDS)
-VISITS = Family(
+TICKETS = Publication(
+    Ticket, ("services.tickets.ticketing.domain:Ticket",), "ticket_id", _TICKET_FIELDS
+)
+VISITS = Publication(
     Visit,
     ("services.tickets.ticketing.visits:Visit",),
     "visit_id",

@@ -17,6 +17,7 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
+from services.runtime.access import REASON, PersonId, caller_of, escalated
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, authorize
@@ -24,14 +25,14 @@ from services.runtime.personal import (
     PersonErasedError,
     PersonNotFoundError,
 )
-from services.runtime.text import Body
-from services.tickets.access import REASON, Contact, PersonId, caller_of, escalated
+from services.runtime.text import Body, Title
+from services.tickets.access import Contact
 from services.tickets.place import Place
 from services.tickets.wishes.application import (
     ClaimRefusedError,
     ContactCard,
-    Outcome,
     WishDesk,
+    WishOutcome,
     WishSnapshot,
 )
 from services.tickets.wishes.board import BoardEntry, WishBoardView
@@ -53,7 +54,7 @@ class PostWish(Body):
     community: Code
     grid: Code | None = None
     resident_id: PersonId
-    title: Annotated[str, Field(min_length=1, max_length=60)]
+    title: Title
     category: WishCategory
     claim_mode: ClaimMode = ClaimMode.EXCLUSIVE
     quota: Annotated[int, Field(ge=1, le=100)] = 1
@@ -128,10 +129,10 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
 def wish_router(board: WishDesk, view: WishBoardView) -> APIRouter:
     router = APIRouter(prefix="/wishes", tags=["wishes"])
 
-    @router.post("", status_code=201, response_model=Outcome)
+    @router.post("", status_code=201, response_model=WishOutcome)
     async def post_wish(
         body: PostWish, access: Annotated[Access, authorize("wish.post")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         personal = _personal(body)
         return await run_in_threadpool(
             lambda: board.post_wish(
@@ -167,72 +168,72 @@ def wish_router(board: WishDesk, view: WishBoardView) -> APIRouter:
     async def get_wish(wish_id: UUID) -> WishSnapshot:
         return await run_in_threadpool(board.get_wish, wish_id)
 
-    @router.post("/{wish_id}/verification", response_model=Outcome)
+    @router.post("/{wish_id}/verification", response_model=WishOutcome)
     async def verify_wish(
         wish_id: UUID, access: Annotated[Access, authorize("wish.verify")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         return await run_in_threadpool(board.verify_wish, caller_of(access), wish_id)
 
-    @router.post("/{wish_id}/rejection", response_model=Outcome)
+    @router.post("/{wish_id}/rejection", response_model=WishOutcome)
     async def reject_wish(
         wish_id: UUID, body: Rejection, access: Annotated[Access, authorize("wish.reject")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         return await run_in_threadpool(board.reject_wish, caller_of(access), wish_id, body.reason)
 
-    @router.post("/{wish_id}/claims", status_code=201, response_model=Outcome)
+    @router.post("/{wish_id}/claims", status_code=201, response_model=WishOutcome)
     async def claim_wish(
         wish_id: UUID, body: Claim, access: Annotated[Access, authorize("wish.claim")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         access.check_unit(body.unit_id)
         return await run_in_threadpool(board.claim_wish, caller_of(access), wish_id, body.unit_id)
 
-    @router.post("/{wish_id}/claims/{unit_id}/release", response_model=Outcome)
+    @router.post("/{wish_id}/claims/{unit_id}/release", response_model=WishOutcome)
     async def release_claim(
         wish_id: UUID,
         unit_id: str,
         body: Release,
         access: Annotated[Access, authorize("wish.release")],
-    ) -> Outcome:
+    ) -> WishOutcome:
         access.check_unit(unit_id)
         return await run_in_threadpool(
             board.release_claim, caller_of(access), wish_id, unit_id, body.reason
         )
 
-    @router.post("/{wish_id}/fulfilment", response_model=Outcome)
+    @router.post("/{wish_id}/fulfilment", response_model=WishOutcome)
     async def report_fulfilment(
         wish_id: UUID, body: Claim, access: Annotated[Access, authorize("wish.report_fulfilment")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         access.check_unit(body.unit_id)
         return await run_in_threadpool(
             board.report_fulfilment, caller_of(access), wish_id, body.unit_id
         )
 
-    @router.post("/{wish_id}/fulfilment/verification", response_model=Outcome)
+    @router.post("/{wish_id}/fulfilment/verification", response_model=WishOutcome)
     async def verify_fulfilment(
         wish_id: UUID, access: Annotated[Access, authorize("wish.verify_fulfilment")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         return await run_in_threadpool(board.verify_fulfilment, caller_of(access), wish_id)
 
-    @router.post("/{wish_id}/acknowledgement", response_model=Outcome)
+    @router.post("/{wish_id}/acknowledgement", response_model=WishOutcome)
     async def acknowledge_wish(
         wish_id: UUID,
         body: Acknowledgement,
         access: Annotated[Access, authorize("wish.acknowledge")],
-    ) -> Outcome:
+    ) -> WishOutcome:
         return await run_in_threadpool(
             board.acknowledge_wish, caller_of(access), wish_id, body.rating
         )
 
-    @router.post("/{wish_id}/withdrawal", response_model=Outcome)
+    @router.post("/{wish_id}/withdrawal", response_model=WishOutcome)
     async def withdraw_wish(
         wish_id: UUID, body: Withdrawal, access: Annotated[Access, authorize("wish.withdraw")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         return await run_in_threadpool(board.withdraw_wish, caller_of(access), wish_id, body.reason)
 
-    @router.post("/{wish_id}/expiry", response_model=Outcome)
+    @router.post("/{wish_id}/expiry", response_model=WishOutcome)
     async def expire_wish(
         wish_id: UUID, access: Annotated[Access, authorize("wish.expire")]
-    ) -> Outcome:
+    ) -> WishOutcome:
         return await run_in_threadpool(board.expire_wish, caller_of(access), wish_id)
 
     @router.get("/{wish_id}/contact", response_model=ContactCard)

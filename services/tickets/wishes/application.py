@@ -103,7 +103,7 @@ class ContactCard(BaseModel):
         )  # fmt: skip
 
 
-class Outcome(BaseModel):
+class WishOutcome(BaseModel):
     wish: WishSnapshot
     refusal: RefusalReason | None = None
     position: int = 0
@@ -115,7 +115,7 @@ class ClaimRefusedError(WishError):
 
     code = "wish.claim_refused"
 
-    def __init__(self, outcome: Outcome) -> None:
+    def __init__(self, outcome: WishOutcome) -> None:
         assert outcome.refusal is not None
         super().__init__(f"claim refused: {outcome.refusal.value}")
         self.outcome = outcome
@@ -154,7 +154,7 @@ class WishDesk:
         quota: int,
         expires_at: datetime | None = None,
         personal: dict[str, Any] | None = None,
-    ) -> Outcome:
+    ) -> WishOutcome:
         """Post a wish where the territory has its community (and grid): UnknownPlaceError
         otherwise, naming the field."""
         self.atlas.locate(place.district, place.community, place.grid, street=place.street)
@@ -174,22 +174,22 @@ class WishDesk:
                 expires_at=expires_at,
             )
 
-        def seal(outcome: Outcome) -> list[Sealed]:
+        def seal(outcome: WishOutcome) -> list[Sealed]:
             if not personal:
                 return []
             return [Sealed(resident_id, str(outcome.wish.id), "wish", personal)]
 
         return self._create(caller, "post_wish", payload, place, resident_id, create, seal)
 
-    def verify_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
+    def verify_wish(self, caller: Caller, wish_id: UUID) -> WishOutcome:
         return self._change(caller, wish_id, "verify_wish", {}, lambda w, s: w.verify(s))
 
-    def reject_wish(self, caller: Caller, wish_id: UUID, reason: RejectionReason) -> Outcome:
+    def reject_wish(self, caller: Caller, wish_id: UUID, reason: RejectionReason) -> WishOutcome:
         return self._change(
             caller, wish_id, "reject_wish", {"reason": reason}, lambda w, s: w.reject(reason, s)
         )
 
-    def claim_wish(self, caller: Caller, wish_id: UUID, unit_id: str) -> Outcome:
+    def claim_wish(self, caller: Caller, wish_id: UUID, unit_id: str) -> WishOutcome:
         """Claim; raises `ClaimRefusedError` (after recording the refusal) when it loses."""
         outcome = self._change(
             caller, wish_id, "claim_wish", {"unit_id": unit_id}, lambda w, s: w.claim(unit_id, s)
@@ -200,7 +200,7 @@ class WishDesk:
 
     def release_claim(
         self, caller: Caller, wish_id: UUID, unit_id: str, reason: ReleaseReason
-    ) -> Outcome:
+    ) -> WishOutcome:
         return self._change(
             caller,
             wish_id,
@@ -209,7 +209,7 @@ class WishDesk:
             lambda w, s: w.release_claim(unit_id, reason, s),
         )
 
-    def report_fulfilment(self, caller: Caller, wish_id: UUID, unit_id: str) -> Outcome:
+    def report_fulfilment(self, caller: Caller, wish_id: UUID, unit_id: str) -> WishOutcome:
         return self._change(
             caller,
             wish_id,
@@ -218,23 +218,23 @@ class WishDesk:
             lambda w, s: w.report_fulfilment(unit_id, s),
         )
 
-    def verify_fulfilment(self, caller: Caller, wish_id: UUID) -> Outcome:
+    def verify_fulfilment(self, caller: Caller, wish_id: UUID) -> WishOutcome:
         return self._change(
             caller, wish_id, "verify_fulfilment", {}, lambda w, s: w.verify_fulfilment(s)
         )
 
-    def acknowledge_wish(self, caller: Caller, wish_id: UUID, rating: int | None) -> Outcome:
+    def acknowledge_wish(self, caller: Caller, wish_id: UUID, rating: int | None) -> WishOutcome:
         return self._change(
             caller, wish_id, "acknowledge_wish", {"rating": rating},
             lambda w, s: w.acknowledge(rating, s),
         )  # fmt: skip
 
-    def withdraw_wish(self, caller: Caller, wish_id: UUID, reason: WithdrawalReason) -> Outcome:
+    def withdraw_wish(self, caller: Caller, wish_id: UUID, reason: WithdrawalReason) -> WishOutcome:
         return self._change(
             caller, wish_id, "withdraw_wish", {"reason": reason}, lambda w, s: w.withdraw(reason, s)
         )
 
-    def expire_wish(self, caller: Caller, wish_id: UUID) -> Outcome:
+    def expire_wish(self, caller: Caller, wish_id: UUID) -> WishOutcome:
         return self._change(caller, wish_id, "expire_wish", {}, lambda w, s: w.expire(s))
 
     def get_wish(self, wish_id: UUID) -> WishSnapshot:
@@ -280,13 +280,13 @@ class WishDesk:
         place: Place,
         resident_id: str,
         create: Callable[[Stamp], Wish],
-        seal: Callable[[Outcome], Sequence[Sealed]],
-    ) -> Outcome:
-        def decide() -> tuple[list[Aggregate], Outcome]:
+        seal: Callable[[WishOutcome], Sequence[Sealed]],
+    ) -> WishOutcome:
+        def decide() -> tuple[list[Aggregate], WishOutcome]:
             wish = create(self.commands.stamp(caller, place, resident_id))
-            return [wish], Outcome(wish=WishSnapshot.of(wish))
+            return [wish], WishOutcome(wish=WishSnapshot.of(wish))
 
-        return self.commands.run(caller, command, payload, decide, Outcome, seal=seal)
+        return self.commands.run(caller, command, payload, decide, WishOutcome, seal=seal)
 
     def _change(
         self,
@@ -295,11 +295,11 @@ class WishDesk:
         command: str,
         payload: dict[str, Any],
         decide: Callable[[Wish, Stamp], RefusalReason | None],
-    ) -> Outcome:
-        def attempt() -> tuple[list[Aggregate], Outcome]:
+    ) -> WishOutcome:
+        def attempt() -> tuple[list[Aggregate], WishOutcome]:
             wish = self._load(wish_id)
             refusal = decide(wish, self.commands.stamp(caller, wish.place, wish.resident_id))
-            return [wish], Outcome(wish=WishSnapshot.of(wish), refusal=refusal)
+            return [wish], WishOutcome(wish=WishSnapshot.of(wish), refusal=refusal)
 
         payload = {"wish_id": str(wish_id), **payload}
-        return self.commands.run(caller, command, payload, attempt, Outcome, lock=wish_id)
+        return self.commands.run(caller, command, payload, attempt, WishOutcome, lock=wish_id)

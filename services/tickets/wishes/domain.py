@@ -19,6 +19,7 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
+from services.runtime.text import TITLE_MAX
 from services.tickets.place import Stamp
 
 
@@ -86,9 +87,6 @@ class NotYetDueError(WishError):
         when = expires_at.isoformat() if expires_at else "never"
         super().__init__(f"the wish does not expire before {when}")
         self.expires_at = expires_at
-
-
-TITLE_MAX = 60
 
 
 class Wish(Aggregate):

@@ -20,16 +20,16 @@ from pydantic import BaseModel, ValidationError
 
 from events.envelope import CODE_PATTERN, Role
 from events.wishes import ClaimMode, WishCategory
+from services.runtime.access import caller_of
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, Principal
 from services.runtime.policy import POLICY, ForbiddenError
-from services.tickets.access import caller_of
 from services.tickets.i18n import Words, words_for
 from services.tickets.place import Place
-from services.tickets.signin import Visit, page_templates, signed_in, to_signin
+from services.tickets.signin import PageAccess, page_templates, signed_in, to_signin
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.wishes.api import PostWish
-from services.tickets.wishes.application import ClaimRefusedError, Outcome, WishDesk
+from services.tickets.wishes.application import ClaimRefusedError, WishDesk, WishOutcome
 from services.tickets.wishes.board import BoardEntry, WishBoardView
 from services.tickets.wishes.domain import (
     CLAIMABLE,
@@ -44,7 +44,8 @@ BOARD_LIMIT = 200
 _CODE = re.compile(CODE_PATTERN)
 M = TypeVar("M", bound=BaseModel)
 Form = dict[str, str]
-Where = tuple[str, str]
+BoardPlace = tuple[str, str]
+"""Where a board page stands: (district, community)."""
 
 
 class FormError(Exception):
@@ -150,7 +151,7 @@ def _may(principal: Principal, action: str) -> bool:
     return principal.role in POLICY[action].roles
 
 
-def _is_place(where: Where) -> bool:
+def _is_place(where: BoardPlace) -> bool:
     return all(_CODE.fullmatch(code) for code in where)
 
 
@@ -161,7 +162,7 @@ def _wish_id(value: str) -> UUID:
         raise WishNotFoundError(UUID(int=0)) from None
 
 
-def _board_path(request: Request, where: Where) -> str:
+def _board_path(request: Request, where: BoardPlace) -> str:
     return request.url_for("wish_board", district=where[0], community=where[1]).path
 
 
@@ -173,10 +174,10 @@ class BoardPage:
         self.templates = page_templates()
 
     async def render(
-        self, request: Request, where: Where, words: Words, visit: Visit, *, status: int = 200,
-        message: str | None = None, form: Form | None = None,
+        self, request: Request, where: BoardPlace, words: Words, signed: PageAccess, *,
+        status: int = 200, message: str | None = None, form: Form | None = None,
     ) -> HTMLResponse:  # fmt: skip
-        (district, community), principal = where, visit.principal
+        (district, community), principal = where, signed.principal
         entries = await run_in_threadpool(
             lambda: self.view.entries(district=district, community=community, limit=BOARD_LIMIT)
         )
@@ -200,38 +201,38 @@ class BoardPage:
         return HTMLResponse(html, status_code=status)
 
     def admit(
-        self, request: Request, where: Where, words: Words, visit: Visit | None
-    ) -> Visit | Response:
-        """The visit, or what to answer instead: 404 for an unknown board, sign-in if anonymous."""
+        self, request: Request, where: BoardPlace, words: Words, signed: PageAccess | None
+    ) -> PageAccess | Response:
+        """The signed, or what to answer instead: 404 for an unknown board, sign-in if anonymous."""
         if not _is_place(where):
             return self.missing(request, words, where)
-        if visit is None:
+        if signed is None:
             return to_signin(request, _board_path(request, where) + words.query, words)
-        return visit
+        return signed
 
-    def missing(self, request: Request, words: Words, where: Where) -> HTMLResponse:
+    def missing(self, request: Request, words: Words, where: BoardPlace) -> HTMLResponse:
         if not _is_place(where):
             return self.notice(words, words.labels["board_not_found"], 404)
         board_url = _board_path(request, where)
         return self.notice(words, words.labels["wish_not_found"], 404, board_url)
 
     async def refuse(
-        self, request: Request, where: Where, words: Words, visit: Visit, exc: Exception,
+        self, request: Request, where: BoardPlace, words: Words, signed: PageAccess, exc: Exception,
         form: Form,
     ) -> HTMLResponse:  # fmt: skip
         if isinstance(exc, ForbiddenError):
-            status, message = 403, visit.refusal(exc, words)
+            status, message = 403, signed.refusal(exc, words)
         else:
             status, explain = PROBLEMS[type(exc)]
             message = explain(exc, words)
         if isinstance(exc, ClaimRefusedError):
             await self.view.wait_for(exc.outcome.position)  # so the board shows the winner
         return await self.render(
-            request, where, words, visit, status=status, message=message, form=form
+            request, where, words, signed, status=status, message=message, form=form
         )
 
     async def done(
-        self, request: Request, where: Where, words: Words, outcome: Outcome
+        self, request: Request, where: BoardPlace, words: Words, outcome: WishOutcome
     ) -> Response:
         await self.view.wait_for(outcome.position)
         url = f"{_board_path(request, where)}{words.query}#wish-{outcome.wish.id}"
@@ -247,11 +248,11 @@ def page_router(board: WishDesk, view: WishBoardView) -> APIRouter:
         request: Request,
         district: str,
         community: str,
-        visit: Annotated[Visit | None, signed_in("wish.read")],
+        signed: Annotated[PageAccess | None, signed_in("wish.read")],
         lang: str | None = None,
     ) -> Response:
         where, words = (district, community), words_for(lang)
-        if isinstance(visitor := page.admit(request, where, words, visit), Response):
+        if isinstance(visitor := page.admit(request, where, words, signed), Response):
             return visitor
         try:
             visitor.access()
@@ -264,11 +265,11 @@ def page_router(board: WishDesk, view: WishBoardView) -> APIRouter:
         request: Request,
         district: str,
         community: str,
-        visit: Annotated[Visit | None, signed_in("wish.post")],
+        signed: Annotated[PageAccess | None, signed_in("wish.post")],
         lang: str | None = None,
     ) -> Response:
         where, words, form = (district, community), words_for(lang), {}
-        if isinstance(visitor := page.admit(request, where, words, visit), Response):
+        if isinstance(visitor := page.admit(request, where, words, signed), Response):
             return visitor
         try:
             form = await read_form(request)
@@ -295,11 +296,11 @@ def page_router(board: WishDesk, view: WishBoardView) -> APIRouter:
         district: str,
         community: str,
         wish_id: str,
-        visit: Annotated[Visit | None, signed_in("wish.claim")],
+        signed: Annotated[PageAccess | None, signed_in("wish.claim")],
         lang: str | None = None,
     ) -> Response:
         where, words, form = (district, community), words_for(lang), {}
-        if isinstance(visitor := page.admit(request, where, words, visit), Response):
+        if isinstance(visitor := page.admit(request, where, words, signed), Response):
             return visitor
         try:
             wish = _wish_id(wish_id)

@@ -19,7 +19,7 @@ from events.wishes import (
     WishVerified,
     WishWithdrawn,
 )
-from services.tickets.publishing import Family
+from services.tickets.publishing import Publication
 from services.tickets.wishes.domain import Wish
 
 _FIELDS: dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]] = {
@@ -65,7 +65,7 @@ _FIELDS: dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]
 }
 
 
-WISHES = Family(
+WISHES = Publication(
     Wish,
     ("services.tickets.wishes.domain:Wish", "services.tickets.domain:Wish"),
     "wish_id",
