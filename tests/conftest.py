@@ -167,9 +167,20 @@ def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> Ti
     )  # fmt: skip
 
 
+OFFLINE_BUS = BusSettings(url="nats://127.0.0.1:1")
+"""Where no nats-server listens: a service given it must never try to reach the bus."""
+
+
 @pytest.fixture
-def tickets(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[TestClient]:
-    app = create_tickets(tickets_settings(bus, stores["tickets"]))
+def tickets(
+    request: pytest.FixtureRequest, stores: dict[str, StoreSettings]
+) -> Iterator[TestClient]:
+    """The tickets service over HTTP on real SQLite (or PostgreSQL) files. It relays to a real
+    nats-server only when the test also uses the bus or the ledger; otherwise it runs without a
+    bus (the relay off), which is all a test of commands, queries and validation needs."""
+    live = {"bus", "ledger", "nats_server"} & set(request.fixturenames)
+    bus: BusSettings = request.getfixturevalue("bus") if live else OFFLINE_BUS
+    app = create_tickets(tickets_settings(bus, stores["tickets"], relay_enabled=bool(live)))
     with TestClient(app, headers=bearer("operator-1", "operator", scope={})) as client:
         yield client
 
