@@ -321,13 +321,7 @@ class Outbox:
 
 def _claim(tx: Cursor, name: str) -> int:
     """Read a position with its row locked for this transaction (one stamper at a time)."""
-    tx.execute(
-        "INSERT INTO {t:log_positions} (name, position) VALUES (?, 0) "
-        "ON CONFLICT (name) DO NOTHING",
-        (name,),
-    )
-    tx.execute("UPDATE {t:log_positions} SET position = position WHERE name = ?", (name,))
-    return PositionStore.load_in(tx, name)
+    return PositionStore.claim_in(tx, name)
 
 
 def _park(
