@@ -178,8 +178,11 @@ class Outbox:
             return [_row(row) for row in tx.fetchall()]
 
     def mark_published(self, position: int) -> None:
+        """Move the published position forward, never back: claimed, so a twin's relay
+        (another instance on the store) waits instead of failing ("database is locked" on
+        SQLite) or setting it back (PostgreSQL)."""
         with self.database.transaction() as tx:
-            if position > PositionStore.load_in(tx, PUBLISHED):
+            if position > _claim(tx, PUBLISHED):
                 PositionStore.save_in(tx, PUBLISHED, position)
 
     def catch_up_published(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from services.runtime.nats_server import free_port
 from services.runtime.settings import BusSettings, StoreSettings
@@ -59,7 +60,7 @@ def twins(bus: BusSettings, store: StoreSettings, logs: Path) -> Iterator[list[s
     "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
 def test_twin_tickets_processes_on_one_store_apply_each_notification_once_to_the_board(
-    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path
+    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path, ledger: TestClient
 ) -> None:
     with twins(bus, stores["tickets"], tmp_path) as urls:
         body = posting(claim_mode="joint", quota=QUOTA)
@@ -94,5 +95,14 @@ def test_twin_tickets_processes_on_one_store_apply_each_notification_once_to_the
         for url in urls:
             ready = httpx.get(f"{url}/health/ready", timeout=10)  # no view pass failing
             assert ready.status_code == 200, ready.text
+        counted = eventually(
+            lambda: (
+                (f := ledger.get("/ledger/jinfeng/c01/wishes").json()).get("claims") == QUOTA
+                and f["refused_claims"] == CLAIMS - QUOTA
+                and f
+            ),
+            timeout=30,
+        )  # the ledger, fed by both twins' relays, agrees with the store
     assert seen[0] == (sorted(stored["claimants"]), CLAIMS - QUOTA)
     assert len(seen[0][0]) == QUOTA
+    assert counted["by_state"]["claimed"] == 1
