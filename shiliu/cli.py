@@ -445,7 +445,7 @@ def rebuild_ledger(
     source: Annotated[
         RebuildFrom, typer.Option("--from", help="the sources of record, or the stream's copy")
     ] = RebuildFrom.SOURCES,
-    into: Annotated[Path | None, typer.Option(help="SQLite file for the rebuilt ledger")] = None,
+    into: Annotated[Path | None, typer.Option(help="a new SQLite file to rebuild into")] = None,
     data_dir: Annotated[Path, typer.Option()] = Path("data"),
 ) -> None:
     """Rebuild the ledger into a fresh store and compare it with a snapshot of the live one.
@@ -489,5 +489,10 @@ def _rebuild_stores(data_dir: Path, into: Path | None) -> tuple[StoreSettings, S
         drop_pg_schema(target)
         return live, target
     live = live or StoreSettings(sqlite_path=data_dir / "ledger.sqlite")
+    if into is not None and into.exists():
+        # a rebuild must start empty: into the live file (or one an earlier rebuild left) it
+        # would start with the rows it is meant to check, and could only say "equals"
+        console.print(f"[red]error:[/red] {into} already exists; name a new file to rebuild into")
+        raise typer.Exit(2)
     path = into or Path(tempfile.mkdtemp()) / "ledger-rebuilt.sqlite"
     return live, StoreSettings(sqlite_path=path)

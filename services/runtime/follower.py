@@ -107,7 +107,8 @@ class LogFollower(ABC):
 
 class LocalView(LogFollower):
     """Tables a service keeps from its own log: each batch is applied in one transaction
-    together with the view's position, so a restart neither skips nor repeats.
+    together with the view's position, so a restart neither skips nor repeats, nor does a
+    twin on the same store.
 
     The view's name carries its schema version: under a new name the position is 0, so the
     tables are dropped and rebuilt from the whole log.
@@ -148,11 +149,18 @@ class LocalView(LogFollower):
         return await self.workers.run(self._apply_batch, batch)
 
     def _apply_batch(self, batch: Sequence[Notification]) -> int:
+        """Apply what lies past the view's position, read with its row locked: a twin (another
+        instance on the same store) that read the same batch waits, then skips what the first
+        applied, so a view never applies a notification twice (claims, refusals counted)."""
         applied = 0
         with self.database.transaction() as tx:
+            start = PositionStore.claim_in(tx, self.name)
             for notification in batch:
+                if notification.id <= start:
+                    continue  # a twin applied it first
                 event = self.translate(notification)
                 if event is not None and self.apply(tx, event):
                     applied += 1
-            PositionStore.save_in(tx, self.name, batch[-1].id)
+            if batch[-1].id > start:
+                PositionStore.save_in(tx, self.name, batch[-1].id)
         return applied

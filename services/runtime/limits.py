@@ -11,6 +11,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 import jwt
 from fastapi import FastAPI, HTTPException
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime.http import error_body
 from services.runtime.identity import Principal, principal_of
+from services.runtime.text import refusal
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -36,6 +38,10 @@ class LimitSettings(BaseModel):
     form_paths: tuple[str, ...] = ("/board", "/signin", "/signout", "/open311")
     """Prefixes of the routes posting `application/x-www-form-urlencoded`: the HTML forms, and
     Open311 GeoReport v2 (whose specification says so)."""
+    own_url_checks: tuple[str, ...] = ("/open311",)
+    """Prefixes of the routes that refuse control characters in their URL themselves, in
+    their own error format (Open311 GeoReport v2); every other URL is checked by
+    `PlainUrlText`."""
     command_rate: float = Field(default=20.0, gt=0)
     """Commands (every method but GET, HEAD, OPTIONS) per second and actor, refilled steadily."""
     command_burst: int = Field(default=100, ge=1)
@@ -48,8 +54,10 @@ class LimitSettings(BaseModel):
 
 
 def install_limits(app: FastAPI, settings: LimitSettings) -> None:
-    """Outermost first: rate limit, content type, body size; then the app's own routes."""
+    """Outermost first: rate limit, content type, URL text, body size; then the app's own
+    routes."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(PlainUrlText, own_checks=settings.own_url_checks)
     app.add_middleware(StrictContentType, form_paths=settings.form_paths)
     app.add_middleware(RateLimit, settings=settings)
 
@@ -169,6 +177,43 @@ class StrictContentType:
                 await _refuse(scope, receive, send, 415, "request.unsupported_media_type", message)
                 return
         await self.app(scope, receive, send)
+
+
+class PlainUrlText:
+    """The path and every query parameter (name and value) hold to the rule a one-line body
+    field follows (`services.runtime.text`): no control characters. Routes pass URL text to
+    queries, and PostgreSQL text cannot hold NUL at all (a 500 otherwise)."""
+
+    def __init__(self, app: ASGIApp, *, own_checks: tuple[str, ...]) -> None:
+        self.app = app
+        self.own_checks = own_checks
+
+    def _checks_itself(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(f"{prefix}/") for prefix in self.own_checks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and not self._checks_itself(_route_path(scope))
+            and (problem := _url_problem(scope)) is not None
+        ):
+            field, why = problem
+            fields = [{"field": field, "rule": "control_character", "message": why}]
+            body = error_body("request.invalid", f"invalid request: {field} ({why})", fields=fields)
+            await JSONResponse(body, status_code=422)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _url_problem(scope: Scope) -> tuple[str, str] | None:
+    """The first field of the URL holding a control character, and why; None if all is fine."""
+    if (why := refusal(str(scope["path"]))) is not None:
+        return "path", why
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        if (why := refusal(name) or refusal(value)) is not None:
+            return f"query.{name}", why
+    return None
 
 
 class RateBuckets:

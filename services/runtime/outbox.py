@@ -178,8 +178,11 @@ class Outbox:
             return [_row(row) for row in tx.fetchall()]
 
     def mark_published(self, position: int) -> None:
+        """Move the published position forward, never back: claimed, so a twin's relay
+        (another instance on the store) waits instead of failing ("database is locked" on
+        SQLite) or setting it back (PostgreSQL)."""
         with self.database.transaction() as tx:
-            if position > PositionStore.load_in(tx, PUBLISHED):
+            if position > _claim(tx, PUBLISHED):
                 PositionStore.save_in(tx, PUBLISHED, position)
 
     def catch_up_published(self) -> None:
@@ -321,13 +324,7 @@ class Outbox:
 
 def _claim(tx: Cursor, name: str) -> int:
     """Read a position with its row locked for this transaction (one stamper at a time)."""
-    tx.execute(
-        "INSERT INTO {t:log_positions} (name, position) VALUES (?, 0) "
-        "ON CONFLICT (name) DO NOTHING",
-        (name,),
-    )
-    tx.execute("UPDATE {t:log_positions} SET position = position WHERE name = ?", (name,))
-    return PositionStore.load_in(tx, name)
+    return PositionStore.claim_in(tx, name)
 
 
 def _park(

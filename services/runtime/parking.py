@@ -6,6 +6,7 @@ consumer nor vanishes; a message that keeps failing is parked when it reaches ma
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -20,6 +21,17 @@ _DDL = (
     "headers TEXT NOT NULL, payload {blob} NOT NULL, error TEXT NOT NULL, "
     "deliveries INTEGER NOT NULL, parked_at TEXT NOT NULL)",
 )
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def storable(text: str) -> str:
+    """`text` with each control character but tab and line breaks written as its escape
+    (`\\x00`): a validation error may quote a message's NUL back, which PostgreSQL text cannot
+    hold (parking would fail, and the consumer with it, again and again), and a terminal
+    listing the lot should not obey a message's control characters."""
+    return _UNPRINTABLE.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 class ParkedMessage(BaseModel):
@@ -56,8 +68,8 @@ class ParkingLot:
         tx.execute(
             "INSERT INTO {t:parked_messages} (consumer, subject, stream_sequence, headers, "
             "payload, error, deliveries, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (consumer, subject, stream_sequence, orjson.dumps(dict(headers)).decode(), payload,
-             error[:2000], deliveries, datetime.now(UTC).isoformat()),
+            (consumer, storable(subject), stream_sequence, orjson.dumps(dict(headers)).decode(),
+             payload, storable(error)[:2000], deliveries, datetime.now(UTC).isoformat()),
         )  # fmt: skip
         row = tx.fetchone()
         return int(row["id"]) if row else 0
@@ -83,7 +95,7 @@ class ParkingLot:
         """Record why a retry failed too; the message stays parked."""
         tx.execute(
             "UPDATE {t:parked_messages} SET error = ?, deliveries = deliveries + 1 WHERE id = ?",
-            (error[:2000], parked_id),
+            (storable(error)[:2000], parked_id),
         )
 
     def list(self, *, consumer: str | None = None, limit: int = 100) -> list[ParkedMessage]:

@@ -35,3 +35,17 @@ class PositionStore:
     @staticmethod
     def save_in(tx: Cursor, name: str, position: int) -> None:
         tx.execute(_UPSERT, (name, position))
+
+    @staticmethod
+    def claim_in(tx: Cursor, name: str) -> int:
+        """Read a position with its row locked until the transaction ends, so twins (several
+        instances on one store) take turns: written first, so SQLite takes its write lock
+        before reading (a transaction that reads first cannot wait for it: "database is
+        locked") and PostgreSQL locks the row."""
+        tx.execute(
+            "INSERT INTO {t:log_positions} (name, position) VALUES (?, 0) "
+            "ON CONFLICT (name) DO NOTHING",
+            (name,),
+        )
+        tx.execute("UPDATE {t:log_positions} SET position = position WHERE name = ?", (name,))
+        return PositionStore.load_in(tx, name)

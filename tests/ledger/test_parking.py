@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import nats
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -22,10 +23,10 @@ GARBAGE = [
 ]
 
 
-async def _publish_garbage(bus: BusSettings) -> None:
+async def _publish(bus: BusSettings, messages: list[tuple[str, bytes]]) -> None:
     client = await nats.connect(bus.url)
     js = client.jetstream()
-    for subject, payload in GARBAGE:
+    for subject, payload in messages:
         await js.publish(subject, payload, stream=TICKETS_STREAM.name)
     await client.close()
 
@@ -33,7 +34,7 @@ async def _publish_garbage(bus: BusSettings) -> None:
 def test_malformed_and_unknown_messages_are_parked_and_the_consumer_carries_on(
     tickets: TestClient, ledger: TestClient, bus: BusSettings, stores: dict[str, StoreSettings]
 ) -> None:
-    asyncio.run(_publish_garbage(bus))
+    asyncio.run(_publish(bus, GARBAGE))
     tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
 
     parked = eventually(
@@ -54,3 +55,32 @@ def test_malformed_and_unknown_messages_are_parked_and_the_consumer_carries_on(
     assert listing.exit_code == 0, listing.output
     assert "parked messages (3)" in listing.output
     assert "teleported" in listing.output
+
+
+NUL_IN_ERRORS = [
+    ("shiliu.jinfeng.c01.tickets.wish.posted", b'{"type": "Wish\\u0000Posted"}'),
+    ("shiliu.jinfeng.c01.tickets.wish.claimed", b'{"type": "WishClaimed", "event_id": "\\u0000"}'),
+]
+"""Messages whose validation errors quote a NUL back: PostgreSQL text cannot hold it."""
+
+
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_message_whose_error_quotes_a_nul_is_parked_with_its_reason_and_the_rest_apply(
+    tickets: TestClient, ledger: TestClient, bus: BusSettings
+) -> None:
+    asyncio.run(_publish(bus, NUL_IN_ERRORS))
+    tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
+
+    parked = eventually(
+        lambda: (rows := ledger.get("/ops/parked").json()) and len(rows) == 2 and rows,
+        timeout=15.0,
+    )
+    eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("wishes") == 1)
+
+    by_subject = {row["subject"]: row for row in parked}
+    assert "Input tag 'Wish\\x00Posted'" in by_subject[NUL_IN_ERRORS[0][0]]["error"]
+    assert "event_id" in by_subject[NUL_IN_ERRORS[1][0]]["error"]
+    assert "\x00" not in "".join(row["error"] for row in parked)
+    assert by_subject[NUL_IN_ERRORS[0][0]]["payload"] == NUL_IN_ERRORS[0][1].decode()

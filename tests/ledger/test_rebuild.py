@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from events.topology import CONSUMERS
 from services.ledger.main import Ledger, LedgerSettings
 from services.ledger.rebuild import rebuild_from_sources, rebuild_from_stream
 from services.runtime.settings import BusSettings, StoreSettings
-from tests.ledger.builders import settled
+from shiliu.cli import app as cli
+from tests.conftest import eventually
+from tests.ledger.builders import Log, settled
+from tests.ledger.faults import (
+    Bus,
+    forged_wish,
+    ledger_on,
+    live_ledger_env,
+    publish_raw,
+    published_head,
+    tickets_on,
+)
 from tests.tickets.dispute_cases import new_dispute
-from tests.tickets.helpers import in_community, posting
+from tests.tickets.helpers import RESIDENT, in_community, posting
 from tests.tickets.ticket_helpers import dispatched, handler, step
 
 
@@ -71,3 +84,43 @@ def test_a_ledger_rebuilt_from_the_sources_or_the_stream_equals_the_live_ledger(
         assert rebuilt.ledger.tickets.community("jinfeng", "c01") == live_figures
     finally:
         rebuilt.close()
+
+
+def test_a_rebuild_into_an_existing_file_is_refused_so_a_forged_figure_cannot_pass_the_check(
+    secured: Bus, stores: dict[str, StoreSettings], tmp_path: Path
+) -> None:
+    """Rebuilt into the live ledger's own file (or a file an earlier rebuild left, say one
+    from the stream with a forgery in it), the rebuild started with the rows it was meant to
+    check, applied nothing new and reported "equals": a forged figure passed."""
+    live = stores["ledger"]
+    with (
+        tickets_on(secured, stores["tickets"]) as tickets,
+        ledger_on(secured, live) as ledger,
+    ):
+        tickets.post("/wishes", json=posting(), headers=RESIDENT).raise_for_status()
+        assert published_head(tickets) == 1
+        log = Log()
+        log.position = log.sequence = 1
+        asyncio.run(publish_raw(secured, forged_wish(log)))  # taken as number 2: applied
+        eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("wishes") == 2)
+
+        def rebuild(into: Path) -> Any:
+            return CliRunner().invoke(
+                cli,
+                ["rebuild-ledger", "--nats-url", secured.server.url, "--data-dir",
+                 str(secured.data_dir), "--into", str(into)],
+                env={**live_ledger_env(live), "COLUMNS": "400"},
+            )  # fmt: skip
+
+        assert live.sqlite_path is not None
+        onto_live = rebuild(live.sqlite_path)
+        earlier = tmp_path / "earlier.sqlite"
+        earlier.write_bytes(b"")
+        onto_earlier = rebuild(earlier)
+        fresh = rebuild(tmp_path / "fresh.sqlite")
+
+    assert onto_live.exit_code == 2, onto_live.output
+    assert "already exists" in onto_live.output
+    assert onto_earlier.exit_code == 2, onto_earlier.output
+    assert fresh.exit_code == 1, fresh.output  # from the sources: the forgery shows
+    assert "rebuild differs" in fresh.output

@@ -135,7 +135,10 @@ def w3(when: datetime | None) -> str | None:
 
 
 def listed(field: str, value: str | None, most: int = 100) -> list[str]:
-    """A comma-separated parameter's values, blanks dropped."""
+    """A comma-separated parameter's values, blanks dropped; a control character is refused
+    (the values reach the store's queries, and PostgreSQL text cannot hold NUL)."""
+    if value is not None and (why := refusal(value)) is not None:
+        raise Open311Error(400, f"{field}: {why}")
     values = [v.strip() for v in (value or "").split(",") if v.strip()]
     if len(values) > most:
         raise Open311Error(400, f"{field}: at most {most} values")
