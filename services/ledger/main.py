@@ -110,6 +110,10 @@ class Ledger:
                 "held": c.held,
                 "gaps": c.intake.gaps.counts(),
                 "open_gaps": [_open_gap(gap, now) for gap in c.intake.gaps.open()],
+                "ahead_of_source": {
+                    feed: {"mark": mark, "source_head": head}
+                    for feed, (mark, head) in c.ahead.items()
+                },
             }
             for c in self.consumers
         }
@@ -140,15 +144,24 @@ class Ledger:
         fetch working, and (when consuming) the bus is reached; `problems` names what is not."""
         status = self.status()
         gaps = self._gap_problems(status["open_gaps"])
+        ahead = {
+            f"{name} {feed}": (
+                f"applied up to {where['mark']}, but the source numbered only "
+                f"{where['source_head']}: events past it did not come from the source"
+            )
+            for name, consumer in status["consumers"].items()
+            for feed, where in consumer["ahead_of_source"].items()
+        }
         checks = {
             "store": True,
             "loops": self.supervisor.alive,
             "bus": all(pull.is_connected for pull in self.pulls) if self.settings.consume else True,
             "gaps": not gaps,
+            "sources": not ahead,
         }
         lag = {pull.spec.durable: pull.lag for pull in self.pulls}
         shown = ("held", "gaps", "open_gaps", "parked", "loops")
-        details = {"lag": lag, "problems": {**self.supervisor.problems(), **gaps},
+        details = {"lag": lag, "problems": {**self.supervisor.problems(), **gaps, **ahead},
                    **{k: status[k] for k in shown}}  # fmt: skip
         return Readiness(checks=checks, details=details)
 

@@ -57,6 +57,10 @@ class FamilyConsumer(Generic[E]):
         self.applied = 0
         self.workers = StoreWorkers(f"{family.spec.durable}-store", threads=1)
         self._suspects: dict[str, tuple[int, float]] = {}
+        self.ahead: dict[str, tuple[int, int]] = {}
+        """Feed → (mark, source's head) while the mark is past everything the source ever
+        numbered: what was applied there came from someone else (a forger holding the
+        source's bus credentials, taking the next number), or the source lost its outbox."""
         self._last_head_check = 0.0
         self._held: list[tuple[Msg, Delivery[E]]] = []
         self._held_since = 0.0
@@ -224,6 +228,14 @@ class FamilyConsumer(Generic[E]):
                 log.info("%s cannot ask for %s's head: %s", self.spec.durable, feed, error)
                 continue
             mark = marks.get(feed, 0)
+            if head < mark:
+                if self.ahead.get(feed) != (mark, head):
+                    log.error("%s applied %s up to %d but its source numbered only %d: the "
+                              "events after %d did not come from the source",
+                              self.spec.durable, feed, mark, head, head)  # fmt: skip
+                self.ahead[feed] = (mark, head)
+            else:
+                self.ahead.pop(feed, None)
             if head <= mark:
                 self._suspects.pop(feed, None)
                 await self.workers.run(self.intake.gaps.bounded, feed, head, mark, asked_at)

@@ -346,3 +346,31 @@ def test_a_held_forgery_deleted_from_the_stream_leaves_no_gap_open_for_good(
         assert ready.json()["open_gaps"] == []
         assert ledger.get("/ops/consumer").json()["gaps"]["open"] == 0
         assert ledger.get("/ledger/jinfeng/c01/wishes").json()["wishes"] == 1
+
+
+def test_a_forgery_taking_the_next_number_fails_readiness_once_the_source_never_numbered_it(
+    secured: Bus, stores: dict[str, StoreSettings]
+) -> None:
+    """A forger holding the source's bus credentials publishes the next number before the
+    source does: on arrival nothing tells it from a genuine event, and it is applied. But the
+    source's head, asked whenever the stream is quiet, stays behind the ledger's mark: readiness
+    fails and names the feed, until the source has numbered that far (then the genuine event
+    with that number is parked as a conflict, as above)."""
+    with one_wish_counted(secured, stores) as ledger:
+        log = Log()
+        log.position = log.sequence = 1  # the source has numbered one wish event
+        asyncio.run(publish_raw(secured, forged_wish(log)))
+        eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json()["wishes"] == 2)
+
+        def refused() -> dict[str, Any] | None:
+            ready = ledger.get("/health/ready")
+            return ready.json() if ready.status_code == 503 else None
+
+        body = eventually(refused, timeout=20)
+        assert body["checks"]["sources"] is False
+        [(where, problem)] = [(k, v) for k, v in body["problems"].items() if "tickets.wish" in k]
+        assert "applied up to 2, but the source numbered only 1" in problem, where
+        status = ledger.get("/ops/consumer", headers=OPERATOR).json()
+        assert status["consumers"]["ledger-wishes"]["ahead_of_source"] == {
+            "tickets.wish": {"mark": 2, "source_head": 1}
+        }
