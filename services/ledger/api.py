@@ -124,6 +124,18 @@ def parking_router(books: Books) -> APIRouter:
     ) -> list[ParkedMessage]:
         return await run_in_threadpool(lambda: parking.list(consumer=consumer, limit=limit))
 
+    @router.get(
+        "/parked/{parked_id}", response_model=ParkedMessage, dependencies=[authorize("ops.read")]
+    )
+    async def parked_message(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> ParkedMessage:
+        """One parked message with its whole payload (the list shows the first 4 KB)."""
+        found = await run_in_threadpool(parking.one, parked_id)
+        if found is None:
+            detail = {"code": "ledger.parked_not_found", "parameter": "parked_id",
+                      "message": f"nothing parked as {parked_id}"}  # fmt: skip
+            raise HTTPException(404, detail)
+        return found
+
     @router.post("/parked/{parked_id}/retry", dependencies=[authorize("ops.repair")])
     async def retry(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> dict[str, Any]:
         """Apply a parked message again after a fix; it stays parked (with the new reason)

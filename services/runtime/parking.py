@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import orjson
 from pydantic import BaseModel
 
-from services.runtime.database import Cursor, Database
+from services.runtime.database import Cursor, Database, Row
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:parked_messages} ("
@@ -41,10 +41,16 @@ class ParkedMessage(BaseModel):
     stream_sequence: int | None
     headers: dict[str, str]
     payload: str
-    """The payload as UTF-8 text, with undecodable bytes replaced."""
+    """The payload as UTF-8 text, with undecodable bytes replaced; in a list, only its first
+    `PREVIEW_BYTES` (a list of a thousand 1 MB messages would be a gigabyte)."""
+    payload_bytes: int
+    payload_truncated: bool = False
     error: str
     deliveries: int
     parked_at: datetime
+
+
+PREVIEW_BYTES = 4096
 
 
 class ParkingLot:
@@ -99,32 +105,45 @@ class ParkingLot:
         )
 
     def list(self, *, consumer: str | None = None, limit: int = 100) -> list[ParkedMessage]:
-        statement = "SELECT * FROM {t:parked_messages}"
-        params: list[object] = []
+        """The newest parked messages, each payload cut to its first `PREVIEW_BYTES`."""
+        statement = (
+            "SELECT id, consumer, subject, stream_sequence, headers, error, deliveries, "
+            "parked_at, substr(payload, 1, ?) AS payload, length(payload) AS payload_bytes "
+            "FROM {t:parked_messages}"
+        )
+        params: list[object] = [PREVIEW_BYTES]
         if consumer:
             statement += " WHERE consumer = ?"
             params.append(consumer)
         statement += " ORDER BY id DESC LIMIT ?"
         with self.database.transaction(commit=False) as tx:
             tx.execute(statement, [*params, limit])
-            rows = tx.fetchall()
-        return [
-            ParkedMessage(
-                id=row["id"],
-                consumer=row["consumer"],
-                subject=row["subject"],
-                stream_sequence=row["stream_sequence"],
-                headers=orjson.loads(row["headers"]),
-                payload=bytes(row["payload"]).decode("utf-8", errors="replace"),
-                error=row["error"],
-                deliveries=row["deliveries"],
-                parked_at=datetime.fromisoformat(row["parked_at"]),
+            return [_parked(row) for row in tx.fetchall()]
+
+    def one(self, parked_id: int) -> ParkedMessage | None:
+        """One parked message with its whole payload."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT *, length(payload) AS payload_bytes FROM {t:parked_messages} WHERE id = ?",
+                (parked_id,),
             )
-            for row in rows
-        ]
+            row = tx.fetchone()
+        return _parked(row) if row is not None else None
 
     def count(self) -> int:
         with self.database.transaction(commit=False) as tx:
             tx.execute("SELECT COUNT(*) AS n FROM {t:parked_messages}")
             row = tx.fetchone()
         return int(row["n"]) if row else 0
+
+
+def _parked(row: Row) -> ParkedMessage:
+    payload = bytes(row["payload"])
+    size = int(row["payload_bytes"])
+    return ParkedMessage(
+        id=row["id"], consumer=row["consumer"], subject=row["subject"],
+        stream_sequence=row["stream_sequence"], headers=orjson.loads(row["headers"]),
+        payload=payload.decode("utf-8", errors="replace"), payload_bytes=size,
+        payload_truncated=len(payload) < size, error=row["error"],
+        deliveries=row["deliveries"], parked_at=datetime.fromisoformat(row["parked_at"]),
+    )  # fmt: skip

@@ -84,3 +84,23 @@ def test_a_message_whose_error_quotes_a_nul_is_parked_with_its_reason_and_the_re
     assert "event_id" in by_subject[NUL_IN_ERRORS[1][0]]["error"]
     assert "\x00" not in "".join(row["error"] for row in parked)
     assert by_subject[NUL_IN_ERRORS[0][0]]["payload"] == NUL_IN_ERRORS[0][1].decode()
+
+
+@pytest.mark.parametrize(
+    "stores", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_the_parked_list_shows_the_first_4_kb_of_each_payload_and_one_message_shows_it_whole(
+    ledger: TestClient, bus: BusSettings
+) -> None:
+    """A thousand parked 1 MB messages must not make a gigabyte answer."""
+    big = b"{" + b"x" * 9_999
+    asyncio.run(_publish(bus, [("shiliu.jinfeng.c01.tickets.wish.posted", big)]))
+
+    [listed] = eventually(lambda: ledger.get("/ops/parked").json())
+    assert (len(listed["payload"]), listed["payload_bytes"]) == (4096, 10_000)
+    assert listed["payload_truncated"] is True
+    whole = ledger.get(f"/ops/parked/{listed['id']}").json()
+    assert (whole["payload"], whole["payload_truncated"]) == (big.decode(), False)
+    missing = ledger.get(f"/ops/parked/{listed['id'] + 1}")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ledger.parked_not_found"
