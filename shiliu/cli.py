@@ -1,4 +1,9 @@
-"""`shiliu`: start everything or one service, seed demo data, and show the bus's state."""
+"""`shiliu`: start everything or one service, seed demo data, and show the bus's state.
+
+Longer than ~300 lines because it is one Typer app with one short command per operator task
+(start, serve, provision, seed, status, tokens and API keys, parked messages and retries,
+rebuilds); each command only parses its options and calls the services' own code.
+"""
 
 from __future__ import annotations
 

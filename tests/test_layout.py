@@ -97,3 +97,18 @@ def test_the_readme_layout_table_names_every_module_of_the_tickets_service(folde
     named = set(re.findall(r"`([a-z_0-9]+\.py)`", row))
     present = {p.name for p in (ROOT / folder).glob("*.py")} - {"__init__.py"}
     assert (sorted(present - named), sorted(named - present)) == ([], [])
+
+
+LONGEST = 340
+"""About 300 lines: a module longer than this says why in its docstring ("Longer than …")."""
+
+
+def test_every_module_longer_than_about_300_lines_says_why_in_its_docstring() -> None:
+    unexplained = []
+    for folder in ("events", "services", "shiliu"):
+        for path in _sources(ROOT / folder):
+            text = path.read_text(encoding="utf-8")
+            docstring = ast.get_docstring(ast.parse(text)) or ""
+            if text.count("\n") > LONGEST and "Longer than" not in docstring:
+                unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert unexplained == []

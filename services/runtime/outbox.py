@@ -14,6 +14,10 @@ once a notification of an aggregate cannot be translated, its later notification
 behind it (`outbox_holds`, stage `held`) instead of being numbered. A retry after the fix
 numbers them all, in order, at the head of their feeds, so a consumer never sees a wish's
 claim after its fulfilment; other aggregates are numbered meanwhile as usual.
+
+Longer than ~300 lines because stamping, parking, holding and restamping share one table set
+and one transaction discipline (each step claims the stamped position first); apart, each
+half would need the other's private queries.
 """
 
 from __future__ import annotations

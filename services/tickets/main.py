@@ -47,6 +47,8 @@ from services.tickets.ticketing.open311 import open311_router
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from services.tickets.ticketing.scheduler import DeadlineScheduler
 from services.tickets.ticketing.view import TicketDeskView
+from services.tickets.ticketing.visit_api import visit_router
+from services.tickets.ticketing.visiting import VisitDesk
 from services.tickets.wishes import api
 from services.tickets.wishes.application import WishDesk
 from services.tickets.wishes.board import WishBoardView
@@ -153,6 +155,7 @@ class Tickets:
         self.atlas = self.store.atlas
         self._load_atlas(settings)
         self.dispatcher = Dispatcher(self.store.commands, self.atlas, self.store.vault)
+        self.visits = VisitDesk(self.store.commands, self.atlas, self.store.vault)
         self.translate = translator(
             self.store.mapper, EventIds(key), (WISHES, TICKETS, VISITS, DISPUTES)
         )
@@ -282,7 +285,7 @@ def create_app(settings: TicketsSettings | None = None, *, clock: Clock = utc_no
     app.include_router(api.wish_router(tickets.wishes, tickets.view))
     app.include_router(personal_router(tickets.personal))
     app.include_router(ticket_api.ticket_router(tickets.dispatcher, tickets.desk_view))
-    app.include_router(ticket_api.visit_router(tickets.dispatcher))
+    app.include_router(visit_router(tickets.visits))
     app.include_router(
         open311_router(
             tickets.dispatcher,

@@ -22,7 +22,8 @@ def test_the_ledger_is_ready_with_its_counts_and_not_ready_once_the_bus_is_gone(
 ) -> None:
     ready = eventually(lambda: (r := ledger.get("/health/ready")).status_code == 200 and r)
     body = ready.json()
-    assert body["checks"] == {"store": True, "loops": True, "bus": True, "gaps": True}
+    ready_checks = {"store": True, "loops": True, "bus": True, "gaps": True, "sources": True}
+    assert body["checks"] == ready_checks
     assert body["parked"] == 0
     assert body["gaps"] == {"detected": 0, "repaired": 0, "open": 0, "events_repaired": 0}
     assert set(body["lag"]) == {"ledger-wishes", "ledger-tickets", "ledger-disputes",
@@ -72,7 +73,13 @@ def test_the_ledger_is_not_ready_while_its_stream_is_deleted_and_ready_once_it_i
     asyncio.run(provision(bus))
     back = _answer(ledger, 200)
     assert back["problems"] == {}
-    assert back["checks"] == {"store": True, "loops": True, "bus": True, "gaps": True}
+    assert back["checks"] == {
+        "store": True,
+        "loops": True,
+        "bus": True,
+        "gaps": True,
+        "sources": True,
+    }
 
 
 def test_the_relay_is_not_ready_while_its_publishes_fail_and_ready_once_they_go_through(

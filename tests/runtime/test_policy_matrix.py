@@ -197,6 +197,19 @@ CASES: list[Case] = [
         "GET", "/ops/parked", "ops.read", lambda _: {"url": "/ops/parked", "json": None}, "ledger"
     ),
     Case(
+        "GET",
+        "/ops/parked/{parked_id}",
+        "ops.read",
+        lambda _: {"url": "/ops/parked/1", "json": None},
+        "ledger",
+        expect=lambda role, where, response: (
+            response.status_code == 404
+            and response.json()["error"]["code"] == "ledger.parked_not_found"
+            if allowed("ops.read", role, where)
+            else response.status_code == 403
+        ),
+    ),
+    Case(
         "POST",
         "/ops/parked/{parked_id}/retry",
         "ops.repair",

@@ -14,6 +14,7 @@ from events.envelope import Code
 from services.runtime.access import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
+from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body
 from services.tickets.mediation.application import MediationDesk, PartyDetails
 from services.tickets.mediation.domain import (
@@ -124,9 +125,39 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
 def dispute_router(desk: MediationDesk) -> APIRouter:
     router = APIRouter(prefix="/disputes", tags=["disputes"])
     _intake(router, desk)
-    _mediation(router, desk)
+    add_steps(router, "dispute_id", _steps(desk))
+    _records(router, desk)
     _deadline(router, desk)
     return router
+
+
+def _steps(desk: MediationDesk) -> list[Step[Any, DisputeOutcome]]:
+    """The dispute's steps: decided, staffed, mediated, agreed or referred, followed up."""
+    answer = DisputeOutcome
+    return [
+        Step("accept", "/{dispute_id}/acceptance", "dispute.decide", answer,
+             lambda c, d, _: desk.accept(c, d)),
+        Step("decline", "/{dispute_id}/decline", "dispute.decide", answer,
+             lambda c, d, b: desk.decline(c, d, b.reason), Decline),
+        Step("assign", "/{dispute_id}/mediators", "dispute.assign", answer,
+             lambda c, d, b: desk.assign(c, d, b.mediator_id, b.kind), Assignment,
+             status_code=201),
+        Step("hold_session", "/{dispute_id}/sessions", "dispute.mediate", answer,
+             lambda c, d, b: desk.hold_session(c, d, b.mode, b.minutes), Session,
+             status_code=201),
+        Step("sign_agreement", "/{dispute_id}/agreement", "dispute.mediate", answer,
+             lambda c, d, b: desk.sign_agreement(c, d, b.text), Agreement),
+        Step("refer", "/{dispute_id}/referral", "dispute.decide", answer,
+             lambda c, d, b: desk.refer(c, d, b.to), Referring),
+        Step("follow_up", "/{dispute_id}/follow-ups", "dispute.mediate", answer,
+             lambda c, d, b: desk.follow_up(c, d, b.holding, b.notes), FollowUp,
+             status_code=201),
+        Step("report_breach", "/{dispute_id}/breach", "dispute.mediate", answer,
+             lambda c, d, _: desk.report_breach(c, d)),
+        Step("request_extension", "/{dispute_id}/extension-requests", "dispute.extend", answer,
+             lambda c, d, b: desk.request_extension(c, d, b.due_at), ExtensionRequest,
+             status_code=201),
+    ]  # fmt: skip
 
 
 def _intake(router: APIRouter, desk: MediationDesk) -> None:
@@ -149,26 +180,6 @@ def _intake(router: APIRouter, desk: MediationDesk) -> None:
     ) -> DisputeSnapshot:
         return await run_in_threadpool(desk.get_dispute, caller_of(access), dispute_id)
 
-    @router.post("/{dispute_id}/acceptance", response_model=DisputeOutcome)
-    async def accept(
-        dispute_id: UUID, access: Annotated[Access, authorize("dispute.decide")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(desk.accept, caller_of(access), dispute_id)
-
-    @router.post("/{dispute_id}/decline", response_model=DisputeOutcome)
-    async def decline(
-        dispute_id: UUID, body: Decline, access: Annotated[Access, authorize("dispute.decide")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(desk.decline, caller_of(access), dispute_id, body.reason)
-
-    @router.post("/{dispute_id}/mediators", status_code=201, response_model=DisputeOutcome)
-    async def assign(
-        dispute_id: UUID, body: Assignment, access: Annotated[Access, authorize("dispute.assign")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(
-            desk.assign, caller_of(access), dispute_id, body.mediator_id, body.kind
-        )
-
     @router.post("/{dispute_id}/parties/{party_id}/consent", response_model=DisputeOutcome)
     async def consent(
         dispute_id: UUID,
@@ -187,15 +198,7 @@ def _intake(router: APIRouter, desk: MediationDesk) -> None:
         return await run_in_threadpool(desk.refuse, caller_of(access), dispute_id, party_id)
 
 
-def _mediation(router: APIRouter, desk: MediationDesk) -> None:
-    @router.post("/{dispute_id}/sessions", status_code=201, response_model=DisputeOutcome)
-    async def hold_session(
-        dispute_id: UUID, body: Session, access: Annotated[Access, authorize("dispute.mediate")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(
-            desk.hold_session, caller_of(access), dispute_id, body.mode, body.minutes
-        )
-
+def _records(router: APIRouter, desk: MediationDesk) -> None:
     @router.get("/{dispute_id}/sessions/{session}", response_model=SessionRecord)
     async def session_record(
         dispute_id: UUID,
@@ -207,14 +210,6 @@ def _mediation(router: APIRouter, desk: MediationDesk) -> None:
         caller = caller_of(access if reason is None else escalated(access, "dispute.records"))
         return await run_in_threadpool(
             lambda: desk.session_record(caller, dispute_id, session, reason=reason)
-        )
-
-    @router.post("/{dispute_id}/agreement", response_model=DisputeOutcome)
-    async def sign_agreement(
-        dispute_id: UUID, body: Agreement, access: Annotated[Access, authorize("dispute.mediate")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(
-            desk.sign_agreement, caller_of(access), dispute_id, body.text
         )
 
     @router.get("/{dispute_id}/agreement", response_model=AgreementRecord)
@@ -229,38 +224,8 @@ def _mediation(router: APIRouter, desk: MediationDesk) -> None:
             lambda: desk.agreement_record(caller, dispute_id, reason=reason)
         )
 
-    @router.post("/{dispute_id}/referral", response_model=DisputeOutcome)
-    async def refer(
-        dispute_id: UUID, body: Referring, access: Annotated[Access, authorize("dispute.decide")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(desk.refer, caller_of(access), dispute_id, body.to)
-
-    @router.post("/{dispute_id}/follow-ups", status_code=201, response_model=DisputeOutcome)
-    async def follow_up(
-        dispute_id: UUID, body: FollowUp, access: Annotated[Access, authorize("dispute.mediate")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(
-            desk.follow_up, caller_of(access), dispute_id, body.holding, body.notes
-        )
-
-    @router.post("/{dispute_id}/breach", response_model=DisputeOutcome)
-    async def report_breach(
-        dispute_id: UUID, access: Annotated[Access, authorize("dispute.mediate")]
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(desk.report_breach, caller_of(access), dispute_id)
-
 
 def _deadline(router: APIRouter, desk: MediationDesk) -> None:
-    @router.post("/{dispute_id}/extension-requests", status_code=201, response_model=DisputeOutcome)
-    async def request_extension(
-        dispute_id: UUID,
-        body: ExtensionRequest,
-        access: Annotated[Access, authorize("dispute.extend")],
-    ) -> DisputeOutcome:
-        return await run_in_threadpool(
-            desk.request_extension, caller_of(access), dispute_id, body.due_at
-        )
-
     @router.post(
         "/{dispute_id}/extension-requests/consents/{party_id}", response_model=DisputeOutcome
     )

@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 
 from events.envelope import CODE_PATTERN, Code, Role
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
-from services.runtime.access import PERSON_ID, REASON, PersonId, caller_of
+from services.runtime.access import PERSON_ID, PersonId, caller_of
 from services.runtime.http import CodeInQuery, Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.policy import ForbiddenError
+from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body, Title
 from services.tickets.access import Contact
 from services.tickets.place import Place
@@ -25,8 +26,6 @@ from services.tickets.ticketing.application import (
     Dispatcher,
     TicketOutcome,
     TicketSnapshot,
-    VisitNotes,
-    VisitOutcome,
 )
 from services.tickets.ticketing.domain import (
     InvalidTicketError,
@@ -104,26 +103,6 @@ class Closure(Body):
     """False closes the ticket as "closed, not fixed" (its own outcome)."""
 
 
-class Finding(Body):
-    title: Title
-    category: Code
-
-
-class RecordVisit(Body):
-    prose = frozenset({"notes"})
-
-    district: Code
-    street: Code
-    community: Code
-    grid: Code
-    building: Code | None = None
-    households: Annotated[int, Field(ge=0, le=500)]
-    household_ids: Annotated[list[PersonId], Field(max_length=500, default_factory=list)]
-    notes: Annotated[str | None, Field(max_length=4000)] = None
-    """The visit diary (民情日记): restricted, sealed like other personal data."""
-    findings: Annotated[list[Finding], Field(max_length=20, default_factory=list)]
-
-
 class TicketList(BaseModel):
     items: list[TicketRow]
     limit: int
@@ -149,10 +128,10 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
 }
 
 
-def _handler_check(access: Access, handler_id: str) -> None:
+def _own_unit(access: Access, body: Handler) -> None:
     """Unit staff and volunteers act only for their own unit or team."""
     if access.principal.role in (Role.UNIT_STAFF, Role.VOLUNTEER) and (
-        access.principal.unit != handler_id
+        access.principal.unit != body.handler_id
     ):
         raise ForbiddenError("policy.not_your_unit", f"{access.action} only for your own unit")
 
@@ -230,140 +209,36 @@ def ticket_router(dispatcher: Dispatcher, view: TicketDeskView) -> APIRouter:
     ) -> TicketSnapshot:
         return await guarded_read(ticket_id, access)
 
-    @router.post("/{ticket_id}/triage", response_model=TicketOutcome)
-    async def triage(
-        ticket_id: UUID, body: Triage, access: Annotated[Access, authorize("ticket.triage")]
-    ) -> TicketOutcome:
-        return await run_in_threadpool(
-            lambda: d.triage(caller_of(access), ticket_id, category=body.category, grid=body.grid)
-        )
-
-    @router.post("/{ticket_id}/merge", response_model=TicketOutcome)
-    async def merge(
-        ticket_id: UUID, body: Merge, access: Annotated[Access, authorize("ticket.triage")]
-    ) -> TicketOutcome:
-        return await run_in_threadpool(d.merge, caller_of(access), ticket_id, body.into_ticket_id)
-
-    @router.post("/{ticket_id}/dispatch", response_model=TicketOutcome)
-    async def dispatch(
-        ticket_id: UUID, body: Dispatch, access: Annotated[Access, authorize("ticket.dispatch")]
-    ) -> TicketOutcome:
-        return await run_in_threadpool(
-            lambda: d.dispatch(
-                caller_of(access),
-                ticket_id,
-                handler_id=body.handler_id,
-                handler_kind=body.handler_kind,
-            )
-        )
-
-    @router.post("/{ticket_id}/acceptance", response_model=TicketOutcome)
-    async def accept(
-        ticket_id: UUID, body: Handler, access: Annotated[Access, authorize("ticket.handle")]
-    ) -> TicketOutcome:
-        _handler_check(access, body.handler_id)
-        return await run_in_threadpool(d.accept, caller_of(access), ticket_id, body.handler_id)
-
-    @router.post("/{ticket_id}/return", response_model=TicketOutcome)
-    async def return_ticket(
-        ticket_id: UUID, body: Return, access: Annotated[Access, authorize("ticket.handle")]
-    ) -> TicketOutcome:
-        _handler_check(access, body.handler_id)
-        return await run_in_threadpool(
-            d.return_ticket, caller_of(access), ticket_id, body.handler_id, body.reason
-        )
-
-    @router.post("/{ticket_id}/work", response_model=TicketOutcome)
-    async def start_work(
-        ticket_id: UUID, body: Handler, access: Annotated[Access, authorize("ticket.handle")]
-    ) -> TicketOutcome:
-        _handler_check(access, body.handler_id)
-        return await run_in_threadpool(d.start_work, caller_of(access), ticket_id, body.handler_id)
-
-    @router.post("/{ticket_id}/hold", response_model=TicketOutcome)
-    async def put_on_hold(
-        ticket_id: UUID, body: Hold, access: Annotated[Access, authorize("ticket.handle")]
-    ) -> TicketOutcome:
-        _handler_check(access, body.handler_id)
-        return await run_in_threadpool(
-            d.put_on_hold, caller_of(access), ticket_id, body.handler_id, body.reason
-        )
-
-    @router.post("/{ticket_id}/resumption", response_model=TicketOutcome)
-    async def resume(
-        ticket_id: UUID, body: Handler, access: Annotated[Access, authorize("ticket.handle")]
-    ) -> TicketOutcome:
-        _handler_check(access, body.handler_id)
-        return await run_in_threadpool(d.resume, caller_of(access), ticket_id, body.handler_id)
-
-    @router.post("/{ticket_id}/resolution", response_model=TicketOutcome)
-    async def report_resolution(
-        ticket_id: UUID, body: Resolution, access: Annotated[Access, authorize("ticket.handle")]
-    ) -> TicketOutcome:
-        _handler_check(access, body.handler_id)
-        personal = {"note": body.note} if body.note else None
-        return await run_in_threadpool(
-            lambda: d.report_resolution(
-                caller_of(access), ticket_id, body.handler_id, body.amount, personal
-            )
-        )
-
-    @router.post("/{ticket_id}/verification", response_model=TicketOutcome)
-    async def verify(
-        ticket_id: UUID, body: Verification, access: Annotated[Access, authorize("ticket.verify")]
-    ) -> TicketOutcome:
-        return await run_in_threadpool(
-            d.verify_resolution, caller_of(access), ticket_id, body.passed
-        )
-
-    @router.post("/{ticket_id}/rating", response_model=TicketOutcome)
-    async def rate(
-        ticket_id: UUID, body: Rating, access: Annotated[Access, authorize("ticket.rate")]
-    ) -> TicketOutcome:
-        return await run_in_threadpool(d.rate, caller_of(access), ticket_id, body.rating)
-
-    @router.post("/{ticket_id}/closure", response_model=TicketOutcome)
-    async def close(
-        ticket_id: UUID, body: Closure, access: Annotated[Access, authorize("ticket.close")]
-    ) -> TicketOutcome:
-        return await run_in_threadpool(
-            lambda: d.close(caller_of(access), ticket_id, fixed=body.fixed)
-        )
-
+    add_steps(router, "ticket_id", [
+        Step("triage", "/{ticket_id}/triage", "ticket.triage", TicketOutcome,
+             lambda c, t, b: d.triage(c, t, category=b.category, grid=b.grid), Triage),
+        Step("merge", "/{ticket_id}/merge", "ticket.triage", TicketOutcome,
+             lambda c, t, b: d.merge(c, t, b.into_ticket_id), Merge),
+        Step("dispatch", "/{ticket_id}/dispatch", "ticket.dispatch", TicketOutcome,
+             lambda c, t, b: d.dispatch(c, t, handler_id=b.handler_id,
+                                        handler_kind=b.handler_kind), Dispatch),
+        Step("accept", "/{ticket_id}/acceptance", "ticket.handle", TicketOutcome,
+             lambda c, t, b: d.accept(c, t, b.handler_id), Handler, _own_unit),
+        Step("return_ticket", "/{ticket_id}/return", "ticket.handle", TicketOutcome,
+             lambda c, t, b: d.return_ticket(c, t, b.handler_id, b.reason), Return, _own_unit),
+        Step("start_work", "/{ticket_id}/work", "ticket.handle", TicketOutcome,
+             lambda c, t, b: d.start_work(c, t, b.handler_id), Handler, _own_unit),
+        Step("put_on_hold", "/{ticket_id}/hold", "ticket.handle", TicketOutcome,
+             lambda c, t, b: d.put_on_hold(c, t, b.handler_id, b.reason), Hold, _own_unit),
+        Step("resume", "/{ticket_id}/resumption", "ticket.handle", TicketOutcome,
+             lambda c, t, b: d.resume(c, t, b.handler_id), Handler, _own_unit),
+        Step("report_resolution", "/{ticket_id}/resolution", "ticket.handle", TicketOutcome,
+             lambda c, t, b: d.report_resolution(
+                 c, t, b.handler_id, b.amount, {"note": b.note} if b.note else None),
+             Resolution, _own_unit),
+        Step("verify", "/{ticket_id}/verification", "ticket.verify", TicketOutcome,
+             lambda c, t, b: d.verify_resolution(c, t, b.passed), Verification),
+        Step("rate", "/{ticket_id}/rating", "ticket.rate", TicketOutcome,
+             lambda c, t, b: d.rate(c, t, b.rating), Rating),
+        Step("close", "/{ticket_id}/closure", "ticket.close", TicketOutcome,
+             lambda c, t, b: d.close(c, t, fixed=b.fixed), Closure),
+    ])  # fmt: skip
     return router
 
 
-def visit_router(dispatcher: Dispatcher) -> APIRouter:
-    router = APIRouter(prefix="/visits", tags=["visits"])
-
-    @router.post("", status_code=201, response_model=VisitOutcome)
-    async def record_visit(
-        body: RecordVisit, access: Annotated[Access, authorize("visit.record")]
-    ) -> VisitOutcome:
-        """A door-knocking visit (敲门行动); each finding opens a proactive ticket."""
-        notes = {"notes": body.notes} if body.notes else None
-        return await run_in_threadpool(
-            lambda: dispatcher.record_visit(
-                caller_of(access),
-                place=Place(body.district, body.street, body.community, body.grid),
-                building=body.building,
-                households=body.households,
-                household_ids=list(body.household_ids),
-                findings=[(f.title, f.category) for f in body.findings],
-                notes=notes,
-            )
-        )
-
-    @router.get("/{visit_id}", response_model=VisitNotes)
-    async def visit_notes(
-        visit_id: UUID,
-        access: Annotated[Access, authorize("visit.read")],
-        reason: Annotated[str, Query(min_length=4, max_length=200, pattern=REASON)],
-    ) -> VisitNotes:
-        """Restricted: the notes are shown for a stated reason, and the read is logged."""
-        return await run_in_threadpool(dispatcher.visit_notes, caller_of(access), visit_id, reason)
-
-    return router
-
-
-__all__ = ["ERRORS", "PERSON_ID", "ticket_router", "visit_router"]
+__all__ = ["ERRORS", "PERSON_ID", "ticket_router"]

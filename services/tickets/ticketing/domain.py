@@ -2,6 +2,10 @@
 
 Deadlines live on the ticket: each has a generation, so a warning or breach is recorded at
 most once per deadline however often (or by however many schedulers) it is proposed.
+
+Longer than ~300 lines because it is one aggregate: its decisions and the `@event` methods they
+record belong together, and the event classes are nested in `Ticket`, so every stored topic
+names this module and class (splitting them across modules would move stored topics).
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ from services.tickets.ticketing.errors import (
     TicketNotFoundError,
     TicketTransitionError,
 )
-from services.tickets.ticketing.states import OPEN_STATES, WORKING, TicketState
+from services.tickets.ticketing.states import (
+    OPEN_STATES,
+    STATE_AFTER,
+    WORKING,
+    TicketState,
+    closed_state,
+)
 
 POOR_RATING = 2
 """A rating at or below this reopens the ticket."""
@@ -79,7 +89,7 @@ class Ticket(Aggregate):
         self.category = category
         self.building = building
         self.visit_id = visit_id
-        self.state = TicketState.RECEIVED
+        self.state = STATE_AFTER["Received"]
         self.received_at = stamp.occurred_at
         self.updated_at = stamp.occurred_at
         self.rule: CategoryRule | None = None
@@ -353,13 +363,13 @@ class Ticket(Aggregate):
         self.category, self.place, self.rule_version = category, place, rule_version
         self.rule = CategoryRule.model_validate(rule)
         self.level, self.handler_kind = level, handler_kind
-        self.state = TicketState.TRIAGED
+        self.state = STATE_AFTER["Triaged"]
         self._touch(stamp)
 
     @event("Merged")
     def _merged(self, into_ticket_id: UUID, stamp: Stamp) -> None:
         self.merged_into = into_ticket_id
-        self.state = TicketState.MERGED
+        self.state = STATE_AFTER["Merged"]
         self._set_deadline(None)
         self._touch(stamp)
 
@@ -377,51 +387,51 @@ class Ticket(Aggregate):
         stamp: Stamp,
     ) -> None:
         self.handler_kind, self.handler_id = handler_kind, handler_id
-        self.state = TicketState.DISPATCHED
+        self.state = STATE_AFTER["Dispatched"]
         self._set_deadline(deadline)
         self._touch(stamp)
 
     @event("Accepted")
     def _accepted(self, handler_id: str, deadline: Deadline, stamp: Stamp) -> None:
-        self.state = TicketState.ACCEPTED
+        self.state = STATE_AFTER["Accepted"]
         self._set_deadline(deadline)
         self._touch(stamp)
 
     @event("Returned")
     def _returned(self, handler_id: str, reason: str, stamp: Stamp) -> None:
         self.handler_id = None
-        self.state = TicketState.TRIAGED
+        self.state = STATE_AFTER["Returned"]
         self._set_deadline(None)
         self._touch(stamp)
 
     @event("WorkStarted")
     def _work_started(self, stamp: Stamp) -> None:
-        self.state = TicketState.IN_PROGRESS
+        self.state = STATE_AFTER["WorkStarted"]
         self._touch(stamp)
 
     @event("PutOnHold")
     def _put_on_hold(self, reason: str, stamp: Stamp) -> None:
-        self.state = TicketState.ON_HOLD
+        self.state = STATE_AFTER["PutOnHold"]
         if self.deadline is not None:
             self.deadline = replace(self.deadline, held_since=stamp.occurred_at)
         self._touch(stamp)
 
     @event("Resumed")
     def _resumed(self, held_seconds: int, deadline: Deadline | None, stamp: Stamp) -> None:
-        self.state = TicketState.IN_PROGRESS
+        self.state = STATE_AFTER["Resumed"]
         self._set_deadline(deadline)
         self._touch(stamp)
 
     @event("ResolutionReported")
     def _resolution_reported(self, handler_id: str, amount: Decimal | None, stamp: Stamp) -> None:
         self.amount = amount
-        self.state = TicketState.RESOLUTION_REPORTED
+        self.state = STATE_AFTER["ResolutionReported"]
         self._set_deadline(None)
         self._touch(stamp)
 
     @event("ResolutionVerified")
     def _resolution_verified(self, stamp: Stamp) -> None:
-        self.state = TicketState.VERIFIED
+        self.state = STATE_AFTER["ResolutionVerified"]
         self._touch(stamp)
 
     @event("Rated")
@@ -432,16 +442,14 @@ class Ticket(Aggregate):
     @event("Reopened")
     def _reopened(self, reason: str, reopenings: int, deadline: Deadline, stamp: Stamp) -> None:
         self.reopenings = reopenings
-        self.state = TicketState.IN_PROGRESS
+        self.state = STATE_AFTER["Reopened"]
         self._set_deadline(deadline)
         self._touch(stamp)
 
     @event("Closed")
     def _closed(self, outcome: str, stamp: Stamp) -> None:
         self.outcome = outcome
-        self.state = (
-            TicketState.CLOSED if outcome == Outcome.FIXED.value else TicketState.CLOSED_NOT_FIXED
-        )
+        self.state = closed_state(outcome)
         self._set_deadline(None)
         self._touch(stamp)
 

@@ -26,6 +26,7 @@ from events.disputes import (
 from events.envelope import IntegrationEvent
 from events.tickets import (
     TicketAccepted,
+    TicketClosed,
     TicketDeadlineBreached,
     TicketDeadlineWarned,
     TicketDispatched,
@@ -41,6 +42,8 @@ from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
 from services.runtime.workers import StoreWorkers
 from services.tickets.sweeps import PAGE_SIZE
+from services.tickets.ticketing.publishing import TICKETS
+from services.tickets.ticketing.states import STATE_AFTER, closed_state
 
 VIEW_NAME = "ticket-desk-v1"
 _DDL = (
@@ -61,18 +64,9 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS deadline_watch_by_next ON {t:deadline_watch} (next_at)",
 )
 _STATE_AFTER = {
-    "TicketTriaged": "triaged",
-    "TicketMerged": "merged",
-    "TicketDispatched": "dispatched",
-    "TicketAccepted": "accepted",
-    "TicketReturned": "triaged",
-    "TicketWorkStarted": "in_progress",
-    "TicketPutOnHold": "on_hold",
-    "TicketResumed": "in_progress",
-    "TicketResolutionReported": "resolution_reported",
-    "TicketResolutionVerified": "verified",
-    "TicketReopened": "in_progress",
+    TICKETS.fields[name][0].__name__: state.value for name, state in STATE_AFTER.items()
 }
+"""The ticket's event → state map (`STATE_AFTER`), by the integration event's type."""
 _UNWATCHED = {
     "TicketReturned",
     "TicketResolutionReported",
@@ -247,7 +241,7 @@ def _apply_ticket(tx: Cursor, event: TicketEvent) -> None:
                 event.requester_id,
                 event.title,
                 event.category,
-                "received",
+                _STATE_AFTER[event.type],
                 "grid",
                 None,
                 None,
@@ -276,10 +270,8 @@ def _apply_ticket(tx: Cursor, event: TicketEvent) -> None:
         changes |= {"level": event.to_level.value, "due_at": _iso(event.resolve_due_at)}
     elif isinstance(event, TicketAccepted | TicketResumed | TicketReopened):
         changes["due_at"] = _iso(event.resolve_due_at)
-    elif event.type == "TicketClosed":
-        changes["state"] = (
-            "closed" if getattr(event, "outcome", "") == "fixed" else ("closed_not_fixed")
-        )
+    elif isinstance(event, TicketClosed):
+        changes["state"] = closed_state(event.outcome).value
     if event.type in _UNWATCHED:
         changes["due_at"] = None
     assignments = ", ".join(f"{column} = ?" for column in changes)

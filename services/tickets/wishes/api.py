@@ -25,6 +25,7 @@ from services.runtime.personal import (
     PersonErasedError,
     PersonNotFoundError,
 )
+from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body, Title
 from services.tickets.access import Contact
 from services.tickets.place import Place
@@ -126,6 +127,10 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
 }
 
 
+def _own_unit(access: Access, body: Claim) -> None:
+    access.check_unit(body.unit_id)
+
+
 def wish_router(board: WishDesk, view: WishBoardView) -> APIRouter:
     router = APIRouter(prefix="/wishes", tags=["wishes"])
 
@@ -168,24 +173,27 @@ def wish_router(board: WishDesk, view: WishBoardView) -> APIRouter:
     async def get_wish(wish_id: UUID) -> WishSnapshot:
         return await run_in_threadpool(board.get_wish, wish_id)
 
-    @router.post("/{wish_id}/verification", response_model=WishOutcome)
-    async def verify_wish(
-        wish_id: UUID, access: Annotated[Access, authorize("wish.verify")]
-    ) -> WishOutcome:
-        return await run_in_threadpool(board.verify_wish, caller_of(access), wish_id)
-
-    @router.post("/{wish_id}/rejection", response_model=WishOutcome)
-    async def reject_wish(
-        wish_id: UUID, body: Rejection, access: Annotated[Access, authorize("wish.reject")]
-    ) -> WishOutcome:
-        return await run_in_threadpool(board.reject_wish, caller_of(access), wish_id, body.reason)
-
-    @router.post("/{wish_id}/claims", status_code=201, response_model=WishOutcome)
-    async def claim_wish(
-        wish_id: UUID, body: Claim, access: Annotated[Access, authorize("wish.claim")]
-    ) -> WishOutcome:
-        access.check_unit(body.unit_id)
-        return await run_in_threadpool(board.claim_wish, caller_of(access), wish_id, body.unit_id)
+    add_steps(router, "wish_id", [
+        Step("verify_wish", "/{wish_id}/verification", "wish.verify", WishOutcome,
+             lambda c, w, _: board.verify_wish(c, w)),
+        Step("reject_wish", "/{wish_id}/rejection", "wish.reject", WishOutcome,
+             lambda c, w, b: board.reject_wish(c, w, b.reason), Rejection),
+        Step("claim_wish", "/{wish_id}/claims", "wish.claim", WishOutcome,
+             lambda c, w, b: board.claim_wish(c, w, b.unit_id), Claim, _own_unit,
+             status_code=201),
+        Step("report_fulfilment", "/{wish_id}/fulfilment", "wish.report_fulfilment",
+             WishOutcome, lambda c, w, b: board.report_fulfilment(c, w, b.unit_id), Claim,
+             _own_unit),
+        Step("verify_fulfilment", "/{wish_id}/fulfilment/verification",
+             "wish.verify_fulfilment", WishOutcome,
+             lambda c, w, _: board.verify_fulfilment(c, w)),
+        Step("acknowledge_wish", "/{wish_id}/acknowledgement", "wish.acknowledge", WishOutcome,
+             lambda c, w, b: board.acknowledge_wish(c, w, b.rating), Acknowledgement),
+        Step("withdraw_wish", "/{wish_id}/withdrawal", "wish.withdraw", WishOutcome,
+             lambda c, w, b: board.withdraw_wish(c, w, b.reason), Withdrawal),
+        Step("expire_wish", "/{wish_id}/expiry", "wish.expire", WishOutcome,
+             lambda c, w, _: board.expire_wish(c, w)),
+    ])  # fmt: skip
 
     @router.post("/{wish_id}/claims/{unit_id}/release", response_model=WishOutcome)
     async def release_claim(
@@ -198,43 +206,6 @@ def wish_router(board: WishDesk, view: WishBoardView) -> APIRouter:
         return await run_in_threadpool(
             board.release_claim, caller_of(access), wish_id, unit_id, body.reason
         )
-
-    @router.post("/{wish_id}/fulfilment", response_model=WishOutcome)
-    async def report_fulfilment(
-        wish_id: UUID, body: Claim, access: Annotated[Access, authorize("wish.report_fulfilment")]
-    ) -> WishOutcome:
-        access.check_unit(body.unit_id)
-        return await run_in_threadpool(
-            board.report_fulfilment, caller_of(access), wish_id, body.unit_id
-        )
-
-    @router.post("/{wish_id}/fulfilment/verification", response_model=WishOutcome)
-    async def verify_fulfilment(
-        wish_id: UUID, access: Annotated[Access, authorize("wish.verify_fulfilment")]
-    ) -> WishOutcome:
-        return await run_in_threadpool(board.verify_fulfilment, caller_of(access), wish_id)
-
-    @router.post("/{wish_id}/acknowledgement", response_model=WishOutcome)
-    async def acknowledge_wish(
-        wish_id: UUID,
-        body: Acknowledgement,
-        access: Annotated[Access, authorize("wish.acknowledge")],
-    ) -> WishOutcome:
-        return await run_in_threadpool(
-            board.acknowledge_wish, caller_of(access), wish_id, body.rating
-        )
-
-    @router.post("/{wish_id}/withdrawal", response_model=WishOutcome)
-    async def withdraw_wish(
-        wish_id: UUID, body: Withdrawal, access: Annotated[Access, authorize("wish.withdraw")]
-    ) -> WishOutcome:
-        return await run_in_threadpool(board.withdraw_wish, caller_of(access), wish_id, body.reason)
-
-    @router.post("/{wish_id}/expiry", response_model=WishOutcome)
-    async def expire_wish(
-        wish_id: UUID, access: Annotated[Access, authorize("wish.expire")]
-    ) -> WishOutcome:
-        return await run_in_threadpool(board.expire_wish, caller_of(access), wish_id)
 
     @router.get("/{wish_id}/contact", response_model=ContactCard)
     async def wish_contact(

@@ -29,7 +29,8 @@ from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
 from services.runtime.workers import StoreWorkers
 from services.tickets.sweeps import PAGE_SIZE
-from services.tickets.wishes.domain import WishState
+from services.tickets.wishes.domain import STATE_AFTER, WishState, after_release
+from services.tickets.wishes.publishing import WISHES
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {t:wish_board} ("
@@ -42,16 +43,8 @@ _DDL = (
     "ON {t:wish_board} (district, community, posted_at)",
     "CREATE INDEX IF NOT EXISTS wish_board_by_expiry ON {t:wish_board} (expires_at)",
 )
-_STATE_AFTER = {
-    "WishVerified": WishState.OPEN,
-    "WishRejected": WishState.REJECTED,
-    "WishClaimed": WishState.CLAIMED,
-    "WishFulfilmentReported": WishState.FULFILMENT_REPORTED,
-    "WishFulfilmentVerified": WishState.FULFILLED,
-    "WishAcknowledged": WishState.CLOSED,
-    "WishWithdrawn": WishState.WITHDRAWN,
-    "WishExpired": WishState.EXPIRED,
-}
+_STATE_AFTER = {WISHES.fields[name][0].__name__: state for name, state in STATE_AFTER.items()}
+"""The wish's event → state map (`STATE_AFTER`), by the integration event's type."""
 VIEW_NAME = "wish-board-v2"
 """Named with its schema version: a new version starts from position 0 and rebuilds."""
 _OPEN_STATES = (WishState.SUBMITTED, WishState.OPEN, WishState.CLAIMED)
@@ -168,7 +161,7 @@ def _apply(tx: Cursor, event: WishEvent) -> None:
             "ON CONFLICT (wish_id) DO NOTHING",
             (str(event.wish_id), where.district, where.street, where.community, where.grid,
              event.title, event.category.value, event.claim_mode.value, event.quota,
-             WishState.SUBMITTED.value, "[]", 0, None, at, at,
+             _STATE_AFTER[event.type].value, "[]", 0, None, at, at,
              event.expires_at.astimezone(UTC).isoformat() if event.expires_at else None),
         )  # fmt: skip
         return
@@ -182,7 +175,7 @@ def _apply(tx: Cursor, event: WishEvent) -> None:
         claimants = [*claimants, event.unit_id]
     elif isinstance(event, WishClaimReleased):
         claimants = [c for c in claimants if c != event.unit_id]
-        changes["state"] = (WishState.CLAIMED if claimants else WishState.OPEN).value
+        changes["state"] = after_release(claimants).value
     elif isinstance(event, WishAcknowledged):
         changes["rating"] = event.rating
     if isinstance(event, WishClaimRefused):

@@ -5,6 +5,7 @@ Public methods decide and raise; the `@event` methods only record, and run again
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -33,6 +34,27 @@ class WishState(StrEnum):
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
+
+
+STATE_AFTER: Mapping[str, WishState] = {
+    "Posted": WishState.SUBMITTED,
+    "Verified": WishState.OPEN,
+    "Rejected": WishState.REJECTED,
+    "Claimed": WishState.CLAIMED,
+    "FulfilmentReported": WishState.FULFILMENT_REPORTED,
+    "FulfilmentVerified": WishState.FULFILLED,
+    "Acknowledged": WishState.CLOSED,
+    "Withdrawn": WishState.WITHDRAWN,
+    "Expired": WishState.EXPIRED,
+}
+"""A wish's one event → state map, by the name its event is stored under: the aggregate and
+the board view both follow it. A released claim is the one event whose state depends on the
+wish (`after_release`); a refused claim changes no state."""
+
+
+def after_release(claimants: Sequence[str]) -> WishState:
+    """A wish whose claim was released: still claimed while someone holds it, else open."""
+    return WishState.CLAIMED if claimants else WishState.OPEN
 
 
 CLAIMABLE = frozenset({WishState.OPEN, WishState.CLAIMED})
@@ -111,7 +133,7 @@ class Wish(Aggregate):
         self.claim_mode = ClaimMode(claim_mode)
         self.quota = quota
         self.expires_at = expires_at
-        self.state = WishState.SUBMITTED
+        self.state = STATE_AFTER["Posted"]
         self.claimants: list[str] = []
         self.refusals = 0
         self.rating: int | None = None
@@ -235,18 +257,18 @@ class Wish(Aggregate):
 
     @event("Verified")
     def _verified(self, stamp: Stamp) -> None:
-        self.state = WishState.OPEN
+        self.state = STATE_AFTER["Verified"]
 
     @event("Rejected")
     def _rejected(self, reason: str, stamp: Stamp) -> None:
-        self.state = WishState.REJECTED
+        self.state = STATE_AFTER["Rejected"]
 
     @event("Claimed")
     def _claimed(
         self, unit_id: str, claimants: int, quota: int, claim_mode: str, stamp: Stamp
     ) -> None:
         self.claimants = [*self.claimants, unit_id]
-        self.state = WishState.CLAIMED
+        self.state = STATE_AFTER["Claimed"]
 
     @event("ClaimRefused")
     def _claim_refused(
@@ -257,25 +279,25 @@ class Wish(Aggregate):
     @event("ClaimReleased")
     def _claim_released(self, unit_id: str, reason: str, claimants: int, stamp: Stamp) -> None:
         self.claimants = [c for c in self.claimants if c != unit_id]
-        self.state = WishState.CLAIMED if self.claimants else WishState.OPEN
+        self.state = after_release(self.claimants)
 
     @event("FulfilmentReported")
     def _fulfilment_reported(self, unit_id: str, stamp: Stamp) -> None:
-        self.state = WishState.FULFILMENT_REPORTED
+        self.state = STATE_AFTER["FulfilmentReported"]
 
     @event("FulfilmentVerified")
     def _fulfilment_verified(self, stamp: Stamp) -> None:
-        self.state = WishState.FULFILLED
+        self.state = STATE_AFTER["FulfilmentVerified"]
 
     @event("Acknowledged")
     def _acknowledged(self, rating: int | None, stamp: Stamp) -> None:
         self.rating = rating
-        self.state = WishState.CLOSED
+        self.state = STATE_AFTER["Acknowledged"]
 
     @event("Withdrawn")
     def _withdrawn(self, reason: str, stamp: Stamp) -> None:
-        self.state = WishState.WITHDRAWN
+        self.state = STATE_AFTER["Withdrawn"]
 
     @event("Expired")
     def _expired(self, stamp: Stamp) -> None:
-        self.state = WishState.EXPIRED
+        self.state = STATE_AFTER["Expired"]
