@@ -39,7 +39,7 @@ from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
 from tests.support.tokens import auth_settings, bearer, token
 from tests.tickets.helpers import STAFF, posting, unit
-from tests.tickets.ticket_helpers import request as ticket_request
+from tests.tickets.ticketing.ticket_helpers import request as ticket_request
 
 FUZZ = settings(
     max_examples=25,  # per operation and mode: ~50 requests per operation

@@ -101,7 +101,7 @@ def test_the_up_command_starts_shiliu_with_the_demo_district_in_a_fresh_clone(
 
 def test_the_test_command_runs_in_a_fresh_clone(clone: Path) -> None:
     """The full suite would recurse into this test; one fast file proves the command works."""
-    command = [*readme_commands()[1].split(), "tests/tickets/test_wish.py", "-q"]
+    command = [*readme_commands()[1].split(), "tests/tickets/wishes/test_wish.py", "-q"]
     result = subprocess.run(command, cwd=clone, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"\b\d+ passed\b", result.stdout)

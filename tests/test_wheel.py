@@ -36,7 +36,7 @@ from services.runtime.nats_auth import password_env
 from services.runtime.nats_server import EmbeddedNats, free_port
 from tests.conftest import PG, demo_territory, eventually
 from tests.test_compose import _REFERENCE, CONTAINERS, ROOT, _command, _environment
-from tests.tickets.ticket_helpers import request
+from tests.tickets.ticketing.ticket_helpers import request
 
 _SHIPPED_DIRS = ("events", "services", "shiliu")
 

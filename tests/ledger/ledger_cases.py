@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from events.topology import LEDGER_DISPUTES, LEDGER_TICKETS, ConsumerSpec
 from tests.ledger.builders import settled
 from tests.support.matrix import Case
-from tests.tickets.dispute_cases import new_dispute
-from tests.tickets.ticket_helpers import received
+from tests.tickets.mediation.dispute_cases import new_dispute
+from tests.tickets.ticketing.ticket_helpers import received
 
 _SEEDED: dict[str, weakref.WeakSet[FastAPI]] = {"tickets": weakref.WeakSet(),
                                                  "disputes": weakref.WeakSet()}  # fmt: skip

@@ -26,9 +26,9 @@ from tests.ledger.faults import (
     published_head,
     tickets_on,
 )
-from tests.tickets.dispute_cases import new_dispute
 from tests.tickets.helpers import RESIDENT, in_community, posting
-from tests.tickets.ticket_helpers import dispatched, handler, step
+from tests.tickets.mediation.dispute_cases import new_dispute
+from tests.tickets.ticketing.ticket_helpers import dispatched, handler, step
 
 
 def _tickets_and_disputes(tickets: TestClient) -> None:

@@ -27,11 +27,11 @@ from tests.conftest import eventually
 from tests.ledger.ledger_cases import LEDGER_CASES
 from tests.support.matrix import Case, actor, allowed, new_wish, scopes
 from tests.support.tokens import auth_settings, bearer
-from tests.tickets.dispute_cases import DISPUTE_CASES, filing
 from tests.tickets.helpers import STAFF, posting, unit
-from tests.tickets.ticket_cases import TICKET_CASES
-from tests.tickets.ticket_helpers import GRID_WORKER
-from tests.tickets.ticket_helpers import request as ticket_request
+from tests.tickets.mediation.dispute_cases import DISPUTE_CASES, filing
+from tests.tickets.ticketing.ticket_cases import TICKET_CASES
+from tests.tickets.ticketing.ticket_helpers import GRID_WORKER
+from tests.tickets.ticketing.ticket_helpers import request as ticket_request
 
 PUBLIC_PATHS = {
     "/health",

@@ -24,9 +24,16 @@ from services.runtime.replay import ReplayClient
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import TicketsSettings
 from tests.support.tokens import auth_settings, bearer
-from tests.tickets.dispute_cases import MEDIATOR, new_dispute
 from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, posting, unit
-from tests.tickets.ticket_helpers import GRID, GRID_WORKER, SECRETARY, dispatched, handler, step
+from tests.tickets.mediation.dispute_cases import MEDIATOR, new_dispute
+from tests.tickets.ticketing.ticket_helpers import (
+    GRID,
+    GRID_WORKER,
+    SECRETARY,
+    dispatched,
+    handler,
+    step,
+)
 
 HERE = Path(__file__).parent
 STORE = HERE / "store.sqlite"

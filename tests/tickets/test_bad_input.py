@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
-from tests.tickets.ticket_helpers import GRID, GRID_WORKER, SECRETARY, request
+from tests.tickets.ticketing.ticket_helpers import GRID, GRID_WORKER, SECRETARY, request
 
 
 def _fields(response_json: dict[str, object]) -> list[str]:

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from services.runtime.settings import StoreSettings
 from services.tickets.main import Tickets
 from tests.support.tokens import HOME, bearer
-from tests.tickets.dispute_cases import MEDIATOR, MINUTES, filing, new_dispute
 from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, posting
-from tests.tickets.ticket_cases import ticket_at
-from tests.tickets.ticket_helpers import GRID_WORKER, handler, request
+from tests.tickets.mediation.dispute_cases import MEDIATOR, MINUTES, filing, new_dispute
+from tests.tickets.ticketing.ticket_cases import ticket_at
+from tests.tickets.ticketing.ticket_helpers import GRID_WORKER, handler, request
 
 PHONE = b"13812345678"
 NOTES = "NOTES-vq63: 独居老人，腿脚不便"

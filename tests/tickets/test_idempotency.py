@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.tokens import bearer
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
-from tests.tickets.ticket_helpers import GRID_WORKER, request
+from tests.tickets.ticketing.ticket_helpers import GRID_WORKER, request
 
 
 def _head(tickets: TestClient) -> int:

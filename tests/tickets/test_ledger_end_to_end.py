@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import eventually
-from tests.tickets.dispute_cases import act, new_dispute
-from tests.tickets.ticket_helpers import (
+from tests.tickets.mediation.dispute_cases import act, new_dispute
+from tests.tickets.ticketing.ticket_helpers import (
     GRID_WORKER,
     RESIDENT,
     SECRETARY,

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.tokens import bearer
-from tests.tickets.ticket_helpers import GRID_WORKER, received, step
+from tests.tickets.ticketing.ticket_helpers import GRID_WORKER, received, step
 
 DISTRICT = bearer("official-1", "district_official", scope={"district": "jinfeng"})
 

@@ -13,7 +13,6 @@ uses the specification's error format, never the service's JSON error shape.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
@@ -32,7 +31,6 @@ from services.tickets.routing import CategoryRule, NoRulesError, RoutingError, R
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.ticketing.application import Dispatcher, TicketSnapshot
 from services.tickets.ticketing.domain import (
-    OPEN_STATES,
     InvalidTicketError,
     TicketNotFoundError,
 )
@@ -47,32 +45,77 @@ from services.tickets.ticketing.open311_format import (
     record,
     records,
     ticket_id_of,
-    w3,
-    w3_datetime,
-    window,
 )
 from services.tickets.ticketing.open311_place import place_of
-from services.tickets.ticketing.view import TicketDeskView, TicketRow
+from services.tickets.ticketing.open311_records import (
+    MAX_RESULTS,
+    UNTRIAGED,
+    UNTRIAGED_NAME,
+    UNTRIAGED_SERVICE,
+    filters,
+    row_of,
+    service,
+    service_request,
+)
+from services.tickets.ticketing.view import TicketDeskView
 
-MAX_RESULTS = 1000
 MAX_KEY = 128
 """The longest Idempotency-Key, as for every other write."""
-UNTRIAGED = "untriaged"
-"""The service code of a request not yet triaged (the specification requires a code on every
-request). It is a service of its own, so a client may also leave the category to the
-community."""
-UNTRIAGED_NAME = "待分类"
-UNTRIAGED_SERVICE: dict[str, Any] = {
-    "service_code": UNTRIAGED, "service_name": UNTRIAGED_NAME,
-    "description": "Not yet triaged: the community chooses the category", "metadata": False,
-    "type": "realtime", "keywords": "Untriaged", "group": "community",
-}  # fmt: skip
-STATUSES = {"open": sorted(OPEN_STATES), "closed": ["closed", "closed_not_fixed", "merged"]}
 Work = Callable[[str], Awaitable[Response]]
 REFUSED = (
     Open311Error, ForbiddenError, TicketNotFoundError, UnknownPlaceError, InvalidTicketError,
     RoutingError, IdempotencyKeyReusedError,
 )  # fmt: skip
+
+
+class Jurisdiction:
+    """What both Open311 routers share: the district served, its rules, its tickets, and the
+    specification's way of answering (a format, the jurisdiction check, refusals as errors)."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, view: TicketDeskView, atlas: Atlas, district: str,
+        locate_radius_m: float,
+    ) -> None:  # fmt: skip
+        self.dispatcher, self.view, self.atlas = dispatcher, view, atlas
+        self.district, self.locate_radius_m = district, locate_radius_m
+
+    def rules(self) -> RuleVersion:
+        return self.atlas.rulebook(self.district).in_effect(self.dispatcher.commands.clock())
+
+    def names(self) -> dict[str, str]:
+        known = {UNTRIAGED: UNTRIAGED_NAME}
+        try:
+            return {**known, **{rule.code: rule.name.zh for rule in self.rules().categories}}
+        except (RoutingError, UnknownPlaceError):
+            return known  # the requests are still listed, without their service names
+
+    def require(self, given: str | None) -> None:
+        """Open311Error unless `given` (a `jurisdiction_id`, if sent) is the district."""
+        if given is not None and given != self.district:
+            raise Open311Error(404, f"jurisdiction_id: {given[:40]} is not served here")
+
+    async def answer(self, request: Request, format: str, work: Work) -> Response:
+        fmt = format if format in FORMATS else "json"
+        try:
+            format_of(format)
+            self.require(request.query_params.get("jurisdiction_id"))
+            return await work(fmt)
+        except REFUSED as e:
+            return error(fmt, _refusal(e))
+
+    async def service_rule(self, code: str, status: int) -> CategoryRule | None:
+        """The rule of a service code; None for the untriaged service, which has none."""
+        if code == UNTRIAGED:
+            return None
+        return _service_named(await run_in_threadpool(self.rules), code, status)
+
+    async def one_ticket(self, service_request_id: str) -> TicketSnapshot:
+        ticket = await run_in_threadpool(
+            self.dispatcher.get_ticket, ticket_id_of(service_request_id)
+        )
+        if ticket.district != self.district:
+            raise TicketNotFoundError(ticket.id)
+        return ticket
 
 
 def open311_router(
@@ -84,64 +127,46 @@ def open311_router(
 ) -> APIRouter:
     """`locate_radius_m`: how far from a building a request by coordinates outside every
     grid's outline may be and still be placed at that building."""
+    served = Jurisdiction(dispatcher, view, atlas, jurisdiction, locate_radius_m)
     router = APIRouter(prefix="/open311/v2", tags=["open311"])
+    router.include_router(_services_router(served))
+    router.include_router(_requests_router(served))
+    return router
 
-    def rules() -> RuleVersion:
-        return atlas.rulebook(jurisdiction).in_effect(dispatcher.commands.clock())
 
-    def names() -> dict[str, str]:
-        known = {UNTRIAGED: UNTRIAGED_NAME}
-        try:
-            return {**known, **{rule.code: rule.name.zh for rule in rules().categories}}
-        except (RoutingError, UnknownPlaceError):
-            return known  # the requests are still listed, without their service names
-
-    def require_jurisdiction(given: str | None) -> None:
-        if given is not None and given != jurisdiction:
-            raise Open311Error(404, f"jurisdiction_id: {given[:40]} is not served here")
-
-    async def answer(request: Request, format: str, work: Work) -> Response:
-        fmt = format if format in FORMATS else "json"
-        try:
-            format_of(format)
-            require_jurisdiction(request.query_params.get("jurisdiction_id"))
-            return await work(fmt)
-        except REFUSED as e:
-            return error(fmt, _refusal(e))
-
-    async def service_rule(code: str, status: int) -> CategoryRule | None:
-        """The rule of a service code; None for the untriaged service, which has none."""
-        if code == UNTRIAGED:
-            return None
-        return _service_named(await run_in_threadpool(rules), code, status)
-
-    async def one_ticket(service_request_id: str) -> TicketSnapshot:
-        ticket = await run_in_threadpool(dispatcher.get_ticket, ticket_id_of(service_request_id))
-        if ticket.district != jurisdiction:
-            raise TicketNotFoundError(ticket.id)
-        return ticket
+def _services_router(served: Jurisdiction) -> APIRouter:
+    """The service types: the routing rules in effect, and the untriaged service."""
+    router = APIRouter()
 
     @router.get("/services.{format}", response_class=Response)
     async def service_list(request: Request, format: str) -> Response:
         """The service types: the routing rules in effect for the district."""
 
         async def work(fmt: str) -> Response:
-            found = await run_in_threadpool(rules)
-            rows = [*(_service(rule) for rule in found.categories), UNTRIAGED_SERVICE]
+            found = await run_in_threadpool(served.rules)
+            rows = [*(service(rule) for rule in found.categories), UNTRIAGED_SERVICE]
             return records(fmt, "services", "service", rows)
 
-        return await answer(request, format, work)
+        return await served.answer(request, format, work)
 
     @router.get("/services/{service_code}.{format}", response_class=Response)
     async def service_definition(request: Request, service_code: str, format: str) -> Response:
         """No service has extra attributes (`metadata` is false), so the list is empty."""
 
         async def work(fmt: str) -> Response:
-            await service_rule(service_code, 404)  # refuses an unknown code
+            await served.service_rule(service_code, 404)  # refuses an unknown code
             definition = {"service_code": service_code, "attributes": []}
             return record(fmt, "service_definition", definition)
 
-        return await answer(request, format, work)
+        return await served.answer(request, format, work)
+
+    return router
+
+
+def _requests_router(served: Jurisdiction) -> APIRouter:
+    """Service requests: posted, listed, read one by one, and found by token."""
+    router = APIRouter()
+    dispatcher = served.dispatcher
 
     @router.post("/requests.{format}", response_class=Response)
     async def create_request(request: Request, format: str) -> Response:
@@ -150,12 +175,12 @@ def open311_router(
 
         async def work(fmt: str) -> Response:
             form = await form_of(request)
-            require_jurisdiction(form.get("jurisdiction_id"))
+            served.require(form.get("jurisdiction_id"))
             caller = _caller(request, form.get("api_key"))
             submission = Submission.of(form)
-            rule = await service_rule(form["service_code"], 400)
+            rule = await served.service_rule(form["service_code"], 400)
             place, building = await run_in_threadpool(
-                place_of, atlas, jurisdiction, submission, locate_radius_m
+                place_of, served.atlas, served.district, submission, served.locate_radius_m
             )
             requester = _requester_id(dispatcher, submission, caller)
             outcome = await run_in_threadpool(
@@ -176,7 +201,7 @@ def open311_router(
                        "account_id": outcome.ticket.requester_id, "token": ticket_id}  # fmt: skip
             return records(fmt, "service_requests", "request", [created])
 
-        return await answer(request, format, work)
+        return await served.answer(request, format, work)
 
     @router.get("/requests.{format}", response_class=Response)
     async def request_list(request: Request, format: str) -> Response:
@@ -189,34 +214,36 @@ def open311_router(
             ids = [str(ticket_id_of(v, 400)) for v in given]
             search: dict[str, Any] = {"ids": ids}
             if not ids:
-                search = _filters(q.get, dispatcher.commands.clock())
+                search = filters(q.get, dispatcher.commands.clock())
             rows = await run_in_threadpool(
-                lambda: view.tickets(district=jurisdiction, limit=MAX_RESULTS, **search)
+                lambda: served.view.tickets(district=served.district, limit=MAX_RESULTS, **search)
             )
-            known = await run_in_threadpool(names)
-            return records(fmt, "service_requests", "request", [_request(r, known) for r in rows])
+            known = await run_in_threadpool(served.names)
+            return records(
+                fmt, "service_requests", "request", [service_request(r, known) for r in rows]
+            )
 
-        return await answer(request, format, work)
+        return await served.answer(request, format, work)
 
     @router.get("/requests/{service_request_id}.{format}", response_class=Response)
     async def one_request(request: Request, service_request_id: str, format: str) -> Response:
         async def work(fmt: str) -> Response:
-            row = _row(await one_ticket(service_request_id))
-            known = await run_in_threadpool(names)
-            return records(fmt, "service_requests", "request", [_request(row, known)])
+            row = row_of(await served.one_ticket(service_request_id))
+            known = await run_in_threadpool(served.names)
+            return records(fmt, "service_requests", "request", [service_request(row, known)])
 
-        return await answer(request, format, work)
+        return await served.answer(request, format, work)
 
     @router.get("/tokens/{token}.{format}", response_class=Response)
     async def token_lookup(request: Request, token: str, format: str) -> Response:
         """The token is the ticket id (requests are created synchronously)."""
 
         async def work(fmt: str) -> Response:
-            ticket_id = str((await one_ticket(token)).id)
+            ticket_id = str((await served.one_ticket(token)).id)
             found = {"service_request_id": ticket_id, "token": ticket_id}
             return records(fmt, "service_requests", "request", [found])
 
-        return await answer(request, format, work)
+        return await served.answer(request, format, work)
 
     return router
 
@@ -246,21 +273,6 @@ def _service_named(rules: RuleVersion, code: str, status: int) -> CategoryRule:
     raise Open311Error(status, f"service_code: {code[:40]} is not a service")
 
 
-def _filters(get: Callable[[str], str | None], now: datetime) -> dict[str, Any]:
-    statuses = set(listed("status", get("status")))
-    if unknown := statuses - STATUSES.keys():
-        raise Open311Error(400, f"status: {', '.join(sorted(unknown))[:40]} (open or closed)")
-    start, end = (
-        w3_datetime(name, value) if (value := get(name)) else None
-        for name in ("start_date", "end_date")
-    )
-    start, end = window(start, end, now)
-    states = STATUSES[statuses.pop()] if len(statuses) == 1 else []
-    codes = listed("service_code", get("service_code"))
-    return {"categories": [c for c in codes if c != UNTRIAGED], "untriaged": UNTRIAGED in codes,
-            "states": states, "received_from": start, "received_until": end}  # fmt: skip
-
-
 def _caller(request: Request, api_key: str | None) -> Caller:
     """The client's API key stands for its system, held to the `ticket.receive` policy."""
     if not api_key:
@@ -288,48 +300,3 @@ def _requester_id(dispatcher: Dispatcher, submission: Submission, caller: Caller
     digest = personal_digest(dispatcher.vault, seed)
     assert digest is not None, "a seed is never empty"
     return f"open311:{digest[:16]}"
-
-
-def _service(rule: CategoryRule) -> dict[str, Any]:
-    return {"service_code": rule.code, "service_name": rule.name.zh,
-            "description": rule.description, "metadata": False, "type": "realtime",
-            "keywords": rule.name.en, "group": rule.group}  # fmt: skip
-
-
-def _row(t: TicketSnapshot) -> TicketRow:
-    return TicketRow(
-        ticket_id=str(t.id), district=t.district, street=t.street, community=t.community,
-        grid=t.grid, building=t.building, channel=t.channel.value, proactive=t.proactive,
-        requester_id=t.requester_id,
-        title=t.title, category=t.category, state=t.state.value, level=t.level,
-        handler_id=t.handler_id, rule_version=t.rule_version,
-        merged_into=str(t.merged_into) if t.merged_into else None,
-        due_at=t.deadline.due_at if t.deadline else None, received_at=t.received_at,
-        updated_at=t.updated_at,
-    )  # fmt: skip
-
-
-def _request(row: TicketRow, names: dict[str, str]) -> dict[str, Any]:
-    """A ticket as a GeoReport service request: public fields only."""
-    level = {"grid": row.grid, "community": row.community, "street": row.street,
-             "district": row.district}.get(row.level)  # fmt: skip
-    place = [row.district, row.street, row.community, row.building]
-    return {
-        "service_request_id": row.ticket_id,
-        "status": "open" if row.state in OPEN_STATES else "closed",
-        "status_notes": row.state,
-        "service_name": names.get(row.category or UNTRIAGED),
-        "service_code": row.category or UNTRIAGED,
-        "description": row.title,
-        "agency_responsible": f"{row.level} {level}" if level else row.level,
-        "service_notice": None,
-        "requested_datetime": w3(row.received_at),
-        "updated_datetime": w3(row.updated_at),
-        "expected_datetime": w3(row.due_at),
-        "address": "/".join(p for p in place if p),
-        "address_id": f"{row.community}/{row.building}" if row.building else None,
-        "zipcode": None,
-        "lat": None,
-        "long": None,
-        "media_url": None,
-    }

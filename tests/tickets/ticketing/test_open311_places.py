@@ -24,9 +24,9 @@ from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
 from tests.conftest import eventually
 from tests.support.servers import serving
-from tests.tickets import test_open311
-from tests.tickets.test_open311 import KEY, ROOT, errors_of, with_api_keys
-from tests.tickets.ticket_helpers import RESIDENT, request
+from tests.tickets.ticketing import test_open311
+from tests.tickets.ticketing.test_open311 import KEY, ROOT, errors_of, with_api_keys
+from tests.tickets.ticketing.ticket_helpers import RESIDENT, request
 
 B007 = {"lat": "38.430667", "long": "106.173571"}
 """Building b007 of c01 in the demo district, inside grid g03's outline."""

@@ -15,7 +15,7 @@ from services.tickets.main import create_app as create_tickets
 from shiliu.demo import district_plan
 from tests.conftest import demo_territory, eventually, tickets_settings
 from tests.support.tokens import bearer
-from tests.tickets.ticket_helpers import (
+from tests.tickets.ticketing.ticket_helpers import (
     GRID_WORKER,
     RESIDENT,
     SECRETARY,
@@ -203,7 +203,7 @@ def _listed_once_caught_up(tickets: TestClient, latest: str) -> list[str]:
 
 
 def _request() -> dict[str, object]:
-    from tests.tickets.ticket_helpers import request
+    from tests.tickets.ticketing.ticket_helpers import request
 
     return request()
 

@@ -17,7 +17,7 @@ from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.publishing import EventIds, translator
 from services.tickets.store import TicketsStore
 from tests.support.tokens import bearer
-from tests.tickets.dispute_cases import (
+from tests.tickets.mediation.dispute_cases import (
     AGREEMENT,
     MEDIATOR,
     MINUTES,

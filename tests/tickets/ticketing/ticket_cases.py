@@ -13,7 +13,7 @@ from services.runtime.policy import POLICY
 from tests.conftest import eventually
 from tests.support.matrix import Case
 from tests.support.tokens import bearer, token
-from tests.tickets.ticket_helpers import RESIDENT, SECRETARY, request
+from tests.tickets.ticketing.ticket_helpers import RESIDENT, SECRETARY, request
 
 UNIT = "unit-m"
 _HANDLER = {"handler_id": UNIT}

@@ -25,7 +25,7 @@ from services.tickets.main import create_app as create_tickets
 from services.tickets.place import Place
 from tests.conftest import eventually, tickets_settings
 from tests.support.tokens import auth_settings, bearer
-from tests.tickets.ticket_helpers import SECRETARY, received
+from tests.tickets.ticketing.ticket_helpers import SECRETARY, received
 
 ROOT = "/open311/v2"
 KEY = "civic-app-key-1"
