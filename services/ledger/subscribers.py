@@ -113,11 +113,13 @@ class FamilyConsumer(Generic[E]):
             for message, _ in pairs:
                 await message.nak(delay=2.0)
             return
+        # Counted before the acks are awaited, so `status` never shows a mark that moved
+        # past events this process applied without counting them.
+        self.applied += verdicts.count(Verdict.APPLIED)
         now = asyncio.get_running_loop().time()
         held = []
         for pair, verdict in zip(pairs, verdicts, strict=True):
             if verdict.settled:
-                self.applied += verdict is Verdict.APPLIED
                 await pair[0].ack()
             else:
                 held.append(pair)
