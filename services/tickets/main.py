@@ -42,7 +42,7 @@ from services.tickets.store import TicketsStore
 from services.tickets.territory import DistrictPlan
 from services.tickets.ticketing import api as ticket_api
 from services.tickets.ticketing.application import Dispatcher
-from services.tickets.ticketing.deadline import DeadlineTranscoding
+from services.tickets.ticketing.deadline import DEADLINE
 from services.tickets.ticketing.open311 import open311_router
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from services.tickets.ticketing.scheduler import DeadlineScheduler
@@ -128,7 +128,7 @@ def tickets_store(
     """The store with what its peers' events carry (a ticket's deadline) and the snapshot
     interval of the aggregate that can grow long (a joint wish's claims and refusals)."""
     return TicketsStore(
-        env, transcodings=(DeadlineTranscoding(),), snapshotting_intervals={Wish: 100},
+        env, transcodings=(DEADLINE,), snapshotting_intervals={Wish: 100},
         vault=vault, clock=clock,
     )  # fmt: skip
 

@@ -46,26 +46,22 @@ class Stamp:
     causation_id: UUID | None = None
 
 
-class _PlaceTranscoding(Transcoding):
-    type = Place
-    name = "shiliu_place"  # stored data: never renamed
+class FieldsTranscoding(Transcoding):
+    """A frozen dataclass stored as the dict of its fields, under a `name` that is stored data
+    (never renamed)."""
 
-    def encode(self, obj: Place) -> dict[str, Any]:
-        return obj.__dict__.copy()
+    def __init__(self, kind: type, name: str) -> None:
+        self.type = kind
+        self.name = name
 
-    def decode(self, data: dict[str, Any]) -> Place:
-        return Place(**data)
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return dict(obj.__dict__)
 
-
-class _StampTranscoding(Transcoding):
-    type = Stamp
-    name = "shiliu_stamp"  # stored data: never renamed
-
-    def encode(self, obj: Stamp) -> dict[str, Any]:
-        return obj.__dict__.copy()
-
-    def decode(self, data: dict[str, Any]) -> Stamp:
-        return Stamp(**data)
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
 
 
-PLACE_AND_STAMP: tuple[Transcoding, ...] = (_PlaceTranscoding(), _StampTranscoding())
+PLACE_AND_STAMP: tuple[Transcoding, ...] = (
+    FieldsTranscoding(Place, "shiliu_place"),
+    FieldsTranscoding(Stamp, "shiliu_stamp"),
+)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
-
-from eventsourcing.persistence import Transcoding
 
 from events.tickets import DeadlineKind, Level
+from services.tickets.place import FieldsTranscoding
 
 
 @dataclass(frozen=True)
@@ -42,14 +40,5 @@ class Deadline:
         return replace(self, due_at=self.due_at + by, warn_at=self.warn_at + by, held_since=None)
 
 
-class DeadlineTranscoding(Transcoding):
-    """How a `Deadline` is stored in the tickets store's events."""
-
-    type = Deadline
-    name = "shiliu_deadline"  # stored data: never renamed
-
-    def encode(self, obj: Deadline) -> dict[str, Any]:
-        return obj.__dict__.copy()
-
-    def decode(self, data: dict[str, Any]) -> Deadline:
-        return Deadline(**data)
+DEADLINE = FieldsTranscoding(Deadline, "shiliu_deadline")
+"""How a `Deadline` is stored in the tickets store's events."""
