@@ -13,9 +13,9 @@ from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from bench.timing import Bracketed, Step, bracket, measure
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
-from services.runtime.database import eventsourcing_env
+from services.runtime.database import create_table, eventsourcing_env, prepare_store
 from services.runtime.settings import StoreSettings
-from services.tickets.main import tickets_store
+from services.tickets.main import open_tickets_store
 from services.tickets.place import Place
 from services.tickets.wishes.application import WishDesk
 from shiliu.demo import communities, district_plan
@@ -30,6 +30,13 @@ class RawCommits(Application[UUID]):
     """A bare application on the same kind of store; only its recorder is used."""
 
     name = "rawcommits"
+
+
+def open_raw_commits(store: StoreSettings) -> RawCommits:
+    prepare_store(store)
+    raw = RawCommits(eventsourcing_env(store))
+    create_table(raw.recorder)
+    return raw
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class CommandRow:
 
 def demo_board(store: StoreSettings) -> WishDesk:
     """The wish desk on `store` with the demo district's territory, where wishes are posted."""
-    tickets = tickets_store(eventsourcing_env(store))
+    tickets = open_tickets_store(store)
     tickets.atlas.import_plan(district_plan())
     return WishDesk.on(tickets)
 
@@ -101,7 +108,7 @@ def command_rows(
     phase: Phase, note: Note,
 ) -> list[CommandRow]:  # fmt: skip
     board = demo_board(store)
-    raw = RawCommits(eventsourcing_env(raw_store))
+    raw = open_raw_commits(raw_store)
     try:
         return [_row(label, board, raw.recorder, n, phase, note) for n in clients]
     finally:

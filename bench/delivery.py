@@ -75,6 +75,8 @@ def timed(work: Callable[[], int]) -> Rate:
 def intake_row(workdir: Path, plan: Plan) -> Bracketed:
     path_books = Books(Database(open_datastore(StoreSettings(sqlite_path=workdir / "p.sqlite"))))
     raw_books = Books(Database(open_datastore(StoreSettings(sqlite_path=workdir / "r.sqlite"))))
+    path_books.create_tables()
+    raw_books.create_tables()
     counter = {"path": 1, "raw": 1}
 
     def through_intake() -> int:
@@ -106,6 +108,7 @@ async def replay_row(workdir: Path, plan: Plan) -> Bracketed:
     server.start()
     database = Database(open_datastore(StoreSettings(sqlite_path=workdir / "tickets.sqlite")))
     outbox = Outbox(database, lambda _: None)
+    outbox.create_tables()
     total = plan.events_per_slice
     with database.transaction() as tx:
         for event in events(1, total):

@@ -18,12 +18,12 @@ from events.subjects import subject_for
 from events.topology import TICKETS_STREAM
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.bus import make_broker, provision
-from services.runtime.database import Database, eventsourcing_env
+from services.runtime.database import Database
 from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.outbox import Outbox, encode
 from services.runtime.relay import JetStreamPublisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.main import tickets_store
+from services.tickets.main import open_tickets_store
 from services.tickets.place import Place, Stamp
 from services.tickets.publishing import EventIds, translator
 from services.tickets.store import TicketsStore
@@ -92,8 +92,10 @@ async def publish_raw(url: str, messages: Sequence[Message]) -> Rate:
 
 def relay_for(board: TicketsStore, broker: NatsBroker) -> Relay:
     database = Database(getattr(board.recorder, "datastore"))  # noqa: B009
+    outbox = Outbox(database, translator(board.mapper, EventIds(bytes(32)), (WISHES,)))
+    outbox.create_tables()
     return Relay(
-        outbox=Outbox(database, translator(board.mapper, EventIds(bytes(32)), (WISHES,))),
+        outbox=outbox,
         recorder=board.recorder,
         publisher=JetStreamPublisher(broker, stream=TICKETS_STREAM.name, timeout=TIMEOUT),
     )
@@ -138,7 +140,7 @@ async def bracketed_relay(board: TicketsStore, url: str, wishes: int, rounds: in
 
 async def relay_row(workdir: Path, wishes: int, rounds: int, note: Note) -> RelayRow:
     note(f"relay: {rounds} rounds of {3 * wishes} events, raw publishes between")
-    board = tickets_store(eventsourcing_env(StoreSettings(sqlite_path=workdir / "relay.sqlite")))
+    board = open_tickets_store(StoreSettings(sqlite_path=workdir / "relay.sqlite"))
     server = EmbeddedNats(workdir / "nats", port=free_port())
     try:
         server.start()

@@ -33,15 +33,15 @@ from eventsourcing.persistence import ApplicationRecorder
 from rich.console import Console
 from rich.table import Table
 
-from bench.commands import Phase, RawCommits, raw_step
+from bench.commands import Phase, open_raw_commits, raw_step
 from bench.report import Machine, replace_section
 from bench.timing import Bracketed, Rate, Step, bracket, measure
 from bench.wishes import pg_reachable, pg_schema, pg_store
 from events.tickets import Channel, HandlerKind
 from services.runtime.commands import Caller
-from services.runtime.database import Database, eventsourcing_env
+from services.runtime.database import Database
 from services.runtime.settings import StoreSettings
-from services.tickets.main import tickets_store
+from services.tickets.main import open_tickets_store
 from services.tickets.place import Place, Stamp
 from services.tickets.publishing import EventIds, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
@@ -133,7 +133,7 @@ class Desk:
 
     def __init__(self, store: StoreSettings, clock: Clock) -> None:
         self.clock = clock
-        self.board = tickets_store(eventsourcing_env(store), clock=clock)
+        self.board = open_tickets_store(store, clock=clock)
         self.atlas = self.board.atlas
         plan = district_plan()
         self.atlas.import_plan(plan)
@@ -208,7 +208,7 @@ def dispatch_rows(
     label: str, store: StoreSettings, raw_store: StoreSettings, phase: Phase, note: Note
 ) -> list[DispatchRow]:
     desk = Desk(store, Clock())
-    raw = RawCommits(eventsourcing_env(raw_store))
+    raw = open_raw_commits(raw_store)
     rows = []
     try:
         for clients in CLIENTS:

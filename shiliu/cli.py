@@ -371,7 +371,7 @@ def parked(
 
     ledger = Ledger(
         LedgerSettings(store=StoreSettings(sqlite_path=data_dir / "ledger.sqlite"), consume=False)
-    )
+    ).open()
     try:
         rows = ledger.parking.list(limit=limit)
     finally:
@@ -461,8 +461,8 @@ def rebuild_ledger(
     from services.ledger.rebuild import rebuild_from_sources, rebuild_from_stream
 
     live_store, target = _rebuild_stores(data_dir, into)
-    rebuilt = Ledger(LedgerSettings(store=target, consume=False))
-    live = Ledger(LedgerSettings(store=live_store, consume=False))
+    rebuilt = Ledger(LedgerSettings(store=target, consume=False)).open()
+    live = Ledger(LedgerSettings(store=live_store, consume=False)).open()
     try:
         bus = _operator_bus(nats_url, data_dir)
         rebuild = rebuild_from_sources if source is RebuildFrom.SOURCES else rebuild_from_stream

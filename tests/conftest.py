@@ -137,6 +137,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, StoreSet
     if kind == "postgres":
         schema = request.getfixturevalue("pg_schema")
         return {"tickets": pg_store(schema), "ledger": pg_store(schema + "_l")}
+    # the SQLite files' folder exists; PostgreSQL schemas are made by whoever opens them
     return {
         "tickets": StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"),
         "ledger": StoreSettings(sqlite_path=tmp_path / "ledger.sqlite"),
@@ -155,6 +156,7 @@ def demo_store(env: dict[str, str], *, clock: Clock = utc_now) -> TicketsStore:
     """The tickets store knowing the demo district's territory, as the tickets service imports
     it at start: wishes are posted only where the territory has their place."""
     store = tickets_store(env, clock=clock)
+    store.create_tables()
     store.atlas.import_plan(district_plan())
     return store
 

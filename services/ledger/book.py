@@ -26,10 +26,14 @@ class Book(ABC, Generic[E]):
 
     def __init__(self, database: Database, parking: ParkingLot) -> None:
         self.database = database
-        database.execute_script(self.ddl)
         self.intake: Intake[E] = Intake(
             database, self.spec.durable, self.spec.feeds, self.apply_event, parking
         )
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing (at the owner's start, never at construction)."""
+        self.database.execute_script(self.ddl)
+        self.intake.create_tables()
 
     @staticmethod
     @abstractmethod

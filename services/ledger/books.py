@@ -60,6 +60,13 @@ class Books:
             Family("visit event", self.visits, VISIT_EVENT),
         )
 
+    def create_tables(self) -> None:
+        """The books' and the parking lot's tables, when they are missing (at the ledger's
+        start, never at construction)."""
+        self.parking.create_tables()
+        for family in self.families:
+            family.book.create_tables()
+
     def retry_parked(self, parked_id: int) -> str | None:
         """Put a parked message through its book again, after a fix: None when it was
         applied, else why it stays parked. A message parked behind an earlier one of its

@@ -25,7 +25,7 @@ from services.ledger.api import ledger_router, parking_router
 from services.ledger.books import Books
 from services.ledger.subscribers import FamilyConsumer
 from services.runtime.consumer import PullLoop
-from services.runtime.database import Database, open_datastore
+from services.runtime.database import Database, open_datastore, prepare_store
 from services.runtime.gaps import OpenGap
 from services.runtime.health import Readiness
 from services.runtime.http import service_app
@@ -82,9 +82,20 @@ class Ledger:
             for c in self.consumers
         ]
         self.supervisor = Supervisor()
+        self._opened = False
+
+    def open(self) -> Ledger:
+        """Make the store's place and the books' tables, when missing. Once; building the
+        ledger touches nothing, and `running()` opens it first."""
+        if not self._opened:
+            prepare_store(self.settings.store)
+            self.ledger.create_tables()
+            self._opened = True
+        return self
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        await asyncio.to_thread(self.open)
         if self.settings.consume:
             for pull in self.pulls:
                 self.supervisor.start(pull.spec.durable, pull.run, pull.condition)

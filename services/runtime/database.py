@@ -13,7 +13,12 @@ from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresRecorder,
+)
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -21,6 +26,7 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
 
@@ -150,6 +156,36 @@ class DurableSQLiteFactory(SQLiteFactory):
         self.datastore = durable(self.datastore)
 
 
+class LaterPostgresDatastore(PostgresDatastore):
+    """The library's PostgreSQL datastore, connecting on first use only: the library's
+    recorders look up their composite types as they are built, which connects; here the
+    lookup waits for the first connection (and runs again when the tables are made)."""
+
+    _connected = False
+
+    def register_type_adapters(self) -> None:
+        if self._connected:
+            super().register_type_adapters()
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        if not self._connected:
+            self._connected = True
+            super().register_type_adapters()  # connects (through this method, now passed)
+        with super().get_connection() as conn:
+            yield conn
+
+
+class LaterPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL persistence on a `LaterPostgresDatastore`."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        # The library builds its datastore by name inside its own __init__; the subclass adds
+        # behaviour only, no state, so the built one changes class in place.
+        self.datastore.__class__ = LaterPostgresDatastore
+
+
 ALONG = "along"
 """The keyword of `Application.save` naming writes of our own tables (`Along`) that commit or
 roll back with the saved events, in the recorder's transaction."""
@@ -214,6 +250,12 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         _write_along(Database(self.datastore), curs, kwargs)
 
 
+def create_table(recorder: object) -> None:
+    """A recorder's tables, when they are missing; the in-memory recorders have none."""
+    if isinstance(recorder, SQLiteRecorder | PostgresRecorder):
+        recorder.create_table()
+
+
 EVENT_RECORDERS = (SQLiteEventRecorder, PostgresEventRecorder)
 
 
@@ -231,19 +273,20 @@ def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str
     With a `cipher_key` (base64 of an AES key) stored events and snapshots are encrypted.
     """
     cipher = {"CIPHER_TOPIC": AES_CIPHER_TOPIC, "CIPHER_KEY": cipher_key} if cipher_key else {}
+    # Nothing is created while the application is built: its owner's `create_tables()` makes
+    # the tables once it starts.
+    common = {"CREATE_TABLE": "n", **cipher}
     if store.kind is StoreKind.SQLITE:
-        store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": f"{__name__}:{DurableSQLiteFactory.__name__}",
             "SQLITE_DBNAME": str(store.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": recorder_topic(SQLiteEventRecorder),
-            **cipher,
+            **common,
         }
-    ensure_pg_schema(store)
     return {
-        **cipher,
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        **common,
+        "PERSISTENCE_MODULE": f"{__name__}:{LaterPostgresFactory.__name__}",
         "APPLICATION_RECORDER_TOPIC": recorder_topic(PostgresEventRecorder),
         "POSTGRES_DBNAME": store.pg_dbname,
         "POSTGRES_HOST": store.pg_host,
@@ -280,12 +323,20 @@ def drop_pg_schema(store: StoreSettings) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{store.pg_schema}" CASCADE')
 
 
-def open_datastore(store: StoreSettings) -> SQLiteDatastore | PostgresDatastore:
-    """A datastore of our own, for a service with no event-sourced application (ledger)."""
+def prepare_store(store: StoreSettings) -> None:
+    """Where the store's tables will go: the SQLite file's folder, or the PostgreSQL schema.
+    Owners call it when they start; building a datastore or an environment touches nothing."""
     if store.kind is StoreKind.SQLITE:
         store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        ensure_pg_schema(store)
+
+
+def open_datastore(store: StoreSettings) -> SQLiteDatastore | PostgresDatastore:
+    """A datastore of our own, for a service with no event-sourced application (ledger);
+    it connects on first use (see `prepare_store`)."""
+    if store.kind is StoreKind.SQLITE:
         return durable(SQLiteDatastore(str(store.sqlite_path), lock_timeout=30))
-    ensure_pg_schema(store)
     return PostgresDatastore(
         dbname=store.pg_dbname,
         host=store.pg_host,

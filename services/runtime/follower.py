@@ -127,19 +127,23 @@ class LocalView(LogFollower):
         poll_seconds: float = 0.5,
         workers: StoreWorkers | None = None,
     ) -> None:
-        positions = PositionStore(database)
-        if positions.load(name) == 0:
-            database.execute_script([f"DROP TABLE IF EXISTS {{t:{t}}}" for t in self.tables])
-        database.execute_script(self.ddl)
         super().__init__(
             name=name,
             recorder=recorder,
-            positions=positions,
+            positions=PositionStore(database),
             poll_seconds=poll_seconds,
             workers=workers,
         )
         self.database = database
         self.translate = translate
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing, or afresh when its position is 0 (a new name
+        or a new view): at the owner's start, never at construction."""
+        self.positions.create_tables()
+        if self.positions.load(self.name) == 0:
+            self.database.execute_script([f"DROP TABLE IF EXISTS {{t:{t}}}" for t in self.tables])
+        self.database.execute_script(self.ddl)
 
     @abstractmethod
     def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:

@@ -56,7 +56,10 @@ class FeedGaps:
     def __init__(self, database: Database, consumer: str) -> None:
         self.database = database
         self.consumer = consumer
-        database.execute_script(_DDL)
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing (at the owner's start, never at construction)."""
+        self.database.execute_script(_DDL)
 
     def track_in(
         self, tx: Cursor, marks: Mapping[str, int], held: Sequence[IntegrationEvent]

@@ -109,9 +109,13 @@ class Intake(Generic[E]):
         self.feeds = tuple(feeds)
         self.apply = apply
         self.parking = parking
-        database.execute_script(_DDL)
-        database.add_column("feed_events", "digest", "TEXT")  # earlier releases made it without
         self.gaps = FeedGaps(database, consumer)
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing (at the owner's start, never at construction)."""
+        self.database.execute_script(_DDL)
+        self.database.add_column("feed_events", "digest", "TEXT")  # earlier releases lack it
+        self.gaps.create_tables()
 
     def settle(self, deliveries: Sequence[Delivery[E]]) -> list[Verdict]:
         """Settle what can be settled now, in one transaction; a verdict per delivery."""

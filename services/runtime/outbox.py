@@ -105,7 +105,11 @@ class Outbox:
         self.database = database
         self.translate = translate
         self.positions = PositionStore(database)
-        database.execute_script(_DDL)
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing (at the owner's start, never at construction)."""
+        self.positions.create_tables()
+        self.database.execute_script(_DDL)
 
     def stamped(self) -> int:
         return self.positions.load(STAMPED)

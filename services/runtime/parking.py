@@ -56,7 +56,10 @@ PREVIEW_BYTES = 4096
 class ParkingLot:
     def __init__(self, database: Database) -> None:
         self.database = database
-        database.execute_script(_DDL)
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing (at the owner's start, never at construction)."""
+        self.database.execute_script(_DDL)
 
     def park_in(
         self,

@@ -126,7 +126,10 @@ class PersonalDataVault:
         self.database = database
         self._master = AESGCM(master_key)
         self._digest_key = hashlib.sha256(b"shiliu personal-data digest\x00" + master_key).digest()
-        database.execute_script(_DDL)
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing (at the owner's start, never at construction)."""
+        self.database.execute_script(_DDL)
 
     def digest(self, data: dict[str, Any]) -> str:
         """A keyed digest of personal data, for comparing without keeping it (idempotency).

@@ -16,7 +16,10 @@ _UPSERT = (
 class PositionStore:
     def __init__(self, database: Database) -> None:
         self.database = database
-        database.execute_script([_DDL])
+
+    def create_tables(self) -> None:
+        """Its tables, when they are missing (at the owner's start, never at construction)."""
+        self.database.execute_script([_DDL])
 
     def load(self, name: str) -> int:
         with self.database.transaction(commit=False) as tx:

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.topology import TICKETS_STREAM
 from services.runtime.bus import make_broker
-from services.runtime.database import Database, eventsourcing_env
+from services.runtime.database import Database, eventsourcing_env, prepare_store
 from services.runtime.health import Readiness
 from services.runtime.http import service_app
 from services.runtime.identity import AuthSettings
@@ -133,8 +133,17 @@ def tickets_store(
     )  # fmt: skip
 
 
+def open_tickets_store(store: StoreSettings, *, clock: Clock = utc_now) -> TicketsStore:
+    """A tickets store without a vault, opened now with its tables (tools and benchmarks)."""
+    prepare_store(store)
+    opened = tickets_store(eventsourcing_env(store), clock=clock)
+    opened.create_tables()
+    return opened
+
+
 class Tickets:
-    """Everything the tickets service runs, built from settings."""
+    """Everything the tickets service runs, built from settings. Building touches nothing:
+    `open()` (first thing `running()` does) makes the tables and imports the files."""
 
     def __init__(self, settings: TicketsSettings, *, clock: Clock = utc_now) -> None:
         if not settings.master_key:
@@ -153,7 +162,6 @@ class Tickets:
         self.personal = PersonalData(self.store)
         self.desk = MediationDesk(self.store.commands, self.store.vault)
         self.atlas = self.store.atlas
-        self._load_atlas(settings)
         self.dispatcher = Dispatcher(self.store.commands, self.atlas, self.store.vault)
         self.visits = VisitDesk(self.store.commands, self.atlas, self.store.vault)
         self.translate = translator(
@@ -205,9 +213,21 @@ class Tickets:
         )
         self.replay = ReplayResponder(settings.bus, SOURCE, self.outbox.page, self.workers)
         self.supervisor = Supervisor()
+        self._opened = False
+
+    def open(self) -> Tickets:
+        """Make the store's place and its tables (when missing), then import the territory and
+        rule files (unchanged files store nothing). Once; later calls do nothing."""
+        if not self._opened:
+            prepare_store(self.settings.store)
+            self.store.create_tables()
+            for part in (self.outbox, self.view, self.desk_view):
+                part.create_tables()
+            self._load_atlas(self.settings)
+            self._opened = True
+        return self
 
     def _load_atlas(self, settings: TicketsSettings) -> None:
-        """Territories and rules from their files; unchanged files store nothing."""
         rules = RulebookFile.load(settings.rules_file)
         for path in settings.territory_files:
             plan = DistrictPlan.load(path)
@@ -216,6 +236,7 @@ class Tickets:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        await asyncio.to_thread(self.open)
         loops = self.supervisor
         loops.start("wish-board-view", self.view.run, self.view.condition)
         loops.start("wish-expiry", self.expiry.run)

@@ -12,6 +12,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from services.runtime.database import create_table
 from services.runtime.personal import PersonalDataVault
 from services.tickets.atlas import Atlas
 from services.tickets.commands import StampedCommands
@@ -46,6 +47,15 @@ class TicketsStore(Application[UUID]):
         self.commands.listeners = self.listeners
         self.atlas = Atlas(self)
         """The districts' territories and rulebooks, kept in this store."""
+
+    def create_tables(self) -> None:
+        """The events', snapshots' and vault's tables, when they are missing: at the service's
+        start, never at construction (the environment says `CREATE_TABLE=n`)."""
+        create_table(self.recorder)
+        if self.snapshots is not None:
+            create_table(self.snapshots.recorder)
+        if self.vault is not None:
+            self.vault.create_tables()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -57,7 +57,9 @@ def numbered(events: Sequence[E], start: int = 1) -> list[E]:
 
 def books_at(path: Path) -> Books:
     """Fresh books on a real SQLite file."""
-    return Books(Database(open_datastore(StoreSettings(sqlite_path=path))))
+    books = Books(Database(open_datastore(StoreSettings(sqlite_path=path))))
+    books.create_tables()
+    return books
 
 
 async def _publish(bus: BusSettings, messages: Sequence[tuple[str, bytes]]) -> None:

@@ -73,7 +73,7 @@ def test_a_ledger_rebuilt_from_the_sources_or_the_stream_equals_the_live_ledger(
 
     rebuilt = Ledger(
         LedgerSettings(store=StoreSettings(sqlite_path=tmp_path / "rebuilt.sqlite"), consume=False)
-    )
+    ).open()
     rebuild = rebuild_from_sources if source == "sources" else rebuild_from_stream
     try:
         result = asyncio.run(rebuild(rebuilt.ledger, live.ledger, bus))

@@ -25,8 +25,10 @@ from services.runtime.database import (
     Along,
     Cursor,
     Database,
+    create_table,
     eventsourcing_env,
     open_datastore,
+    prepare_store,
 )
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import Tickets
@@ -76,8 +78,9 @@ def test_the_sqlite_store_fsyncs_every_commit(tmp_path: Path) -> None:
 def test_the_services_store_connections_run_wal_with_synchronous_full_whatever_the_build_default(
     tmp_path: Path,
 ) -> None:
-    tickets = Tickets(tickets_settings(BusSettings(), StoreSettings(sqlite_path=tmp_path / "t.db")))
-    ledger = Ledger(LedgerSettings(store=StoreSettings(sqlite_path=tmp_path / "l.db")))
+    settings = tickets_settings(BusSettings(), StoreSettings(sqlite_path=tmp_path / "t.db"))
+    tickets = Tickets(settings).open()
+    ledger = Ledger(LedgerSettings(store=StoreSettings(sqlite_path=tmp_path / "l.db"))).open()
     try:
         assert _pragmas(tickets.database.datastore) == {("wal", FULL)}
         assert _pragmas(ledger.datastore) == {("wal", FULL)}
@@ -115,8 +118,10 @@ def _notes(database: Database) -> list[str]:
 def test_the_event_recorder_commits_writes_along_with_the_events_or_rolls_both_back(
     stores: dict[str, StoreSettings],
 ) -> None:
+    prepare_store(stores["tickets"])
     app: Application[UUID] = Application(eventsourcing_env(stores["tickets"]))
     assert isinstance(app.recorder, EVENT_RECORDERS)
+    create_table(app.recorder)
     database = Database(app.recorder.datastore)
     database.execute_script(["CREATE TABLE IF NOT EXISTS {t:along_notes} (text TEXT NOT NULL)"])
     note = _Note("first")
@@ -140,6 +145,7 @@ def test_the_event_recorder_commits_writes_along_with_the_events_or_rolls_both_b
 def test_a_ledger_store_made_before_event_digests_gains_the_column_and_keeps_its_rows(
     stores: dict[str, StoreSettings],
 ) -> None:
+    prepare_store(stores["ledger"])
     database = Database(open_datastore(stores["ledger"]))
     with database.transaction() as tx:
         tx.execute(
@@ -149,7 +155,7 @@ def test_a_ledger_store_made_before_event_digests_gains_the_column_and_keeps_its
         )
         tx.execute("INSERT INTO {t:feed_events} VALUES ('ledger-wishes', 'tickets.wish', 1, 'e-1')")
     for _ in range(2):  # opened again and again: the column is added once
-        Ledger(LedgerSettings(store=stores["ledger"], bus=BusSettings(), consume=False))
+        Ledger(LedgerSettings(store=stores["ledger"], bus=BusSettings(), consume=False)).open()
     with database.transaction(commit=False) as tx:
         tx.execute("SELECT event_id, digest FROM {t:feed_events}")
         assert [dict(row) for row in tx.fetchall()] == [{"event_id": "e-1", "digest": None}]
@@ -160,8 +166,8 @@ def _start_services(store: StoreSettings, ready: Any, results: Any) -> None:
     bus = BusSettings(url="nats://127.0.0.1:1")  # constructing them opens no connection
     try:
         ready.wait()
-        Tickets(tickets_settings(bus, store))
-        Ledger(LedgerSettings(store=store, bus=bus, consume=False))
+        Tickets(tickets_settings(bus, store)).open()
+        Ledger(LedgerSettings(store=store, bus=bus, consume=False)).open()
         results.put("started")
     except Exception as error:  # reported to the test, which names it
         results.put(f"{type(error).__name__}: {error}")

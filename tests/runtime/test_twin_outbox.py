@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.database import Database, open_datastore
+from services.runtime.database import Database, open_datastore, prepare_store
 from services.runtime.outbox import Outbox
 from services.runtime.settings import StoreSettings
 
@@ -24,7 +24,10 @@ def test_twin_relays_confirming_publishes_at_once_never_fail_nor_set_the_positio
     stores: dict[str, StoreSettings], tmp_path: Path
 ) -> None:
     store = stores["tickets"]
+    prepare_store(store)
     twins = [Outbox(Database(open_datastore(store)), lambda _: None) for _ in range(2)]
+    for twin in twins:
+        twin.create_tables()
     errors: list[Exception] = []
     start = threading.Barrier(2)
 

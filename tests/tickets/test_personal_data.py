@@ -361,7 +361,7 @@ def test_with_a_store_cipher_key_no_wish_title_is_in_the_event_store_file(
     settings = tickets_settings(
         bus, stores["tickets"], store_cipher_key=_cipher_key() if encrypted else ""
     )
-    service = Tickets(settings)
+    service = Tickets(settings).open()
     try:
         outcome = service.wishes.post_wish(
             Caller("resident-1", "resident"), place=Place("jinfeng", "s01", "c01", "g01"),

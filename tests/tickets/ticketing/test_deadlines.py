@@ -44,7 +44,7 @@ def _tickets(path: Path, clock: Clock, **extra: Any) -> Tickets:
     settings = tickets_settings(
         BusSettings(), StoreSettings(sqlite_path=path), relay_enabled=False, **extra
     )
-    return Tickets(settings, clock=clock)
+    return Tickets(settings, clock=clock).open()
 
 
 def _dispatched(t: Tickets, category: str = "flying_wire_charging") -> UUID:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
-from services.runtime.database import eventsourcing_env
+from services.runtime.database import eventsourcing_env, prepare_store
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app
 from services.tickets.place import Place
@@ -80,6 +80,7 @@ def test_two_processes_racing_on_one_store_still_give_exactly_one_winner(
     stores: dict[str, StoreSettings], tmp_path: Path
 ) -> None:
     """Two applications on one store stand in for two processes: no shared in-memory lock."""
+    prepare_store(stores["tickets"])
     env = eventsourcing_env(stores["tickets"])
     twins = [demo_store(env) for _ in range(2)]
     boards = [WishDesk.on(twin) for twin in twins]

@@ -46,15 +46,14 @@ def _post(board: WishDesk, expires_in: timedelta | None) -> WishDesk:
 def _board_and_view(tmp_path: Path, clock: Clock) -> Iterator[tuple[WishDesk, WishBoardView]]:
     env = eventsourcing_env(StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"))
     store = demo_store(env, clock=clock)
+    view = WishBoardView(
+        database=Database(store.recorder.datastore),  # type: ignore[attr-defined]
+        recorder=store.recorder,
+        translate=translator(store.mapper, EventIds(bytes(32)), (WISHES,)),
+    )
+    view.create_tables()
     try:
-        yield (
-            WishDesk.on(store),
-            WishBoardView(
-                database=Database(store.recorder.datastore),  # type: ignore[attr-defined]
-                recorder=store.recorder,
-                translate=translator(store.mapper, EventIds(bytes(32)), (WISHES,)),
-            ),
-        )
+        yield WishDesk.on(store), view
     finally:
         store.close()
 
