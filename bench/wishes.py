@@ -1,6 +1,6 @@
 """Benchmark of the wish path: `python -m bench.wishes [--quick] [--profile]`.
 
-Wish commands through `WishBoard` (SQLite and PostgreSQL, 1 and 32 clients) and the outbox
+Wish commands through `WishDesk` (SQLite and PostgreSQL, 1 and 32 clients) and the outbox
 relay onto a real nats-server, each beside a raw baseline measured in the same run.
 """
 
@@ -104,10 +104,11 @@ def notes(plan: Plan, with_pg: bool) -> list[str]:
         "all slices; the ratio is the median over rounds of path ÷ mean of the raw slices "
         "either side.",
         "- **Wish commands**: each client (a thread) repeats `post_wish` → `verify_wish` → "
-        "`claim_wish` on its own wishes through `WishBoard` (no idempotency key, no vault). "
+        "`claim_wish` on its own wishes through `WishDesk` (no idempotency key, no vault). "
         "Each command saves one event; `verify` and `claim` first load the wish (a read), "
-        "under `WishBoard`'s 64 striped in-process locks (32 clients' wishes share a stripe "
-        "now and then: about 8 colliding pairs expected at any moment).",
+        "under the command loop's 64 striped in-process locks (32 clients' wishes share a "
+        "stripe now and then: about 8 colliding pairs expected at any moment); a write "
+        "conflict retries after a full-jitter backoff (1 ms doubling to 50 ms).",
         "- **Raw commits**: `recorder.insert_events` of one trivial `StoredEvent` per "
         "transaction, through the same recorder class and settings (SQLite: another file in "
         "WAL mode; PostgreSQL: another table in the same schema, pool 8 + 4 overflow, an "

@@ -16,20 +16,16 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
-    PostgresFactory,
     PostgresRecorder,
 )
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
-    SQLiteConnection,
-    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteDatastore,
-    SQLiteFactory,
     SQLiteRecorder,
 )
-from eventsourcing.utils import Environment, EnvType
 
+from services.runtime.datastores import DurableSQLiteFactory, LaterPostgresFactory, durable
 from services.runtime.settings import StoreKind, StoreSettings
 
 Row = Mapping[str, Any]
@@ -126,66 +122,6 @@ class Database:
             tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (ddl_lock_name(self.schema),))
 
 
-class DurableSQLitePool(SQLiteConnectionPool):
-    """Every connection commits with a full fsync (`synchronous=FULL`), whatever SQLite's
-    build default is; the library sets WAL mode but leaves `synchronous` to the build."""
-
-    def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        connection.cursor().execute("PRAGMA synchronous=FULL")
-        return connection
-
-
-def durable(datastore: SQLiteDatastore) -> SQLiteDatastore:
-    """`datastore` with its (still unused) pool swapped for a `DurableSQLitePool`."""
-    pool = datastore.pool
-    datastore.pool = DurableSQLitePool(
-        db_name=pool.db_name, lock_timeout=pool.lock_timeout, pool_size=pool.pool_size,
-        max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout, max_age=pool.max_age,
-        pre_ping=pool.pre_ping,
-    )  # fmt: skip
-    pool.close()
-    return datastore
-
-
-class DurableSQLiteFactory(SQLiteFactory):
-    """The library's SQLite persistence, on connections made by `DurableSQLitePool`."""
-
-    def __init__(self, env: Environment | EnvType | None) -> None:
-        super().__init__(env)
-        self.datastore = durable(self.datastore)
-
-
-class LaterPostgresDatastore(PostgresDatastore):
-    """The library's PostgreSQL datastore, connecting on first use only: the library's
-    recorders look up their composite types as they are built, which connects; here the
-    lookup waits for the first connection (and runs again when the tables are made)."""
-
-    _connected = False
-
-    def register_type_adapters(self) -> None:
-        if self._connected:
-            super().register_type_adapters()
-
-    @contextmanager
-    def get_connection(self) -> Iterator[Any]:
-        if not self._connected:
-            self._connected = True
-            super().register_type_adapters()  # connects (through this method, now passed)
-        with super().get_connection() as conn:
-            yield conn
-
-
-class LaterPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL persistence on a `LaterPostgresDatastore`."""
-
-    def __init__(self, env: Environment | EnvType | None) -> None:
-        super().__init__(env)
-        # The library builds its datastore by name inside its own __init__; the subclass adds
-        # behaviour only, no state, so the built one changes class in place.
-        self.datastore.__class__ = LaterPostgresDatastore
-
-
 ALONG = "along"
 """The keyword of `Application.save` naming writes of our own tables (`Along`) that commit or
 roll back with the saved events, in the recorder's transaction."""
@@ -259,7 +195,7 @@ def create_table(recorder: object) -> None:
 EVENT_RECORDERS = (SQLiteEventRecorder, PostgresEventRecorder)
 
 
-def recorder_topic(cls: type) -> str:
+def class_topic(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
@@ -278,16 +214,16 @@ def eventsourcing_env(store: StoreSettings, *, cipher_key: str = "") -> dict[str
     common = {"CREATE_TABLE": "n", **cipher}
     if store.kind is StoreKind.SQLITE:
         return {
-            "PERSISTENCE_MODULE": f"{__name__}:{DurableSQLiteFactory.__name__}",
+            "PERSISTENCE_MODULE": class_topic(DurableSQLiteFactory),
             "SQLITE_DBNAME": str(store.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
-            "APPLICATION_RECORDER_TOPIC": recorder_topic(SQLiteEventRecorder),
+            "APPLICATION_RECORDER_TOPIC": class_topic(SQLiteEventRecorder),
             **common,
         }
     return {
         **common,
-        "PERSISTENCE_MODULE": f"{__name__}:{LaterPostgresFactory.__name__}",
-        "APPLICATION_RECORDER_TOPIC": recorder_topic(PostgresEventRecorder),
+        "PERSISTENCE_MODULE": class_topic(LaterPostgresFactory),
+        "APPLICATION_RECORDER_TOPIC": class_topic(PostgresEventRecorder),
         "POSTGRES_DBNAME": store.pg_dbname,
         "POSTGRES_HOST": store.pg_host,
         "POSTGRES_PORT": str(store.pg_port),
