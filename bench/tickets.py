@@ -146,6 +146,7 @@ class Desk:
             recorder=self.board.recorder,
             translate=translator(self.board.mapper, EventIds(bytes(32)), (WISHES, TICKETS, VISITS)),
         )
+        self.view.create_tables()
         self.scheduler = DeadlineScheduler(
             self.view,
             {"ticket": lambda caller, ticket_id: self.dispatcher.watch(caller, ticket_id).recorded},

@@ -50,19 +50,25 @@ class DurableSQLiteFactory(SQLiteFactory):
 class LaterPostgresDatastore(PostgresDatastore):
     """The library's PostgreSQL datastore, connecting on first use only: the library's
     recorders look up their composite types as they are built, which connects; here the
-    lookup waits for the first connection (and runs again when the tables are made)."""
+    lookup waits for the first connection, and is tried again on every connection while a
+    type is still missing (PostgreSQL not up yet, or a twin still making the tables)."""
 
-    _connected = False
+    _in_use = False
+    _looking_up = False
 
     def register_type_adapters(self) -> None:
-        if self._connected:
-            super().register_type_adapters()
+        if self._in_use and not self._looking_up:
+            self._looking_up = True  # the lookup's own connection must not look up again
+            try:
+                super().register_type_adapters()
+            finally:
+                self._looking_up = False
 
     @contextmanager
     def get_connection(self) -> Iterator[Any]:
-        if not self._connected:
-            self._connected = True
-            super().register_type_adapters()  # connects (through this method, now passed)
+        self._in_use = True
+        if self.db_type_names.difference(self.psycopg_type_adapters):
+            self.register_type_adapters()
         with super().get_connection() as conn:
             yield conn
 

@@ -31,7 +31,7 @@ from services.runtime.database import (
     prepare_store,
 )
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.main import Tickets
+from services.tickets.main import Tickets, open_tickets_store, tickets_store
 from tests.conftest import pg_store, tickets_settings
 
 FULL = 2
@@ -187,3 +187,21 @@ def test_four_processes_starting_on_one_fresh_postgres_schema_at_once_all_start(
     for process in processes:
         process.join(timeout=120)
     assert sorted(results.get(timeout=5) for _ in processes) == ["started"] * 4
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_used_before_its_twin_made_the_tables_saves_once_they_exist(
+    pg_schema: str,
+) -> None:
+    store = pg_store(pg_schema)
+    prepare_store(store)
+    early = tickets_store(eventsourcing_env(store))  # built, tables not made: its twin will
+    assert isinstance(early.recorder, EVENT_RECORDERS)
+    with Database(early.recorder.datastore).transaction(commit=False) as tx:
+        tx.execute("SELECT 1")  # its first connection, before any composite type exists
+    twin = open_tickets_store(store)
+    note = _Note("saved by the store that connected first")
+    early.save(note)
+    assert twin.repository.get(note.id).text == note.text
+    early.close()
+    twin.close()
