@@ -223,13 +223,13 @@ class Tickets:
             self.store.create_tables()
             for part in (self.outbox, self.view, self.desk_view):
                 part.create_tables()
-            self._load_atlas(self.settings)
+            self._load_atlas()
             self._opened = True
         return self
 
-    def _load_atlas(self, settings: TicketsSettings) -> None:
-        rules = RulebookFile.load(settings.rules_file)
-        for path in settings.territory_files:
+    def _load_atlas(self) -> None:
+        rules = RulebookFile.load(self.settings.rules_file)
+        for path in self.settings.territory_files:
             plan = DistrictPlan.load(path)
             self.atlas.import_plan(plan)
             self.atlas.publish_rules(plan.code, rules)
