@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, TypedDict
@@ -130,13 +131,30 @@ def master_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
+def memory_store() -> StoreSettings:
+    """The library's in-memory SQLite: a shared-cache database of its own name holding every
+    table of a store (events, vault, views, outbox), gone when its last connection closes."""
+    name = f"file:shiliu-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    return StoreSettings(sqlite_path=Path(name))
+
+
+RELAYING = frozenset({"bus", "ledger", "nats_server"})
+"""Fixtures with which the `tickets` fixture relays to a plain nats-server."""
+LIVE = RELAYING | {"secured", "secured_bus"}
+"""Fixtures that put a test on the bus: it is about delivery, so its stores are real files."""
+
+
 @pytest.fixture
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, StoreSettings]:
-    """SQLite files by default; the PostgreSQL path when the test is parametrised with it."""
-    kind = getattr(request, "param", "sqlite")
+    """In memory for a test of commands, queries and validation; SQLite files for one on the
+    bus (delivery, durability) or parametrised with `sqlite`; PostgreSQL when parametrised
+    with `postgres`."""
+    kind = getattr(request, "param", "sqlite" if LIVE & set(request.fixturenames) else "memory")
     if kind == "postgres":
         schema = request.getfixturevalue("pg_schema")
         return {"tickets": pg_store(schema), "ledger": pg_store(schema + "_l")}
+    if kind == "memory":
+        return {"tickets": memory_store(), "ledger": memory_store()}
     # the SQLite files' folder exists; PostgreSQL schemas are made by whoever opens them
     return {
         "tickets": StoreSettings(sqlite_path=tmp_path / "tickets.sqlite"),
@@ -169,6 +187,19 @@ def tickets_settings(bus: BusSettings, store: StoreSettings, **extra: Any) -> Ti
     )  # fmt: skip
 
 
+class MovableClock:
+    """The real time, moved on by what a test tells it (`app.state.clock` of `tickets`)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
+
+
 OFFLINE_BUS = BusSettings(url="nats://127.0.0.1:1")
 """Where no nats-server listens: a service given it must never try to reach the bus."""
 
@@ -177,12 +208,16 @@ OFFLINE_BUS = BusSettings(url="nats://127.0.0.1:1")
 def tickets(
     request: pytest.FixtureRequest, stores: dict[str, StoreSettings]
 ) -> Iterator[TestClient]:
-    """The tickets service over HTTP on real SQLite (or PostgreSQL) files. It relays to a real
-    nats-server only when the test also uses the bus or the ledger; otherwise it runs without a
-    bus (the relay off), which is all a test of commands, queries and validation needs."""
-    live = {"bus", "ledger", "nats_server"} & set(request.fixturenames)
+    """The tickets service over HTTP on `stores`. It relays to a real nats-server (from real
+    SQLite files) only when the test also uses the bus or the ledger; otherwise it runs in
+    memory without a bus (the relay off), which is all a test of commands, queries and
+    validation needs. Its clock (`app.state.clock`) is the real time unless a test moves it."""
+    live = RELAYING & set(request.fixturenames)
     bus: BusSettings = request.getfixturevalue("bus") if live else OFFLINE_BUS
-    app = create_tickets(tickets_settings(bus, stores["tickets"], relay_enabled=bool(live)))
+    clock = MovableClock()
+    settings = tickets_settings(bus, stores["tickets"], relay_enabled=bool(live))
+    app = create_tickets(settings, clock=clock)
+    app.state.clock = clock
     with TestClient(app, headers=bearer("operator-1", "operator", scope={})) as client:
         yield client
 

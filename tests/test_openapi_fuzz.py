@@ -1,9 +1,10 @@
 """Every service's OpenAPI, fuzzed by schemathesis in-process: no request gets a server error.
 
 Per operation: schemathesis's boundary cases, then valid and invalid requests generated from
-its schema (derandomized, a bounded number), all sent through the real app: tickets and ledger
-on a real nats-server and SQLite, seeded with wishes. Each request carries a verified token of
-a role the operation allows, so generated data reaches the handlers, not only the policy check.
+its schema (derandomized, a bounded number), all sent through the real app, seeded with wishes:
+the tickets service alone in memory; the ledger fed by it over a real nats-server and SQLite.
+Each request carries a verified token of a role the operation allows, so generated data
+reaches the handlers, not only the policy check.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from services.notify.main import create_app as create_notify
 from services.runtime.policy import POLICY
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app as create_tickets
-from tests.conftest import eventually, tickets_settings
+from tests.conftest import OFFLINE_BUS, eventually, tickets_settings
 from tests.support.tokens import auth_settings, bearer, token
 from tests.tickets.helpers import STAFF, posting, unit
 from tests.tickets.ticketing.ticket_helpers import request as ticket_request
@@ -179,12 +180,15 @@ class Seeded:
 
 @pytest.fixture
 def tickets(
-    bus: BusSettings,
+    request: pytest.FixtureRequest,
     stores: dict[str, StoreSettings],
     in_process: Callable[[FastAPI], asgi.ASGIClient],
 ) -> Seeded:
-    """The tickets service with open wishes, one of them claimed by `unit-1`."""
-    app = create_tickets(tickets_settings(bus, stores["tickets"]))
+    """The tickets service with open wishes, one of them claimed by `unit-1`; relaying to the
+    bus only for a test that reads the ledger."""
+    live = "bus" in request.fixturenames
+    bus: BusSettings = request.getfixturevalue("bus") if live else OFFLINE_BUS
+    app = create_tickets(tickets_settings(bus, stores["tickets"], relay_enabled=live))
     client = in_process(app)
     wishes = [seed_wish(client, claim_mode=mode, quota=quota) for mode, quota in SEEDS]
     claim = client.post(f"/wishes/{wishes[1]}/claims", json={"unit_id": "unit-1"},

@@ -97,15 +97,20 @@ class Database:
 
     def execute_script(self, statements: Sequence[str]) -> None:
         """Run DDL in one transaction, one creator of this schema at a time."""
-        with self.transaction() as tx:
-            self._ddl_turn(tx)
+        with self.ddl_transaction() as tx:
             for statement in statements:
                 tx.execute(statement)
 
-    def add_column(self, table: str, column: str, definition: str) -> None:
-        """Add a column to a table made before it existed (stores outlive releases)."""
+    @contextmanager
+    def ddl_transaction(self) -> Iterator[Cursor]:
+        """A transaction for DDL (and what decides it), one creator of this schema at a time."""
         with self.transaction() as tx:
             self._ddl_turn(tx)
+            yield tx
+
+    def add_column(self, table: str, column: str, definition: str) -> None:
+        """Add a column to a table made before it existed (stores outlive releases)."""
+        with self.ddl_transaction() as tx:
             if self.is_postgres:
                 tx.execute(f"ALTER TABLE {{t:{table}}} ADD COLUMN IF NOT EXISTS {column} "
                            f"{definition}")  # fmt: skip
@@ -154,21 +159,7 @@ def ddl_lock_name(schema: str) -> str:
 class PostgresEventRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, also running the `along` writes in its transaction
     (the library calls `_insert_events` inside it, before the events themselves), and
-    creating its tables one process at a time."""
-
-    def create_table(self) -> None:
-        # The library creates types and tables in several transactions; a session lock on a
-        # connection of its own spans them all.
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._ddl_lock,))
-            try:
-                super().create_table()
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self._ddl_lock,))
-
-    @property
-    def _ddl_lock(self) -> str:
-        return ddl_lock_name(self.datastore.schema)
+    (its tables are made by `create_table`, one process at a time)."""
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -187,9 +178,22 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
 
 
 def create_table(recorder: object) -> None:
-    """A recorder's tables, when they are missing; the in-memory recorders have none."""
-    if isinstance(recorder, SQLiteRecorder | PostgresRecorder):
+    """A recorder's tables, when they are missing; the in-memory recorders have none.
+
+    On PostgreSQL one creator of the schema's tables at a time: the library makes types and
+    tables in several transactions, so a session lock on a connection of its own spans them
+    all (every recorder of the store: events, snapshots).
+    """
+    if isinstance(recorder, SQLiteRecorder):
         recorder.create_table()
+    elif isinstance(recorder, PostgresRecorder):
+        lock = ddl_lock_name(recorder.datastore.schema)
+        with recorder.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (lock,))
+            try:
+                recorder.create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
 
 
 EVENT_RECORDERS = (SQLiteEventRecorder, PostgresEventRecorder)

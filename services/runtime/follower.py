@@ -139,11 +139,19 @@ class LocalView(LogFollower):
 
     def create_tables(self) -> None:
         """Its tables, when they are missing, or afresh when its position is 0 (a new name
-        or a new view): at the owner's start, never at construction."""
+        or a new view): at the owner's start, never at construction.
+
+        One transaction holding the view's position row, as a batch does: a twin starting at
+        the same moment either drops tables still empty, or waits for the first batch and then
+        finds the position moved and drops nothing.
+        """
         self.positions.create_tables()
-        if self.positions.load(self.name) == 0:
-            self.database.execute_script([f"DROP TABLE IF EXISTS {{t:{t}}}" for t in self.tables])
-        self.database.execute_script(self.ddl)
+        with self.database.ddl_transaction() as tx:
+            if PositionStore.claim_in(tx, self.name) == 0:
+                for table in self.tables:
+                    tx.execute(f"DROP TABLE IF EXISTS {{t:{table}}}")
+            for statement in self.ddl:
+                tx.execute(statement)
 
     @abstractmethod
     def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:

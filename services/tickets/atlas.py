@@ -71,7 +71,7 @@ class Atlas:
         except UnknownPlaceError:
             self.app.save(TerritoryMap.import_plan(plan))
             return True
-        if current.plan_digest == TerritoryMap.digest_of(plan):
+        if current.is_imported_from(plan):
             return False
         current.reimport(plan)
         self.app.save(current)

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -18,8 +17,8 @@ from events.subjects import subject_for
 from events.topology import TICKETS_STREAM, ConsumerSpec
 from services.ledger.books import Books
 from services.runtime.database import Database, open_datastore
-from services.runtime.settings import BusSettings, StoreSettings
-from tests.conftest import eventually
+from services.runtime.settings import BusSettings
+from tests.conftest import eventually, memory_store
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 E = TypeVar("E", bound=IntegrationEvent)
@@ -55,9 +54,10 @@ def numbered(events: Sequence[E], start: int = 1) -> list[E]:
     return [e.model_copy(update={"sequence": start + i}) for i, e in enumerate(events)]
 
 
-def books_at(path: Path) -> Books:
-    """Fresh books on a real SQLite file."""
-    books = Books(Database(open_datastore(StoreSettings(sqlite_path=path))))
+def books_in_memory() -> Books:
+    """Fresh books on the library's in-memory SQLite (their figures, not their durability, are
+    under test)."""
+    books = Books(Database(open_datastore(memory_store())))
     books.create_tables()
     return books
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -36,14 +35,14 @@ from events.disputes import (
 from services.ledger.books import Books
 from services.runtime.settings import BusSettings
 from tests.conftest import eventually
-from tests.ledger.builders import T0, Log, books_at, publish
+from tests.ledger.builders import T0, Log, books_in_memory, publish
 
 E = TypeVar("E", bound=DisputeEvent)
 
 
 @pytest.fixture
-def books(tmp_path: Path) -> Iterator[Books]:
-    books = books_at(tmp_path / "ledger.sqlite")
+def books() -> Iterator[Books]:
+    books = books_in_memory()
     yield books
     books.database.datastore.close()
 

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -44,14 +43,14 @@ from events.wishes import ClaimMode, WishCategory, WishPosted
 from services.ledger.books import Books
 from services.runtime.settings import BusSettings
 from tests.conftest import eventually
-from tests.ledger.builders import T0, Log, books_at, numbered, publish
+from tests.ledger.builders import T0, Log, books_in_memory, numbered, publish
 
 E = TypeVar("E", bound=TicketEvent)
 
 
 @pytest.fixture
-def books(tmp_path: Path) -> Iterator[Books]:
-    books = books_at(tmp_path / "ledger.sqlite")
+def books() -> Iterator[Books]:
+    books = books_in_memory()
     yield books
     books.database.datastore.close()
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
 from fastapi.testclient import TestClient
 
 from services.runtime.commands import Caller
@@ -173,6 +174,7 @@ def test_two_racing_watchers_breach_a_passed_deadline_exactly_once(tickets: Test
     assert snapshot["deadline_breached"] is True
 
 
+@pytest.mark.parametrize("stores", ["sqlite"], indirect=True)  # the files are scanned
 def test_minutes_agreements_names_and_phones_never_reach_the_store_file_or_the_events(
     tickets: TestClient, stores: dict[str, StoreSettings]
 ) -> None:

@@ -1,4 +1,5 @@
-"""Open311 GeoReport v2 over the tickets, on a real nats-server and SQLite: the specification's
+"""Open311 GeoReport v2 over the tickets, on real SQLite files (no bus: nothing here is about
+delivery): the specification's
 fields in JSON and XML, posting with an API key, the standard filters and the error format."""
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from fastapi.testclient import TestClient
 
 from events.tickets import Channel
 from services.runtime.commands import Caller
-from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.settings import StoreSettings
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
 from services.tickets.place import Place
-from tests.conftest import eventually, tickets_settings
+from tests.conftest import OFFLINE_BUS, eventually, tickets_settings
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.ticketing.ticket_helpers import SECRETARY, received
 
@@ -49,9 +50,9 @@ PERSONAL = {
 }
 
 
-def with_api_keys(bus: BusSettings, store: StoreSettings, folder: Path) -> TicketsSettings:
+def with_api_keys(store: StoreSettings, folder: Path) -> TicketsSettings:
     """Two API keys: a civic app (community staff of the district) and an auditor's system
-    (which may not receive tickets)."""
+    (which may not receive tickets); the relay off, as no test here reads the bus."""
     keys = [
         {"id": "civic-app", "sha256": hashlib.sha256(KEY.encode()).hexdigest(),
          "role": "community_staff", "scope": {"district": "jinfeng"}},
@@ -60,15 +61,15 @@ def with_api_keys(bus: BusSettings, store: StoreSettings, folder: Path) -> Ticke
     ]  # fmt: skip
     (folder / "api-keys.json").write_text(json.dumps(keys), encoding="utf-8")
     auth = auth_settings().model_copy(update={"api_keys_file": folder / "api-keys.json"})
-    return tickets_settings(bus, store).model_copy(update={"auth": auth})
+    return tickets_settings(OFFLINE_BUS, store, relay_enabled=False).model_copy(
+        update={"auth": auth}
+    )
 
 
 @pytest.fixture
-def open311(
-    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path
-) -> Iterator[TestClient]:
+def open311(stores: dict[str, StoreSettings], tmp_path: Path) -> Iterator[TestClient]:
     """The tickets service with API keys; its callers are anonymous unless they send one."""
-    with TestClient(create_tickets(with_api_keys(bus, stores["tickets"], tmp_path))) as client:
+    with TestClient(create_tickets(with_api_keys(stores["tickets"], tmp_path))) as client:
         yield client
 
 
@@ -385,10 +386,11 @@ def test_an_unknown_format_or_a_json_body_is_refused_in_the_error_format(
     ]
 
 
+@pytest.mark.parametrize("stores", ["sqlite"], indirect=True)  # the files are scanned
 def test_no_personal_field_posted_via_open311_is_kept_in_the_store_in_plaintext(
-    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path
+    stores: dict[str, StoreSettings], tmp_path: Path
 ) -> None:
-    settings = with_api_keys(bus, stores["tickets"], tmp_path)
+    settings = with_api_keys(stores["tickets"], tmp_path)
     with TestClient(create_tickets(settings)) as client:
         ticket_id = posted(client, address_string="Building 1, Lane 88, Gulou Road")
         eventually(lambda: listed(client))

@@ -17,7 +17,7 @@ from georeport import GeoReport
 
 from events.tickets import Channel
 from services.runtime.commands import Caller
-from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.settings import StoreSettings
 from services.tickets.main import create_app as create_tickets
 from services.tickets.place import Place
 from services.tickets.territory import DistrictPlan
@@ -107,10 +107,10 @@ def _outside_the_outlines(folder: Path) -> Path:
 
 @pytest.mark.parametrize(("radius", "placed"), [(300.0, True), (50.0, False)])
 def test_coordinates_outside_every_outline_go_to_the_nearest_building_within_the_radius(
-    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path, radius: float,
+    stores: dict[str, StoreSettings], tmp_path: Path, radius: float,
     placed: bool,
 ) -> None:  # fmt: skip
-    settings = with_api_keys(bus, stores["tickets"], tmp_path).model_copy(
+    settings = with_api_keys(stores["tickets"], tmp_path).model_copy(
         update={"territory_files": [_outside_the_outlines(tmp_path)],
                 "open311_locate_radius_m": radius}
     )  # fmt: skip
@@ -126,12 +126,12 @@ def test_coordinates_outside_every_outline_go_to_the_nearest_building_within_the
 
 
 def test_a_territory_without_coordinates_or_names_still_places_requests_by_address_id(
-    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path
+    stores: dict[str, StoreSettings], tmp_path: Path
 ) -> None:
     bare = {"code": "jinfeng", "streets": [{"code": "s01", "communities": [
         {"code": "c01", "grids": [{"code": "g01", "buildings": ["b001"]}]}]}]}  # fmt: skip
     (tmp_path / "bare.json").write_text(json.dumps(bare), encoding="utf-8")
-    settings = with_api_keys(bus, stores["tickets"], tmp_path).model_copy(
+    settings = with_api_keys(stores["tickets"], tmp_path).model_copy(
         update={"territory_files": [tmp_path / "bare.json"]}
     )
     with TestClient(create_tickets(settings)) as client:
@@ -144,9 +144,9 @@ def test_a_territory_without_coordinates_or_names_still_places_requests_by_addre
 
 
 def test_the_specifications_example_post_and_the_georeport_client_work_over_real_http(
-    bus: BusSettings, stores: dict[str, StoreSettings], tmp_path: Path
+    stores: dict[str, StoreSettings], tmp_path: Path
 ) -> None:
-    app = create_tickets(with_api_keys(bus, stores["tickets"], tmp_path))
+    app = create_tickets(with_api_keys(stores["tickets"], tmp_path))
     with serving(app) as url:
         untriaged = httpx.post(f"{url}/tickets", json=request(), headers=RESIDENT)
         assert untriaged.status_code == 201, untriaged.text

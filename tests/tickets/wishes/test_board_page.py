@@ -15,9 +15,9 @@ import uvicorn
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from services.runtime.nats_server import free_port
-from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.settings import StoreSettings
 from services.tickets.main import create_app
-from tests.conftest import eventually, in_ci, tickets_settings
+from tests.conftest import OFFLINE_BUS, eventually, in_ci, tickets_settings
 from tests.support.tokens import bearer, token
 from tests.tickets.helpers import posting
 
@@ -38,11 +38,11 @@ STAFF = bearer("staff-c01", "community_staff", scope=C01)
 
 
 @pytest.fixture
-def site(bus: BusSettings, stores: dict[str, StoreSettings]) -> Iterator[str]:
-    """The tickets app served by uvicorn on a free port, in a background thread."""
+def site(stores: dict[str, StoreSettings]) -> Iterator[str]:
+    """The tickets app served by uvicorn on a free port, in a background thread (no bus)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(tickets_settings(bus, stores["tickets"])),
+        create_app(tickets_settings(OFFLINE_BUS, stores["tickets"], relay_enabled=False)),
         host="127.0.0.1",
         port=port,
         log_level="warning",
