@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
@@ -46,6 +47,8 @@ class LogFollower(ABC):
         self._loop: asyncio.AbstractEventLoop | None = None
         self.condition = Condition()
         """Whether the last pass worked: `run` retries failures itself, so it never raises."""
+        self._failures = 0
+        self._next_report = 0.0
 
     @abstractmethod
     async def process(self, batch: Sequence[Notification]) -> int:
@@ -97,12 +100,26 @@ class LogFollower(ABC):
                 await self.run_once()
                 self.condition.worked()
                 backoff = self.poll_seconds
+                self._failures = 0
             except Exception as error:
-                log.exception("%s could not proceed; retrying in %.1fs", self.name, backoff)
+                self._note_failure(error, backoff)
                 self.condition.failed(f"{self.name}: its last pass failed: {error!r}")
                 backoff = min(backoff * 2, 30.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
+
+    def _note_failure(self, error: Exception, backoff: float) -> None:
+        """The first failure of a run with its traceback, then one line per 30 s: a commit wakes
+        a failing follower too, and a traceback per commit flooded the log."""
+        now = time.monotonic()
+        self._failures += 1
+        if self._failures == 1:
+            log.exception("%s could not proceed; retrying in %.1fs", self.name, backoff)
+            self._next_report = now + 30.0
+        elif now >= self._next_report:
+            log.error("%s still cannot proceed (%d failed passes): %r", self.name,
+                      self._failures, error)  # fmt: skip
+            self._next_report = now + 30.0
 
 
 class LocalView(LogFollower):

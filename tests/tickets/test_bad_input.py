@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from events.wishes import ClaimMode, WishCategory
+from services.runtime.commands import Caller
+from services.tickets.place import Place
 from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
+from tests.conftest import eventually
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
 from tests.tickets.ticketing.ticket_helpers import GRID, GRID_WORKER, SECRETARY, request
 
@@ -32,6 +37,9 @@ def _fields(response_json: dict[str, object]) -> list[str]:
         ({"contact": {"name": "王", "phone": "call me"}}, "body.contact.phone",
          "string_pattern_mismatch"),
         ({"expires_at": "2026-12-01T00:00:00"}, "body.expires_at", "timezone_aware"),
+        ({"expires_at": "9999-12-31T23:59:59-23:59"}, "body.expires_at",
+         "datetime_out_of_range"),  # past the calendar's end in UTC
+        ({"expires_at": "2300-01-01T00:00:00Z"}, "body.expires_at", "datetime_out_of_range"),
         ({"surprise": 1}, "body.surprise", "extra_forbidden"),
     ],
 )  # fmt: skip
@@ -222,3 +230,29 @@ def test_a_territory_file_naming_a_place_with_a_control_character_is_refused() -
 
     with pytest.raises(ValidationError, match="control_character"):
         DistrictPlan.model_validate(plan)
+
+
+def test_an_expiry_past_the_calendars_end_stored_before_it_was_refused_does_not_stall_the_board(
+    tickets: TestClient,
+) -> None:
+    desk = tickets.app.state.tickets.wishes  # type: ignore[attr-defined]
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=23, minutes=59)))
+    desk.post_wish(
+        Caller("staff-1", "community_staff"),
+        place=Place("jinfeng", "s01", "c01", "g01"),
+        resident_id="person-1",
+        title="为晚归的人点亮夜路",
+        category=WishCategory.LIGHTING,
+        claim_mode=ClaimMode.EXCLUSIVE,
+        quota=1,
+        expires_at=far,
+    )  # fmt: skip, as an older release let it through
+    later = tickets.post("/wishes", json=posting(), headers=STAFF)
+    assert later.status_code == 201
+
+    def listed() -> int:
+        page = tickets.get("/wishes?district=jinfeng&community=c01", headers=STAFF).json()
+        return len(page["items"])
+
+    eventually(lambda: listed() == 2)
+    assert tickets.get("/health/ready").status_code == 200

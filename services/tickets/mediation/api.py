@@ -7,13 +7,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
 from events.envelope import Code
 from services.runtime.access import PERSON_ID, REASON, PersonId, caller_of, escalated
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
+from services.runtime.instants import Instant
 from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body
 from services.tickets.mediation.application import MediationDesk, PartyDetails
@@ -94,7 +95,7 @@ class FollowUp(Body):
 
 
 class ExtensionRequest(Body):
-    due_at: AwareDatetime
+    due_at: Instant
 
 
 def _state_details(exc: Exception) -> dict[str, Any]:

@@ -9,7 +9,7 @@ scheduler asks one indexed question however many deadlines are open.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +40,7 @@ from events.tickets import (
 )
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
+from services.runtime.instants import utc_iso
 from services.runtime.workers import StoreWorkers
 from services.tickets.sweeps import PAGE_SIZE
 from services.tickets.ticketing.publishing import TICKETS
@@ -119,7 +120,7 @@ class Watch(BaseModel):
 
 
 def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat() if when is not None else None
+    return utc_iso(when) if when is not None else None
 
 
 class TicketDeskView(LocalView):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from events.envelope import CODE_PATTERN, Code
 from events.wishes import (
@@ -21,6 +21,7 @@ from services.runtime.access import REASON, PersonId, caller_of, escalated
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, authorize
+from services.runtime.instants import Instant
 from services.runtime.personal import (
     PersonErasedError,
     PersonNotFoundError,
@@ -59,7 +60,7 @@ class PostWish(Body):
     category: WishCategory
     claim_mode: ClaimMode = ClaimMode.EXCLUSIVE
     quota: Annotated[int, Field(ge=1, le=100)] = 1
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
     contact: Contact | None = None
     details: Annotated[str | None, Field(max_length=2000)] = None
 

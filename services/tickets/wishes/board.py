@@ -27,6 +27,7 @@ from events.wishes import (
 )
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
+from services.runtime.instants import utc_iso
 from services.runtime.workers import StoreWorkers
 from services.tickets.sweeps import PAGE_SIZE
 from services.tickets.wishes.domain import STATE_AFTER, WishState, after_release
@@ -162,7 +163,7 @@ def _apply(tx: Cursor, event: WishEvent) -> None:
             (str(event.wish_id), where.district, where.street, where.community, where.grid,
              event.title, event.category.value, event.claim_mode.value, event.quota,
              _STATE_AFTER[event.type].value, "[]", 0, None, at, at,
-             event.expires_at.astimezone(UTC).isoformat() if event.expires_at else None),
+             utc_iso(event.expires_at) if event.expires_at else None),
         )  # fmt: skip
         return
     tx.execute("SELECT claimants FROM {t:wish_board} WHERE wish_id = ?", (str(event.wish_id),))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Generic, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -111,8 +112,42 @@ class NotYetDueError(WishError):
         self.expires_at = expires_at
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+class Stored(Generic[E]):
+    """An enum attribute that comes back as the enum however the aggregate was loaded. A
+    snapshot keeps the state as JSON, where a `StrEnum` is a plain string (the JSON encoder
+    never asks a transcoding about a `str`): a wish loaded from one used to hold its claim
+    mode as a string, and every later claim failed."""
+
+    def __init__(self, kind: type[E]) -> None:
+        self.kind = kind
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Stored[E]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> E: ...
+    def __get__(self, instance: object | None, owner: type) -> Stored[E] | E:
+        if instance is None:
+            return self
+        value: Any = instance.__dict__[self.name]
+        return value if type(value) is self.kind else self.kind(value)
+
+    def __set__(self, instance: object, value: E) -> None:
+        instance.__dict__[self.name] = value
+
+
 class Wish(Aggregate):
     """A micro-wish on a community's wish board."""
+
+    category = Stored(WishCategory)
+    claim_mode = Stored(ClaimMode)
+    state = Stored(WishState)
 
     @event("Posted")
     def __init__(

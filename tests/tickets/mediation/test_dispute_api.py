@@ -138,6 +138,20 @@ def test_an_extension_to_an_earlier_date_is_refused_naming_the_field(
     assert response.json()["error"]["fields"][0]["field"] == "body.due_at"
 
 
+def test_an_extension_past_the_calendars_end_in_utc_is_refused_and_the_desk_keeps_listing(
+    tickets: TestClient,
+) -> None:
+    dispute_id = new_dispute(tickets, "mediating")
+    response = tickets.post(
+        f"/disputes/{dispute_id}/extension-requests",
+        json={"due_at": "9999-12-31T23:59:59-23:59"}, headers=MEDIATOR,
+    )  # fmt: skip
+    assert response.status_code == 422
+    [refusal] = response.json()["error"]["fields"]
+    assert (refusal["field"], refusal["rule"]) == ("body.due_at", "datetime_out_of_range")
+    assert tickets.get("/health/ready").status_code == 200
+
+
 def test_a_breach_reopens_mediation_with_a_new_deadline(tickets: TestClient) -> None:
     dispute_id = new_dispute(tickets, "agreed")
     reopened = act(tickets, dispute_id, "breach")
