@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +68,17 @@ class PersonErasedError(PersonalDataError):
         super().__init__(f"the personal data of {person_id} was erased at {erased_at}")
         self.person_id = person_id
         self.erased_at = erased_at
+
+
+class PersonRecordsChangedError(PersonalDataError):
+    """Records of the person were sealed while their erasure was being checked: the check no
+    longer covers everything the erasure would destroy."""
+
+    code = "person.records_changed"
+
+    def __init__(self, person_id: str) -> None:
+        super().__init__(f"records of {person_id} changed while their erasure was checked")
+        self.person_id = person_id
 
 
 class Disclosure(BaseModel):
@@ -217,17 +228,30 @@ class PersonalDataVault:
         role: str = "system",
         reason: str = "",
         at: datetime | None = None,
+        checked: Collection[str] | None = None,
     ) -> Erasure:
-        """Destroy the person's key and records (overwritten on disk), keeping an audit row."""
+        """Destroy the person's key and records (overwritten on disk), keeping an audit row.
+
+        With `checked` (the record ids the caller was allowed to erase), nothing is destroyed
+        unless those are exactly the person's records now: the key row is locked first, and a
+        seal holds it shared (PostgreSQL) or waits for the write lock (SQLite), so no record
+        can slip in between. PersonRecordsChangedError otherwise.
+        """
         with self.database.transaction() as tx:
             self._overwrite_deleted(tx)
-            tx.execute(
-                "SELECT COUNT(*) AS n FROM {t:personal_records} WHERE person_id = ?", (person_id,)
+            tx.execute(  # a write: SQLite's write lock, PostgreSQL's row lock, before reading
+                "UPDATE {t:person_keys} SET person_id = person_id WHERE person_id = ?",
+                (person_id,),
             )
-            row = tx.fetchone()
+            tx.execute(
+                "SELECT record_id FROM {t:personal_records} WHERE person_id = ?", (person_id,)
+            )
+            held = {str(row["record_id"]) for row in tx.fetchall()}
+            if checked is not None and held != set(checked):
+                raise PersonRecordsChangedError(person_id)
             erasure = Erasure(person_id=person_id, erased_at=at or datetime.now(UTC),
                               actor_id=actor_id, role=role, reason=reason,
-                              records=int(row["n"]) if row else 0)  # fmt: skip
+                              records=len(held))  # fmt: skip
             tx.execute("DELETE FROM {t:person_keys} WHERE person_id = ?", (person_id,))
             tx.execute("DELETE FROM {t:personal_records} WHERE person_id = ?", (person_id,))
             tx.execute(*_insert("person_erasures", erasure))
@@ -278,7 +302,12 @@ class PersonalDataVault:
             log.warning("the write-ahead log could not be truncated after an erasure")
 
     def _person_key(self, tx: Cursor, person_id: str, *, create: bool) -> bytes | None:
-        tx.execute("SELECT wrapped_key FROM {t:person_keys} WHERE person_id = ?", (person_id,))
+        # sealing holds the key shared until its command commits: an erasure (which locks it
+        # first) then sees the new record, or the new record waits and gets a new key
+        share = " FOR SHARE" if create and self.database.is_postgres else ""
+        tx.execute(
+            "SELECT wrapped_key FROM {t:person_keys} WHERE person_id = ?" + share, (person_id,)
+        )
         row = tx.fetchone()
         if row is not None:
             return _open(self._master, bytes(row["wrapped_key"]), person_id.encode())

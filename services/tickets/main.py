@@ -160,8 +160,8 @@ class Tickets:
         self.database = Database(_datastore(self.store))
         self.wishes = WishDesk.on(self.store)
         self.personal = PersonalData(self.store)
-        self.desk = MediationDesk(self.store.commands, self.store.vault)
         self.atlas = self.store.atlas
+        self.desk = MediationDesk(self.store.commands, self.atlas, self.store.vault)
         self.dispatcher = Dispatcher(self.store.commands, self.atlas, self.store.vault)
         self.visits = VisitDesk(self.store.commands, self.atlas, self.store.vault)
         self.translate = translator(

@@ -19,11 +19,20 @@ from pydantic import Field
 from services.runtime.access import PERSON_ID, REASON, caller_of
 from services.runtime.commands import Caller
 from services.runtime.identity import Access, authorize
-from services.runtime.personal import Disclosure, Erasure, PersonErasedError, PersonNotFoundError
+from services.runtime.personal import (
+    Disclosure,
+    Erasure,
+    PersonErasedError,
+    PersonNotFoundError,
+    PersonRecordsChangedError,
+)
 from services.runtime.text import Body
 from services.tickets.access import erasure_guard
 from services.tickets.place import NOWHERE, Place
 from services.tickets.store import TicketsStore
+
+_ERASE_ATTEMPTS = 5
+"""Checks of an erasure whose records keep changing before it gives up (409)."""
 
 
 class PersonalData:
@@ -43,20 +52,32 @@ class PersonalData:
         """Destroy the person's key: their data is gone, their wishes and the figures stay.
 
         `may_erase(kind, place)` raises unless the caller may erase a record of that kind
-        lying there; every record of the person is checked (one outside refuses them all)."""
+        lying there; every record of the person is checked (one outside refuses them all), and
+        checked again when a record was sealed meanwhile (it may lie outside)."""
+        for attempt in range(_ERASE_ATTEMPTS):
+            records = self._records_of(person_id)
+            if may_erase is not None:
+                for record_id, kind in records.items():
+                    may_erase(kind, self._place_of_record(record_id))
+            try:
+                return self.vault.erase(  # type: ignore[union-attr]  # _records_of checked it
+                    person_id, actor_id=caller.actor_id, role=caller.role, reason=reason,
+                    at=self.store.clock(), checked=records.keys(),
+                )  # fmt: skip
+            except PersonRecordsChangedError:
+                if attempt == _ERASE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _records_of(self, person_id: str) -> dict[str, str]:
+        """The person's records; PersonErasedError or PersonNotFoundError when there are none."""
         records = self.vault.records(person_id) if self.vault else {}
         if self.vault is None or not records:
             erased = self.vault.erasure(person_id) if self.vault else None
             if erased is not None:
                 raise PersonErasedError(person_id, erased.erased_at)
             raise PersonNotFoundError(person_id)
-        if may_erase is not None:
-            for record_id, kind in records.items():
-                may_erase(kind, self._place_of_record(record_id))
-        return self.vault.erase(
-            person_id, actor_id=caller.actor_id, role=caller.role, reason=reason,
-            at=self.store.clock(),
-        )  # fmt: skip
+        return records
 
     def personal_accesses(
         self, *, within: Mapping[str, str], person_id: str | None, limit: int, offset: int

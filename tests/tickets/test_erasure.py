@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from services.runtime.commands import Caller
 from services.runtime.settings import StoreSettings
 from services.tickets.main import Tickets
+from services.tickets.place import Place
 from tests.support.tokens import HOME, bearer
-from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, posting
+from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, in_community, posting
 from tests.tickets.mediation.dispute_cases import MEDIATOR, MINUTES, filing, new_dispute
 from tests.tickets.ticketing.ticket_cases import ticket_at
 from tests.tickets.ticketing.ticket_helpers import GRID_WORKER, handler, request
@@ -176,3 +178,36 @@ def test_session_minutes_retried_after_the_parties_were_erased_read_as_erased(
     assert minutes.status_code == 410, minutes.text
     assert minutes.json()["error"]["code"] == "person.erased"
     assert MINUTES.encode() not in _file_bytes(stores["tickets"].sqlite_path)
+
+
+class _OutsideError(Exception):
+    """The erasing secretary's territory does not contain the record."""
+
+
+@pytest.mark.parametrize(
+    "stores", ["memory", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_record_sealed_elsewhere_while_an_erasure_is_checked_is_checked_too_and_kept(
+    tickets: TestClient,
+) -> None:
+    person = f"person-{uuid.uuid4().hex[:8]}"
+    tickets.post("/wishes", json=posting(resident_id=person), headers=STAFF).raise_for_status()
+    c02 = in_community("c02")["staff"]
+    raced: list[Any] = []
+
+    def may_erase(kind: str, place: Place) -> None:
+        if not raced:  # while the c01 secretary's erasure is checked, c02 posts for the person
+            body = posting(resident_id=person, community="c02")
+            raced.append(tickets.post("/wishes", json=body, headers=c02))
+        if place.community != "c01":
+            raise _OutsideError(place.community)
+
+    personal = tickets.app.state.tickets.personal  # type: ignore[attr-defined]
+    with pytest.raises(_OutsideError):
+        personal.erase_person(Caller("secretary-c01", "community_secretary"), person,
+                              "居民本人申请删除", may_erase)  # fmt: skip
+
+    assert raced[0].status_code == 201, raced[0].text
+    wish_id = raced[0].json()["wish"]["id"]
+    card = tickets.get(f"/wishes/{wish_id}/contact", params={"reason": WHY}, headers=c02)
+    assert card.status_code == 200, card.text

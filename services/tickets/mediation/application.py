@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
 from services.runtime.commands import Caller
 from services.runtime.personal import PersonalDataVault, Sealed
+from services.tickets.atlas import Atlas
 from services.tickets.commands import StampedCommands
 from services.tickets.mediation.domain import Dispute, DisputeNotFoundError
 from services.tickets.mediation.records import SealedRecords
@@ -41,8 +42,11 @@ class PartyDetails:
 class MediationDesk:
     """Files, mediates and follows up disputes; their texts are sealed per party."""
 
-    def __init__(self, commands: StampedCommands, vault: PersonalDataVault | None) -> None:
+    def __init__(
+        self, commands: StampedCommands, atlas: Atlas, vault: PersonalDataVault | None
+    ) -> None:
         self.commands = commands
+        self.atlas = atlas
         self.records = SealedRecords(vault, commands.clock)
 
     # Intake
@@ -56,7 +60,9 @@ class MediationDesk:
         parties: list[PartyDetails],
         summary: str,
     ) -> DisputeOutcome:
-        """File a case; the first party is the applicant (a resident files only as that)."""
+        """File a case where the territory has its community (and grid), UnknownPlaceError
+        otherwise; the first party is the applicant (a resident files only as that)."""
+        self.atlas.locate(place.district, place.community, place.grid, street=place.street)
         ids = [p.person_id for p in parties]
         personal = {"parties": [p.__dict__ for p in parties], "summary": summary}
         payload = {"place": place.__dict__, "kind": kind, "parties": ids,

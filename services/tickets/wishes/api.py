@@ -25,6 +25,7 @@ from services.runtime.instants import Instant
 from services.runtime.personal import (
     PersonErasedError,
     PersonNotFoundError,
+    PersonRecordsChangedError,
 )
 from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body, Title
@@ -125,6 +126,7 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     IdempotencyKeyReusedError: (422, no_details),
     PersonNotFoundError: (404, no_details),
     PersonErasedError: (410, _erased_details),
+    PersonRecordsChangedError: (409, no_details),
 }
 
 

@@ -168,7 +168,7 @@ def test_two_racing_watchers_breach_a_passed_deadline_exactly_once(tickets: Test
     board = store_of(tickets)
     later_clock = StampedCommands(board, lambda: datetime.now(UTC) + timedelta(days=31))
     later_clock.listeners = board.listeners
-    desks = [MediationDesk(later_clock, board.vault) for _ in range(2)]
+    desks = [MediationDesk(later_clock, board.atlas, board.vault) for _ in range(2)]
     system = Caller(actor_id="system:deadlines", role="system")
     results: list[list[str]] = []
 
@@ -297,3 +297,20 @@ def test_an_illegal_transition_is_409_with_the_state(tickets: TestClient) -> Non
         "message": "cannot follow up on a dispute that is filed",
         "state": "filed",
     }
+
+
+def test_a_dispute_for_a_place_not_in_the_territory_is_refused_422_naming_the_field(
+    tickets: TestClient,
+) -> None:
+    cases = [
+        ({"street": "s02"}, "body.street"),  # c01 lies in s01: filed there, c01 could not see it
+        ({"community": "c99", "street": "s09"}, "body.community"),
+        ({"grid": "g999"}, "body.grid"),
+        ({"street": "1e400"}, "body.street"),
+    ]
+    for changes, field in cases:
+        response = tickets.post("/disputes", json=filing(**changes), headers=STAFF)
+        assert response.status_code == 422, (changes, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "territory.unknown_place", response.text
+        assert error["fields"][0]["field"] == field, response.text
