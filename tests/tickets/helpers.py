@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from shiliu.demo import communities
 from tests.support.tokens import bearer
 
@@ -51,3 +53,11 @@ def in_community(community: str) -> dict[str, dict[str, str]]:
         "staff": bearer(f"staff-{community}", "community_staff", scope=scope),
         **{u: bearer(f"{u}-staff", "unit_staff", scope=scope, unit=u) for u in ("a", "b", "c")},
     }
+
+
+def assert_unknown_place(response: httpx.Response, field: str) -> None:
+    """A 422 naming `field` as a place the territory does not have."""
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "territory.unknown_place", response.text
+    assert error["fields"][0]["field"] == field, response.text

@@ -18,6 +18,7 @@ from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.publishing import EventIds, translator
 from services.tickets.store import TicketsStore
 from tests.support.tokens import bearer
+from tests.tickets.helpers import assert_unknown_place
 from tests.tickets.mediation.dispute_cases import (
     AGREEMENT,
     MEDIATOR,
@@ -309,8 +310,6 @@ def test_a_dispute_for_a_place_not_in_the_territory_is_refused_422_naming_the_fi
         ({"street": "1e400"}, "body.street"),
     ]
     for changes, field in cases:
-        response = tickets.post("/disputes", json=filing(**changes), headers=STAFF)
-        assert response.status_code == 422, (changes, response.text)
-        error = response.json()["error"]
-        assert error["code"] == "territory.unknown_place", response.text
-        assert error["fields"][0]["field"] == field, response.text
+        assert_unknown_place(
+            tickets.post("/disputes", json=filing(**changes), headers=STAFF), field
+        )
