@@ -34,6 +34,7 @@ def caller_of(access: Access) -> Caller:
         correlation_id=access.correlation_id,
         idempotency_key=access.idempotency_key,
         guard=guard,
+        authority=access.principal.authority,
     )
 
 

@@ -76,6 +76,13 @@ class Caller:
     correlation_id: UUID | None = None
     idempotency_key: str | None = None
     guard: Guard | None = None
+    authority: str | None = None
+    """Whose receipts a keyed command's first answer is kept under (the principal with its
+    role and scope, `Principal.authority`); the actor id when not given."""
+
+    @property
+    def receipts(self) -> str:
+        return self.authority or self.actor_id
 
 
 def personal_digest(vault: PersonalDataVault | None, personal: dict[str, Any] | None) -> str | None:
@@ -166,7 +173,7 @@ class Commands:
             return None
         try:
             receipt: object = self.app.repository.get(
-                receipt_id(caller.actor_id, caller.idempotency_key)
+                receipt_id(caller.receipts, caller.idempotency_key)
             )
         except AggregateNotFoundError:
             return None
@@ -191,7 +198,7 @@ class Commands:
         receipt = None
         if caller.idempotency_key is not None:
             receipt = Receipt(
-                scope=caller.actor_id,
+                scope=caller.receipts,
                 key=caller.idempotency_key,
                 fingerprint=fingerprint(command, payload),
                 outcome=outcome.model_dump(mode="json"),

@@ -74,6 +74,17 @@ class Principal:
     unit: str | None = None
     method: str = "token"
 
+    @property
+    def authority(self) -> str:
+        """Who this is and what they may do: the id with a digest of the method, role, scope,
+        person and unit. Idempotency receipts are kept per authority, so a retry is answered
+        only to a caller the first answer's checks covered (an API key named like a token's
+        subject, or a token of another scope, does not get its answer)."""
+        held = [self.method, self.role.value, sorted(self.scope.model_dump(exclude_none=True)
+                .items()), self.person, self.unit]  # fmt: skip
+        digest = hashlib.sha256(json.dumps(held).encode()).hexdigest()[:32]
+        return f"{self.id}#{digest}"
+
 
 class AuthSettings(BaseModel):
     """How a service verifies callers. Set one of the key sources; API keys are optional."""

@@ -97,3 +97,29 @@ def test_a_retried_command_answers_byte_for_byte_what_it_answered_first(
     again = tickets.post(f"/tickets/{ticket_id}/triage", json=triage[0], headers=triage[1])
     assert first.status_code == again.status_code == 200, first.text
     assert again.content == first.content
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        bearer("desk-1", "community_staff", scope={"district": "jinfeng", "street": "s02",
+                                                   "community": "c02"}),
+        bearer("desk-1", "resident", person="person-9"),
+    ],
+    ids=["another community", "another role"],
+)  # fmt: skip
+def test_a_retry_by_a_caller_of_the_same_name_but_another_authority_is_checked_not_answered(
+    tickets: TestClient, other: dict[str, str]
+) -> None:
+    key = {"Idempotency-Key": "retry-1"}
+    first = bearer("desk-1", "community_staff")  # c01's staff
+    posted = tickets.post("/wishes", json=posting(), headers={**first, **key})
+    assert posted.status_code == 201, posted.text
+    head = _head(tickets)
+
+    replayed = tickets.post("/wishes", json=posting(), headers={**other, **key})
+
+    assert replayed.status_code == 403, replayed.text
+    assert _head(tickets) == head
+    again = tickets.post("/wishes", json=posting(), headers={**first, **key})
+    assert again.json()["wish"] == posted.json()["wish"]
