@@ -118,8 +118,8 @@ class Sealed:
     data: dict[str, Any]
 
 
-def _insert(table: str, model: BaseModel) -> tuple[str, list[Any]]:
-    row = model.model_dump(mode="json")
+def _insert(table: str, model: BaseModel, **extra: Any) -> tuple[str, list[Any]]:
+    row = {**model.model_dump(mode="json"), **extra}
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     return f"INSERT INTO {{t:{table}}} ({columns}) VALUES ({marks})", list(row.values())
@@ -141,6 +141,8 @@ class PersonalDataVault:
     def create_tables(self) -> None:
         """Its tables, when they are missing (at the owner's start, never at construction)."""
         self.database.execute_script(_DDL)
+        # who asked with which idempotency key (a digest); stores made before it lack it
+        self.database.add_column("person_erasures", "request", "TEXT")
 
     def digest(self, data: dict[str, Any]) -> str:
         """A keyed digest of personal data, for comparing without keeping it (idempotency).
@@ -229,13 +231,15 @@ class PersonalDataVault:
         reason: str = "",
         at: datetime | None = None,
         checked: Collection[str] | None = None,
+        request: str | None = None,
     ) -> Erasure:
         """Destroy the person's key and records (overwritten on disk), keeping an audit row.
 
         With `checked` (the record ids the caller was allowed to erase), nothing is destroyed
         unless those are exactly the person's records now: the key row is locked first, and a
         seal holds it shared (PostgreSQL) or waits for the write lock (SQLite), so no record
-        can slip in between. PersonRecordsChangedError otherwise.
+        can slip in between. PersonRecordsChangedError otherwise. `request` (a digest of who
+        asked with which idempotency key) is kept, so a retry finds its first answer.
         """
         with self.database.transaction() as tx:
             self._overwrite_deleted(tx)
@@ -254,9 +258,20 @@ class PersonalDataVault:
                               records=len(held))  # fmt: skip
             tx.execute("DELETE FROM {t:person_keys} WHERE person_id = ?", (person_id,))
             tx.execute("DELETE FROM {t:personal_records} WHERE person_id = ?", (person_id,))
-            tx.execute(*_insert("person_erasures", erasure))
+            tx.execute(*_insert("person_erasures", erasure, request=request))
         self._truncate_log()
         return erasure
+
+    def erasure_requested(self, person_id: str, request: str) -> Erasure | None:
+        """The person's erasure asked for as `request` (see `erase`), if there was one."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                f"SELECT {_columns(Erasure)} FROM {{t:person_erasures}} "
+                "WHERE person_id = ? AND request = ? ORDER BY id DESC LIMIT 1",
+                (person_id, request),
+            )
+            row = tx.fetchone()
+        return Erasure.model_validate(dict(row)) if row else None
 
     def erasure(self, person_id: str) -> Erasure | None:
         """The person's latest erasure, if they were ever erased."""

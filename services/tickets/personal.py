@@ -7,10 +7,12 @@ so every record of theirs is gone at once while the events and figures stay.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Annotated
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -53,7 +55,13 @@ class PersonalData:
 
         `may_erase(kind, place)` raises unless the caller may erase a record of that kind
         lying there; every record of the person is checked (one outside refuses them all), and
-        checked again when a record was sealed meanwhile (it may lie outside)."""
+        checked again when a record was sealed meanwhile (it may lie outside). Retried with its
+        idempotency key, it answers the first answer."""
+        request = _request(caller, reason)
+        if request is not None and self.vault is not None:
+            first = self.vault.erasure_requested(person_id, request)
+            if first is not None:
+                return first
         for attempt in range(_ERASE_ATTEMPTS):
             records = self._records_of(person_id)
             if may_erase is not None:
@@ -62,7 +70,7 @@ class PersonalData:
             try:
                 return self.vault.erase(  # type: ignore[union-attr]  # _records_of checked it
                     person_id, actor_id=caller.actor_id, role=caller.role, reason=reason,
-                    at=self.store.clock(), checked=records.keys(),
+                    at=self.store.clock(), checked=records.keys(), request=request,
                 )  # fmt: skip
             except PersonRecordsChangedError:
                 if attempt == _ERASE_ATTEMPTS - 1:
@@ -99,6 +107,15 @@ class PersonalData:
             return NOWHERE
         place = getattr(found, "place", None)
         return place if isinstance(place, Place) else NOWHERE
+
+
+def _request(caller: Caller, reason: str) -> str | None:
+    """A keyed erasure's request: who asked, with which key and reason (another reason under
+    the same key is another request, not a retry)."""
+    if caller.idempotency_key is None:
+        return None
+    asked = orjson.dumps([caller.receipts, caller.idempotency_key, reason])
+    return hashlib.sha256(asked).hexdigest()
 
 
 class ErasureOrder(Body):

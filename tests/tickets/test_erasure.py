@@ -211,3 +211,21 @@ def test_a_record_sealed_elsewhere_while_an_erasure_is_checked_is_checked_too_an
     wish_id = raced[0].json()["wish"]["id"]
     card = tickets.get(f"/wishes/{wish_id}/contact", params={"reason": WHY}, headers=c02)
     assert card.status_code == 200, card.text
+
+
+def test_an_erasure_retried_with_its_idempotency_key_answers_the_first_answer(
+    tickets: TestClient,
+) -> None:
+    person = f"person-{uuid.uuid4().hex[:8]}"
+    tickets.post("/wishes", json=posting(resident_id=person), headers=STAFF).raise_for_status()
+    keyed = {**OPERATOR, "Idempotency-Key": "erase-1"}
+    order = {"reason": "居民本人申请删除"}
+    first = tickets.post(f"/persons/{person}/erasure", json=order, headers=keyed)
+    assert first.status_code == 200, first.text
+
+    again = tickets.post(f"/persons/{person}/erasure", json=order, headers=keyed)
+    unkeyed = tickets.post(f"/persons/{person}/erasure", json=order, headers=OPERATOR)
+
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    assert unkeyed.status_code == 410
