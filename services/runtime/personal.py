@@ -262,24 +262,14 @@ class PersonalDataVault:
         self._truncate_log()
         return erasure
 
-    def erasure_requested(self, person_id: str, request: str) -> Erasure | None:
-        """The person's erasure asked for as `request` (see `erase`), if there was one."""
-        with self.database.transaction(commit=False) as tx:
-            tx.execute(
-                f"SELECT {_columns(Erasure)} FROM {{t:person_erasures}} "
-                "WHERE person_id = ? AND request = ? ORDER BY id DESC LIMIT 1",
-                (person_id, request),
-            )
-            row = tx.fetchone()
-        return Erasure.model_validate(dict(row)) if row else None
-
-    def erasure(self, person_id: str) -> Erasure | None:
-        """The person's latest erasure, if they were ever erased."""
+    def erasure(self, person_id: str, request: str | None = None) -> Erasure | None:
+        """The person's latest erasure (the one asked for as `request`, see `erase`), if any."""
+        asked = "AND request = ? " if request is not None else ""
         with self.database.transaction(commit=False) as tx:
             tx.execute(
                 f"SELECT {_columns(Erasure)} FROM {{t:person_erasures}} WHERE person_id = ? "
-                "ORDER BY id DESC LIMIT 1",
-                (person_id,),
+                f"{asked}ORDER BY id DESC LIMIT 1",
+                (person_id, *([request] if request is not None else [])),
             )
             row = tx.fetchone()
         return Erasure.model_validate(dict(row)) if row else None

@@ -59,7 +59,7 @@ class PersonalData:
         idempotency key, it answers the first answer."""
         request = _request(caller, reason)
         if request is not None and self.vault is not None:
-            first = self.vault.erasure_requested(person_id, request)
+            first = self.vault.erasure(person_id, request)
             if first is not None:
                 return first
         for attempt in range(_ERASE_ATTEMPTS):
