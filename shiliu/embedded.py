@@ -11,9 +11,10 @@ import base64
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,6 +42,8 @@ from services.tickets.main import create_app as create_tickets
 from shiliu import demo
 
 DEFAULT_PORTS = {"tickets": 8701, "ledger": 8702, "matching": 8703, "notify": 8704}
+_GRACE_SECONDS = 10.0
+"""How long a stopping server may take before it is cancelled."""
 
 
 @dataclass
@@ -179,24 +182,56 @@ async def run_stack(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(server.serve()) for server in servers.values()]
-        while not all(server.started for server in servers.values()):
-            if any(task.done() for task in tasks):
-                break
-            await asyncio.sleep(0.05)
         urls = {name: f"http://{config.host}:{config.ports[name]}" for name in servers}
         urls["nats"] = bus.url
-        await _seed_once(config, urls["tickets"])
-        if on_ready:
-            on_ready(urls)
-        await asyncio.wait(
-            [asyncio.create_task(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED
-        )
-        for server in servers.values():
-            server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if await _started(servers.values(), tasks, stop) and await _unless_stopped(
+            _seed_once(config, urls["tickets"]), stop
+        ):
+            if on_ready:
+                on_ready(urls)
+            await asyncio.wait(
+                [asyncio.create_task(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED
+            )
+        await _stop_servers(servers.values(), tasks)
     finally:
         if nats is not None:
             await asyncio.to_thread(nats.stop)
+
+
+async def _started(
+    servers: Iterable[uvicorn.Server], tasks: list[asyncio.Task[None]], stop: asyncio.Event
+) -> bool:
+    """Whether every server started before a signal came or one of them ended."""
+    while not all(server.started for server in servers):
+        if stop.is_set() or any(task.done() for task in tasks):
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` unless a signal comes first (then it is cancelled); whether it finished."""
+    doing, stopping = asyncio.create_task(work), asyncio.create_task(stop.wait())
+    await asyncio.wait([doing, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not doing.done():
+        doing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await doing
+        return False
+    doing.result()
+    return True
+
+
+async def _stop_servers(servers: Iterable[uvicorn.Server], tasks: list[asyncio.Task[None]]) -> None:
+    """Ask every server to stop; one still starting (its service waiting for a bus that is
+    gone) does not hear that, so after a grace period it is cancelled."""
+    for server in servers:
+        server.should_exit = True
+    _, starting = await asyncio.wait(tasks, timeout=_GRACE_SECONDS)
+    for task in starting:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _seed_once(config: EmbeddedConfig, tickets_url: str) -> None:

@@ -4,10 +4,16 @@ started again."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import sqlite3
+import time
 from collections import defaultdict
 from pathlib import Path
 from uuid import UUID
+
+import httpx
+import pytest
 
 from services.runtime.database import eventsourcing_env
 from services.runtime.nats_server import is_port_free
@@ -39,6 +45,33 @@ def test_up_starts_again_with_no_manual_step_after_the_previous_up_was_killed_wi
         assert not stack.nats_server_pids()
     finally:
         stack.close()
+
+
+@pytest.mark.parametrize("when", ["starting", "serving"])
+def test_up_stops_on_ctrl_c_after_its_nats_server_was_killed(tmp_path: Path, when: str) -> None:
+    """The bus gone, whether while the services still start (they wait for it) or once they
+    serve: Ctrl-C must still stop everything (it used to hang, waiting for servers that were
+    still starting and for shutdowns reconnecting to the gone bus)."""
+    stack = UpProcess(tmp_path / "data")
+    try:
+        stack.start()
+        if when == "serving":
+            stack.wait_serving()
+        else:  # the ledger starts first: provisioned, the tickets service still starting
+            stack.wait_until(lambda: _answers(stack.url("ledger")), "the ledger")
+        for pid in stack.nats_server_pids():
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1)
+        assert stack.stop() is not None, f"up did not stop within 30 s\n{stack.log_tail()}"
+    finally:
+        stack.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _stored_wishes(data_dir: Path) -> int:

@@ -4,7 +4,8 @@ The server must not outlive the process that started it, or a crashed `shiliu up
 holding the port. On Linux the child asks the kernel for SIGTERM when its parent dies
 (`PR_SET_PDEATHSIG`); and, for the cases that misses (another OS, a parent thread that
 exited first), a pidfile lets the next start stop a server left running by an earlier one,
-but only after checking from its command line that it is that server.
+but only after checking from its command line that it is that server. It runs in a process
+group of its own, so a terminal's Ctrl-C does not stop it before the services that use it.
 """
 
 from __future__ import annotations
@@ -181,6 +182,9 @@ class EmbeddedNats:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_dies_with_parent(),
+                # a group of its own: Ctrl-C in a terminal reaches `shiliu up` alone, which
+                # stops the services while they still have their bus, then this server
+                process_group=0,
             )
         self.pid_file.write_text(f"{self._process.pid}\n", encoding="ascii")
         self._wait_until_listening(timeout)
