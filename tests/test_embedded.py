@@ -12,7 +12,6 @@ from collections import defaultdict
 from pathlib import Path
 from uuid import UUID
 
-import httpx
 import pytest
 
 from services.runtime.database import eventsourcing_env
@@ -21,7 +20,7 @@ from services.runtime.settings import StoreSettings
 from services.tickets.main import tickets_store
 from shiliu.demo import COMMUNITIES
 from tests.conftest import eventually
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, answers_health
 
 
 def test_up_starts_again_with_no_manual_step_after_the_previous_up_was_killed_with_sigkill(
@@ -58,20 +57,13 @@ def test_up_stops_on_ctrl_c_after_its_nats_server_was_killed(tmp_path: Path, whe
         if when == "serving":
             stack.wait_serving()
         else:  # the ledger starts first: provisioned, the tickets service still starting
-            stack.wait_until(lambda: _answers(stack.url("ledger")), "the ledger")
+            stack.wait_until(lambda: answers_health(stack.url("ledger")), "the ledger")
         for pid in stack.nats_server_pids():
             os.kill(pid, signal.SIGKILL)
         time.sleep(1)
         assert stack.stop() is not None, f"up did not stop within 30 s\n{stack.log_tail()}"
     finally:
         stack.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _stored_wishes(data_dir: Path) -> int:

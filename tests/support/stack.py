@@ -18,6 +18,14 @@ SHILIU = Path(sys.executable).parent / "shiliu"
 SERVICES = ("tickets", "ledger", "matching", "notify")
 
 
+def answers_health(url: str) -> bool:
+    """Whether the service at `url` answers its liveness check now."""
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 class UpProcess:
     """One `shiliu up --data-dir DIR`; each `start` runs a fresh process on the same ports."""
 

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
-
 from events.disputes import DisputeKind
 from events.tickets import Channel, HandlerKind, HoldReason
 from services.runtime.commands import Caller
@@ -26,6 +24,7 @@ from services.tickets.mediation.application import PartyDetails
 from services.tickets.place import Place
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from tests.conftest import demo_territory, eventually, tickets_settings
+from tests.support.stack import answers_health
 
 STAFF = Caller("gw-1", "grid_worker")
 UNIT = Caller("unit-a-staff", "unit_staff")
@@ -209,7 +208,7 @@ def test_the_scheduler_process_killed_around_a_deadline_breaches_and_escalates_o
             stderr=(tmp_path / "serve.log").open("ab"),
         )
         started.append(process)
-        eventually(lambda: _healthy(port), timeout=60)
+        eventually(lambda: answers_health(f"http://127.0.0.1:{port}"), timeout=60)
         return process
 
     try:
@@ -247,13 +246,6 @@ def test_the_scheduler_process_killed_around_a_deadline_breaches_and_escalates_o
             if child.poll() is None:
                 child.kill()
                 child.wait()
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_a_dispute_past_its_month_is_breached_once_by_the_same_scheduler(
