@@ -26,7 +26,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.envelope import Code, Role
-from services.runtime.policy import POLICY, ForbiddenError, Ownership, Rule
+from services.runtime.policy import OUTSIDE_TERRITORY, POLICY, ForbiddenError, Ownership, Rule
 
 COOKIE = "shiliu_token"
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
@@ -282,7 +282,7 @@ class Access:
             district=district, street=street, community=community, grid=grid
         ):
             msg = f"{self.action} at {district}/{community} is outside your territory"
-            raise ForbiddenError("policy.outside_territory", msg)
+            raise ForbiddenError(OUTSIDE_TERRITORY, msg)
 
     def check_person(self, person_id: str) -> str | None:
         """For a resident-owned item: residents only their own; others act on behalf (returned)."""

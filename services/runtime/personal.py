@@ -262,14 +262,20 @@ class PersonalDataVault:
         self._truncate_log()
         return erasure
 
-    def erasure(self, person_id: str, request: str | None = None) -> Erasure | None:
-        """The person's latest erasure (the one asked for as `request`, see `erase`), if any."""
-        asked = "AND request = ? " if request is not None else ""
+    def erasure(self, person_id: str) -> Erasure | None:
+        """The person's latest erasure, if they were ever erased."""
+        return self._latest_erasure("person_id = ?", person_id)
+
+    def requested_erasure(self, request: str) -> Erasure | None:
+        """The erasure asked for as `request` (see `erase`), whoever it erased."""
+        return self._latest_erasure("request = ?", request)
+
+    def _latest_erasure(self, where: str, value: str) -> Erasure | None:
         with self.database.transaction(commit=False) as tx:
             tx.execute(
-                f"SELECT {_columns(Erasure)} FROM {{t:person_erasures}} WHERE person_id = ? "
-                f"{asked}ORDER BY id DESC LIMIT 1",
-                (person_id, *([request] if request is not None else [])),
+                f"SELECT {_columns(Erasure)} FROM {{t:person_erasures}} WHERE {where} "
+                "ORDER BY id DESC LIMIT 1",
+                (value,),
             )
             row = tx.fetchone()
         return Erasure.model_validate(dict(row)) if row else None

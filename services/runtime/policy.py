@@ -103,6 +103,10 @@ POLICY: dict[str, Rule] = {
 """Every command and query an endpoint exposes; an endpoint without an entry fails the suite."""
 
 
+OUTSIDE_TERRITORY = "policy.outside_territory"
+"""The refusal of a place outside the caller's scope."""
+
+
 class ForbiddenError(Exception):
     """Refused by policy; `code` says why."""
 

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from services.runtime.access import PERSON_ID, REASON, caller_of
 from services.runtime.commands import Caller
+from services.runtime.idempotency import IdempotencyKeyReusedError, receipt_id
 from services.runtime.identity import Access, authorize
 from services.runtime.personal import (
     Disclosure,
@@ -28,6 +29,7 @@ from services.runtime.personal import (
     PersonNotFoundError,
     PersonRecordsChangedError,
 )
+from services.runtime.policy import OUTSIDE_TERRITORY, ForbiddenError
 from services.runtime.text import Body
 from services.tickets.access import erasure_guard
 from services.tickets.place import NOWHERE, Place
@@ -57,16 +59,17 @@ class PersonalData:
         lying there; every record of the person is checked (one outside refuses them all), and
         checked again when a record was sealed meanwhile (it may lie outside). Retried with its
         idempotency key, it answers the first answer."""
-        request = _request(caller, reason)
+        request = self._request(caller)
         if request is not None and self.vault is not None:
-            first = self.vault.erasure(person_id, request)
-            if first is not None:
+            first = self.vault.requested_erasure(request)
+            if first is not None and (first.person_id, first.reason) == (person_id, reason):
                 return first
+            if first is not None:
+                raise IdempotencyKeyReusedError(str(caller.idempotency_key))
         for attempt in range(_ERASE_ATTEMPTS):
             records = self._records_of(person_id)
             if may_erase is not None:
-                for record_id, kind in records.items():
-                    may_erase(kind, self._place_of_record(record_id))
+                self._check(person_id, records, may_erase)
             try:
                 return self.vault.erase(  # type: ignore[union-attr]  # _records_of checked it
                     person_id, actor_id=caller.actor_id, role=caller.role, reason=reason,
@@ -76,6 +79,36 @@ class PersonalData:
                 if attempt == _ERASE_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _request(self, caller: Caller) -> str | None:
+        """A keyed erasure's request: who asked with which key. The key must not be one a
+        command of theirs already used (IdempotencyKeyReusedError)."""
+        if caller.idempotency_key is None:
+            return None
+        try:
+            self.store.repository.get(receipt_id(caller.receipts, caller.idempotency_key))
+        except AggregateNotFoundError:
+            asked = orjson.dumps([caller.receipts, caller.idempotency_key])
+            return hashlib.sha256(asked).hexdigest()
+        raise IdempotencyKeyReusedError(caller.idempotency_key)
+
+    def _check(
+        self, person_id: str, records: Mapping[str, str], may_erase: Callable[[str, Place], None]
+    ) -> None:
+        """`may_erase` for every record; a caller none of whose records lies inside their
+        territory is told there is no such person (a 403 naming where would tell them)."""
+        outside = []
+        for record_id, kind in records.items():
+            try:
+                may_erase(kind, self._place_of_record(record_id))
+            except ForbiddenError as refusal:
+                if refusal.code != OUTSIDE_TERRITORY:
+                    raise
+                outside.append(refusal)
+        if outside and len(outside) == len(records):
+            raise PersonNotFoundError(person_id)
+        if outside:
+            raise outside[0]
 
     def _records_of(self, person_id: str) -> dict[str, str]:
         """The person's records; PersonErasedError or PersonNotFoundError when there are none."""
@@ -107,15 +140,6 @@ class PersonalData:
             return NOWHERE
         place = getattr(found, "place", None)
         return place if isinstance(place, Place) else NOWHERE
-
-
-def _request(caller: Caller, reason: str) -> str | None:
-    """A keyed erasure's request: who asked, with which key and reason (another reason under
-    the same key is another request, not a retry)."""
-    if caller.idempotency_key is None:
-        return None
-    asked = orjson.dumps([caller.receipts, caller.idempotency_key, reason])
-    return hashlib.sha256(asked).hexdigest()
 
 
 class ErasureOrder(Body):

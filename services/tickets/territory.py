@@ -136,6 +136,18 @@ class TerritoryMap(Aggregate):
     def grid_of(self, community: str, building: str) -> str | None:
         return self.building_grid.get(f"{community}/{building}")
 
+    def grid_of_building(self, community: str, building: str, grid: str | None = None) -> str:
+        """The grid `building` lies in; UnknownPlaceError unless it is a building of
+        `community` (and of `grid`, when one is named)."""
+        found = self.grid_of(community, building)
+        if found is None:
+            raise UnknownPlaceError("building", f"{building} is not a building of {community}")
+        if grid is not None and grid != found:
+            raise UnknownPlaceError(
+                "grid", f"{community}/{building} lies in grid {found}, not {grid}"
+            )
+        return found
+
     def require_grid(self, community: str, grid: str) -> None:
         if grid not in self.grids.get(community, []):
             raise UnknownPlaceError("grid", f"{grid} is not a grid of community {community}")

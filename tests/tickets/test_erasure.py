@@ -79,8 +79,8 @@ def test_a_secretary_of_another_community_may_not_erase_a_person_whose_record_li
 
     refused = tickets.post("/persons/person-1/erasure", json=order, headers=away)
 
-    assert refused.status_code == 403, refused.text
-    assert refused.json()["error"]["code"] == "policy.outside_territory"
+    assert refused.status_code == 404, refused.text  # as for nobody: a 403 would say where
+    assert refused.json()["error"]["code"] == "person.not_found"
     vault = _service(tickets).store.vault
     assert vault is not None
     assert vault.records("person-1") != {}
@@ -229,3 +229,45 @@ def test_an_erasure_retried_with_its_idempotency_key_answers_the_first_answer(
     assert again.status_code == 200, again.text
     assert again.content == first.content
     assert unkeyed.status_code == 410
+
+
+def test_an_erasure_key_reused_for_another_person_or_after_a_command_is_refused_422(
+    tickets: TestClient,
+) -> None:
+    first, second = (f"person-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    for person in (first, second):
+        tickets.post("/wishes", json=posting(resident_id=person), headers=STAFF).raise_for_status()
+    order = {"reason": "居民本人申请删除"}
+    keyed = {**OPERATOR, "Idempotency-Key": "erase-2"}
+    assert tickets.post(f"/persons/{first}/erasure", json=order, headers=keyed).status_code == 200
+
+    other_person = tickets.post(f"/persons/{second}/erasure", json=order, headers=keyed)
+    other_reason = tickets.post(
+        f"/persons/{first}/erasure", json={"reason": "另一个理由说明"}, headers=keyed
+    )
+    secretary = bearer("secretary-1", "community_secretary", scope=HOME)
+    posted_with = {**secretary, "Idempotency-Key": "post-then-erase"}
+    tickets.post("/wishes", json=posting(), headers=posted_with).raise_for_status()
+    after_a_post = tickets.post(f"/persons/{second}/erasure", json=order, headers=posted_with)
+
+    for refused in (other_person, other_reason, after_a_post):
+        assert refused.status_code == 422, refused.text
+    records = tickets.app.state.tickets.store.vault.records(second)  # type: ignore[attr-defined]
+    assert records  # the second person was never erased
+
+
+def test_an_erasure_outside_every_record_of_the_person_answers_as_for_nobody(
+    tickets: TestClient,
+) -> None:
+    person = f"person-{uuid.uuid4().hex[:8]}"
+    tickets.post("/wishes", json=posting(resident_id=person), headers=STAFF).raise_for_status()
+    c02 = bearer("secretary-c02", "community_secretary",
+                 scope={"district": "jinfeng", "street": "s02", "community": "c02"})  # fmt: skip
+    order = {"reason": "居民本人申请删除"}
+
+    known = tickets.post(f"/persons/{person}/erasure", json=order, headers=c02)
+    unknown = tickets.post("/persons/person-nobody/erasure", json=order, headers=c02)
+
+    assert (known.status_code, unknown.status_code) == (404, 404)
+    assert known.json()["error"]["code"] == unknown.json()["error"]["code"] == "person.not_found"
+    assert "c01" not in known.text

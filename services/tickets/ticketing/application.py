@@ -57,14 +57,10 @@ class Dispatcher:
     ) -> TicketOutcome:
         territory = self.atlas.territory(place.district)
         territory.require_community(place.street, place.community)
-        if building is not None and place.grid is None:
-            place = Place(
-                place.district,
-                place.street,
-                place.community,
-                territory.grid_of(place.community, building),
-            )
-        if place.grid is not None:
+        if building is not None:
+            grid = territory.grid_of_building(place.community, building, place.grid)
+            place = Place(place.district, place.street, place.community, grid)
+        elif place.grid is not None:
             territory.require_grid(place.community, place.grid)
         if category is not None:
             self.atlas.rulebook(place.district).in_effect(self.commands.clock()).rule(category)
@@ -106,8 +102,8 @@ class Dispatcher:
         def decide(ticket: Ticket) -> list[Aggregate]:
             territory = self.atlas.territory(ticket.place.district)
             chosen = grid or ticket.place.grid
-            if chosen is None and ticket.building is not None:
-                chosen = territory.grid_of(ticket.place.community, ticket.building)
+            if ticket.building is not None:  # where the building lies now (maps are redrawn)
+                chosen = territory.grid_of_building(ticket.place.community, ticket.building, grid)
             if chosen is None:
                 raise InvalidTicketError("grid", "the ticket needs a grid (none could be found)")
             territory.require_grid(ticket.place.community, chosen)

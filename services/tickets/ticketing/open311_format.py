@@ -125,7 +125,7 @@ def w3_datetime(field: str, value: str) -> datetime:
     except OverflowError:
         parsed = EARLIEST - MAX_SPAN  # beyond the calendar's ends in UTC: refused below
     if not EARLIEST <= parsed <= LATEST:
-        span = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+        span = f"{EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}"
         raise Open311Error(400, f"{field}: {value[:40]} lies outside {span}")
     return parsed
 

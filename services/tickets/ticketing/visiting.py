@@ -44,7 +44,10 @@ class VisitDesk:
         ticket in the same transaction."""
         territory = self.atlas.territory(place.district)
         territory.require_community(place.street, place.community)
-        if place.grid is not None:
+        if building is not None:
+            grid = territory.grid_of_building(place.community, building, place.grid)
+            place = Place(place.district, place.street, place.community, grid)
+        elif place.grid is not None:
             territory.require_grid(place.community, place.grid)
         rules = self.atlas.rulebook(place.district).in_effect(self.commands.clock())
         for _, category in findings:

@@ -178,6 +178,8 @@ def test_unknown_places_and_categories_are_answered_422_naming_the_field(
     cases: list[tuple[dict[str, object], str]] = [
         ({"community": "c99"}, "body.community"),
         ({"grid": "g99"}, "body.grid"),
+        ({"building": "b999"}, "body.building"),
+        ({"grid": "g01", "building": "b043"}, "body.grid"),  # b043 lies in g10
         ({"category": "teleportation"}, "body.category"),
         ({"requester_id": None}, "body.requester_id"),
     ]
@@ -312,3 +314,29 @@ def test_a_ticket_is_not_merged_into_one_of_a_same_named_community_in_another_di
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["fields"][0]["field"] == "body.into_ticket_id"
     assert two_districts.get(f"/tickets/{elsewhere}", headers=DESK).json()["duplicates"] == []
+
+
+def test_a_visit_at_a_building_not_in_the_territory_or_its_grid_is_refused_naming_the_field(
+    tickets: TestClient,
+) -> None:
+    place = {"district": "jinfeng", "street": "s01", "community": "c01", "grid": "g01"}
+    for building, field in (("b999", "body.building"), ("b043", "body.grid")):
+        body = {**place, "building": building, "households": 1, "findings": []}
+        response = tickets.post("/visits", json=body, headers=GRID_WORKER)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["fields"][0]["field"] == field, response.text
+
+
+def test_triage_keeps_a_ticket_in_the_grid_its_building_lies_in(tickets: TestClient) -> None:
+    ticket_id = received(tickets)  # at b001, which lies in g01
+    moved = tickets.post(
+        f"/tickets/{ticket_id}/triage", json={"category": "parcel_lockers", "grid": "g10"},
+        headers=SECRETARY,
+    )  # fmt: skip
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["error"]["fields"][0]["field"] == "body.grid"
+    kept = tickets.post(
+        f"/tickets/{ticket_id}/triage", json={"category": "parcel_lockers", "grid": "g01"},
+        headers=SECRETARY,
+    )  # fmt: skip
+    assert kept.status_code == 200, kept.text
