@@ -4,6 +4,8 @@ Envelope encryption: every person has a random data key, stored wrapped by the s
 master key; records are sealed with AES-GCM under the person's key. Erasure deletes the
 wrapped key and the ciphertexts, so history (which only names the person's id) stays intact.
 Every unmasked read is logged in the transaction that reads it; an erasure leaves an audit row.
+Longer than 300 lines: keys, seals, reads, the access log and erasure share one set of tables
+and one lock order (the key row), so they stay in one module.
 """
 
 from __future__ import annotations
