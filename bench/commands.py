@@ -14,9 +14,9 @@ from bench.timing import Bracketed, Step, bracket, measure
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
 from services.runtime.database import create_table, eventsourcing_env, prepare_store
+from services.runtime.place import Place
 from services.runtime.settings import StoreSettings
 from services.tickets.main import open_tickets_store
-from services.tickets.place import Place
 from services.tickets.wishes.application import WishDesk
 from shiliu.demo import communities, district_plan
 

@@ -21,11 +21,12 @@ from services.runtime.bus import make_broker, provision
 from services.runtime.database import Database
 from services.runtime.nats_server import EmbeddedNats, free_port
 from services.runtime.outbox import Outbox, encode
+from services.runtime.place import Place, Stamp
+from services.runtime.publishing import EventIds
 from services.runtime.relay import JetStreamPublisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import open_tickets_store
-from services.tickets.place import Place, Stamp
-from services.tickets.publishing import EventIds, translator
+from services.tickets.publishing import translator
 from services.tickets.store import TicketsStore
 from services.tickets.wishes.domain import Wish
 from services.tickets.wishes.publishing import WISHES

@@ -40,10 +40,11 @@ from bench.wishes import pg_reachable, pg_schema, pg_store
 from events.tickets import Channel, HandlerKind
 from services.runtime.commands import Caller
 from services.runtime.database import Database
+from services.runtime.place import Place, Stamp
+from services.runtime.publishing import EventIds
 from services.runtime.settings import StoreSettings
 from services.tickets.main import open_tickets_store
-from services.tickets.place import Place, Stamp
-from services.tickets.publishing import EventIds, translator
+from services.tickets.publishing import translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.territory import BuildingPlan
 from services.tickets.ticketing.application import Dispatcher

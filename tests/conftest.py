@@ -25,10 +25,10 @@ from services.ledger.main import create_app as create_ledger
 from services.runtime.bus import provision
 from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, free_port
+from services.runtime.place import Clock, utc_now
 from services.runtime.settings import BusSettings, StoreKind, StoreSettings
 from services.tickets.main import TicketsSettings, tickets_store
 from services.tickets.main import create_app as create_tickets
-from services.tickets.place import Clock, utc_now
 from services.tickets.store import TicketsStore
 from shiliu.demo import district_plan
 from tests.support.loopback import only_loopback

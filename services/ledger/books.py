@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from events.disputes import AnyDisputeEvent, DisputeEvent
 from events.tickets import AnyTicketEvent, TicketEvent, VisitRecorded
+from events.topology import ConsumerSpec
 from events.wishes import AnyWishEvent, WishEvent
 from services.ledger.book import Book, E
 from services.ledger.disputes import DisputeLedger
@@ -35,7 +36,7 @@ class Family(Generic[E]):
     adapter: TypeAdapter[E]
 
     @property
-    def spec(self) -> Any:
+    def spec(self) -> ConsumerSpec:
         return self.book.spec
 
     @property

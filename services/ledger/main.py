@@ -23,9 +23,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.ledger.api import ledger_router, parking_router
 from services.ledger.books import Books
-from services.ledger.subscribers import FamilyConsumer
 from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, open_datastore, prepare_store
+from services.runtime.feeds import FamilyConsumer
 from services.runtime.gaps import OpenGap
 from services.runtime.health import Readiness
 from services.runtime.http import service_app

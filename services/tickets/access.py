@@ -10,9 +10,9 @@ from pydantic import Field
 
 from services.runtime.access import escalated, within
 from services.runtime.identity import Access
+from services.runtime.place import Place
 from services.runtime.policy import erasure_action
 from services.runtime.text import Body
-from services.tickets.place import Place
 
 
 class Contact(Body):

@@ -17,9 +17,9 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
 from services.runtime.commands import Caller
-from services.tickets.commands import StampedCommands
+from services.runtime.place import Place
+from services.runtime.stamping import StampedCommands
 from services.tickets.geography import Locator
-from services.tickets.place import Place
 from services.tickets.routing import Rulebook, RulebookFile, rulebook_id
 from services.tickets.territory import DistrictPlan, TerritoryMap, UnknownPlaceError, map_id
 

@@ -24,6 +24,8 @@ from services.runtime.http import service_app
 from services.runtime.identity import AuthSettings
 from services.runtime.outbox import PUBLISHED, Outbox
 from services.runtime.personal import MASTER_KEY_BYTES, PersonalDataVault
+from services.runtime.place import Clock, utc_now
+from services.runtime.publishing import EventIds
 from services.runtime.relay import JetStreamPublisher, Relay, relay_router
 from services.runtime.replay import ReplayResponder
 from services.runtime.settings import BusSettings, StoreSettings
@@ -34,8 +36,7 @@ from services.tickets.mediation import api as mediation_api
 from services.tickets.mediation.application import MediationDesk
 from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.personal import PersonalData, personal_router
-from services.tickets.place import Clock, utc_now
-from services.tickets.publishing import SOURCE, EventIds, translator
+from services.tickets.publishing import SOURCE, translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.signin import signin_router
 from services.tickets.store import TicketsStore

@@ -29,10 +29,10 @@ from services.runtime.personal import (
     PersonNotFoundError,
     PersonRecordsChangedError,
 )
+from services.runtime.place import NOWHERE, Place
 from services.runtime.policy import OUTSIDE_TERRITORY, ForbiddenError
 from services.runtime.text import Body
 from services.tickets.access import erasure_guard
-from services.tickets.place import NOWHERE, Place
 from services.tickets.store import TicketsStore
 
 _ERASE_ATTEMPTS = 5

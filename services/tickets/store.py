@@ -14,9 +14,9 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from services.runtime.database import create_table
 from services.runtime.personal import PersonalDataVault
+from services.runtime.place import PLACE_AND_STAMP, Clock, utc_now
+from services.runtime.stamping import StampedCommands
 from services.tickets.atlas import Atlas
-from services.tickets.commands import StampedCommands
-from services.tickets.place import PLACE_AND_STAMP, Clock, utc_now
 
 
 class TicketsStore(Application[UUID]):

@@ -13,8 +13,8 @@ from events.envelope import Code
 from services.runtime.access import caller_of
 from services.runtime.http import CodeInPath, Details
 from services.runtime.identity import Access, authorize
+from services.runtime.stamping import StampedCommands
 from services.tickets.atlas import Atlas, TerritoryChange
-from services.tickets.commands import StampedCommands
 from services.tickets.routing import RuleVersion
 from services.tickets.territory import TerritoryError, UnknownPlaceError
 

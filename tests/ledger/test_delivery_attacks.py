@@ -32,9 +32,9 @@ from services.ledger.projection import WishLedger
 from services.runtime.database import Database, open_datastore
 from services.runtime.nats_server import free_port
 from services.runtime.outbox import OutboxEvent
+from services.runtime.publishing import EventIds
 from services.runtime.relay import Publisher
 from services.runtime.settings import BusSettings, StoreSettings
-from services.tickets.publishing import EventIds
 from tests.conftest import PG, eventually
 from tests.ledger.builders import Log
 from tests.ledger.faults import (

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
-from services.tickets.place import Place
+from services.runtime.place import Place
 from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
 from tests.conftest import eventually

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.runtime.commands import Caller
+from services.runtime.place import Place
 from services.runtime.settings import StoreSettings
 from services.tickets.main import Tickets
-from services.tickets.place import Place
 from tests.support.tokens import HOME, bearer
 from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, in_community, posting
 from tests.tickets.mediation.dispute_cases import MEDIATOR, MINUTES, filing, new_dispute

@@ -22,10 +22,10 @@ from events.topology import TICKETS_STREAM
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
 from services.runtime.masking import mask_address, mask_name, mask_phone
+from services.runtime.place import Place
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import Tickets, TicketsSettings
 from services.tickets.main import create_app as create_tickets
-from services.tickets.place import Place
 from tests.conftest import eventually, tickets_settings
 from tests.support.tokens import HOME, bearer
 from tests.tickets.helpers import OPERATOR, RESIDENT, STAFF, posting, unit

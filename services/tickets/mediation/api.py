@@ -15,6 +15,7 @@ from services.runtime.access import PERSON_ID, REASON, PersonId, caller_of, esca
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.instants import Instant
+from services.runtime.place import Place
 from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body
 from services.tickets.mediation.application import MediationDesk, PartyDetails
@@ -33,7 +34,6 @@ from services.tickets.mediation.snapshots import (
     DisputeSnapshot,
     SessionRecord,
 )
-from services.tickets.place import Place
 
 Text = Annotated[str, Field(min_length=1, max_length=8000)]
 PartyPath = Annotated[str, Path(pattern=PERSON_ID)]

@@ -13,8 +13,9 @@ from eventsourcing.domain import Aggregate
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
 from services.runtime.commands import Caller
 from services.runtime.personal import PersonalDataVault, Sealed
+from services.runtime.place import Place, Stamp
+from services.runtime.stamping import StampedCommands
 from services.tickets.atlas import Atlas
-from services.tickets.commands import StampedCommands
 from services.tickets.mediation.domain import Dispute, DisputeNotFoundError
 from services.tickets.mediation.records import SealedRecords
 from services.tickets.mediation.snapshots import (
@@ -23,7 +24,6 @@ from services.tickets.mediation.snapshots import (
     DisputeSnapshot,
     SessionRecord,
 )
-from services.tickets.place import Place, Stamp
 
 Decide = Callable[[Dispute, Stamp], object]
 

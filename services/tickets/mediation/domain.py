@@ -17,6 +17,7 @@ from events.disputes import (
     Referral,
     SessionMode,
 )
+from services.runtime.place import Stamp
 from services.tickets.mediation.errors import (
     DisputeError,
     DisputeNotFoundError,
@@ -27,7 +28,6 @@ from services.tickets.mediation.errors import (
     RecordNotFoundError,
 )
 from services.tickets.mediation.states import DisputeState
-from services.tickets.place import Stamp
 
 MEDIATION_PERIOD = timedelta(days=30)
 MAX_PARTIES = 10

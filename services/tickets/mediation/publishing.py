@@ -26,8 +26,8 @@ from events.disputes import (
     PartyRefused,
 )
 from events.envelope import IntegrationEvent
+from services.runtime.publishing import Publication
 from services.tickets.mediation.domain import Dispute
-from services.tickets.publishing import Publication
 
 Fields = dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]]
 

@@ -15,11 +15,11 @@ from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
 from services.runtime.access import PERSON_ID, PersonId, caller_of
 from services.runtime.http import CodeInQuery, Details, field_details, no_details
 from services.runtime.identity import Access, authorize
+from services.runtime.place import Place
 from services.runtime.policy import ForbiddenError
 from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body, Title
 from services.tickets.access import Contact
-from services.tickets.place import Place
 from services.tickets.routing import NoRulesError, RoutingError, UnknownCategoryError
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.ticketing.application import (

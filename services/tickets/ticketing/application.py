@@ -12,10 +12,10 @@ from eventsourcing.domain import Aggregate
 from events.tickets import Channel, HandlerKind, HoldReason, ReturnReason
 from services.runtime.commands import Caller, personal_digest
 from services.runtime.personal import PersonalDataVault, Sealed
+from services.runtime.place import Place, Stamp
 from services.runtime.policy import ForbiddenError
+from services.runtime.stamping import StampedCommands
 from services.tickets.atlas import Atlas
-from services.tickets.commands import StampedCommands
-from services.tickets.place import Place, Stamp
 from services.tickets.ticketing.domain import (
     InvalidTicketError,
     Ticket,

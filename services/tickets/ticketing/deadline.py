@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from events.tickets import DeadlineKind, Level
-from services.tickets.place import FieldsTranscoding
+from services.runtime.place import FieldsTranscoding
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from events.tickets import (
     ReopenReason,
     ReturnReason,
 )
+from services.runtime.place import Place, Stamp
 from services.runtime.text import TITLE_MAX
-from services.tickets.place import Place, Stamp
 from services.tickets.routing import CategoryRule
 from services.tickets.ticketing.deadline import Deadline
 from services.tickets.ticketing.errors import (

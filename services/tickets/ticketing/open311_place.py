@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from services.runtime.place import Place
 from services.tickets.atlas import Atlas
 from services.tickets.geography import Located
-from services.tickets.place import Place
 from services.tickets.ticketing.open311_format import Open311Error, Submission
 
 PLACE_HINT = (

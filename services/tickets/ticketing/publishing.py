@@ -26,7 +26,7 @@ from events.tickets import (
     TicketWorkStarted,
     VisitRecorded,
 )
-from services.tickets.publishing import Publication
+from services.runtime.publishing import Publication
 from services.tickets.ticketing.domain import Ticket
 from services.tickets.ticketing.visits import Visit
 

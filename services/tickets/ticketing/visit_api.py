@@ -12,8 +12,8 @@ from pydantic import Field
 from events.envelope import Code
 from services.runtime.access import REASON, PersonId, caller_of
 from services.runtime.identity import Access, authorize
+from services.runtime.place import Place
 from services.runtime.text import Body, Title
-from services.tickets.place import Place
 from services.tickets.ticketing.snapshots import VisitNotes, VisitOutcome
 from services.tickets.ticketing.visiting import VisitDesk
 

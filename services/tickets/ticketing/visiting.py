@@ -11,9 +11,9 @@ from eventsourcing.domain import Aggregate
 from events.tickets import Channel
 from services.runtime.commands import Caller, personal_digest
 from services.runtime.personal import Disclosure, PersonalDataVault, Sealed
+from services.runtime.place import Place
+from services.runtime.stamping import StampedCommands
 from services.tickets.atlas import Atlas
-from services.tickets.commands import StampedCommands
-from services.tickets.place import Place
 from services.tickets.ticketing.domain import Ticket
 from services.tickets.ticketing.snapshots import VisitNotes, VisitOutcome
 from services.tickets.ticketing.visits import Visit, VisitNotFoundError

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from services.tickets.place import Stamp
+from services.runtime.place import Stamp
 
 
 class InvalidVisitError(Exception):

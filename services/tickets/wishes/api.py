@@ -27,10 +27,10 @@ from services.runtime.personal import (
     PersonNotFoundError,
     PersonRecordsChangedError,
 )
+from services.runtime.place import Place
 from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body, Title
 from services.tickets.access import Contact
-from services.tickets.place import Place
 from services.tickets.wishes.application import (
     ClaimRefusedError,
     ContactCard,

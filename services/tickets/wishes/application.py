@@ -26,9 +26,9 @@ from services.runtime.personal import (
     PersonErasedError,
     Sealed,
 )
+from services.runtime.place import Place, Stamp
+from services.runtime.stamping import StampedCommands
 from services.tickets.atlas import Atlas
-from services.tickets.commands import StampedCommands
-from services.tickets.place import Place, Stamp
 from services.tickets.store import TicketsStore
 from services.tickets.wishes.domain import Wish, WishError, WishNotFoundError, WishState
 

@@ -21,8 +21,8 @@ from events.wishes import (
     WithdrawalReason,
 )
 from services.runtime.aggregates import Stored
+from services.runtime.place import Stamp
 from services.runtime.text import TITLE_MAX
-from services.tickets.place import Stamp
 
 
 class WishState(StrEnum):

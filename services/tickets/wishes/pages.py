@@ -23,9 +23,9 @@ from events.wishes import ClaimMode, WishCategory
 from services.runtime.access import caller_of
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, Principal
+from services.runtime.place import Place
 from services.runtime.policy import POLICY, ForbiddenError
 from services.tickets.i18n import Words, words_for
-from services.tickets.place import Place
 from services.tickets.signin import PageAccess, page_templates, signed_in, to_signin
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.wishes.api import PostWish

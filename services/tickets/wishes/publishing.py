@@ -19,7 +19,7 @@ from events.wishes import (
     WishVerified,
     WishWithdrawn,
 )
-from services.tickets.publishing import Publication
+from services.runtime.publishing import Publication
 from services.tickets.wishes.domain import Wish
 
 _FIELDS: dict[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]] = {

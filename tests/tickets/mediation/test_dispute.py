@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from events.disputes import DeclineReason, DisputeKind, MediatorKind, Referral, SessionMode
+from services.runtime.place import Place, Stamp
 from services.tickets.mediation.domain import (
     Dispute,
     DisputeState,
@@ -15,7 +16,6 @@ from services.tickets.mediation.domain import (
     NotAPartyError,
     NotReadyError,
 )
-from services.tickets.place import Place, Stamp
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PLACE = Place("jinfeng", "s01", "c01", "g01")

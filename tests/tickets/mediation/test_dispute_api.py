@@ -11,11 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.runtime.commands import Caller
+from services.runtime.publishing import EventIds
 from services.runtime.settings import StoreSettings
-from services.tickets.commands import StampedCommands
+from services.runtime.stamping import StampedCommands
 from services.tickets.mediation.application import MediationDesk
 from services.tickets.mediation.publishing import DISPUTES
-from services.tickets.publishing import EventIds, translator
+from services.tickets.publishing import translator
 from services.tickets.store import TicketsStore
 from tests.support.tokens import bearer
 from tests.tickets.helpers import assert_unknown_place

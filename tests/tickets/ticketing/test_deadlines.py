@@ -18,10 +18,10 @@ from events.disputes import DisputeKind
 from events.tickets import Channel, HandlerKind, HoldReason
 from services.runtime.commands import Caller
 from services.runtime.nats_server import free_port
+from services.runtime.place import Place
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import Tickets
 from services.tickets.mediation.application import PartyDetails
-from services.tickets.place import Place
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from tests.conftest import demo_territory, eventually, tickets_settings
 from tests.support.stack import answers_health

@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 
 from events.tickets import Channel
 from services.runtime.commands import Caller
+from services.runtime.place import Place
 from services.runtime.settings import StoreSettings
 from services.tickets.main import TicketsSettings
 from services.tickets.main import create_app as create_tickets
-from services.tickets.place import Place
 from tests.conftest import OFFLINE_BUS, eventually, tickets_settings
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.ticketing.ticket_helpers import SECRETARY, received

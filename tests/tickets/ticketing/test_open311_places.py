@@ -17,9 +17,9 @@ from georeport import GeoReport
 
 from events.tickets import Channel
 from services.runtime.commands import Caller
+from services.runtime.place import Place
 from services.runtime.settings import StoreSettings
 from services.tickets.main import create_app as create_tickets
-from services.tickets.place import Place
 from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
 from tests.conftest import eventually

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from events.tickets import Channel, HandlerKind
-from services.tickets.place import Place, Stamp
+from services.runtime.place import Place, Stamp
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
 from services.tickets.ticketing.domain import (
     InvalidTicketError,

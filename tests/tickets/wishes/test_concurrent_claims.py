@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
 from services.runtime.database import eventsourcing_env, prepare_store
+from services.runtime.place import Place
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app
-from services.tickets.place import Place
 from services.tickets.store import TicketsStore
 from services.tickets.wishes.application import ClaimRefusedError, WishDesk
 from tests.conftest import demo_store, eventually, tickets_settings

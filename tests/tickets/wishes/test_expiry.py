@@ -12,9 +12,10 @@ from uuid import UUID
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
 from services.runtime.database import Database, eventsourcing_env
+from services.runtime.place import Place
+from services.runtime.publishing import EventIds
 from services.runtime.settings import StoreSettings
-from services.tickets.place import Place
-from services.tickets.publishing import EventIds, translator
+from services.tickets.publishing import translator
 from services.tickets.wishes.application import WishDesk
 from services.tickets.wishes.board import WishBoardView
 from services.tickets.wishes.domain import WishState

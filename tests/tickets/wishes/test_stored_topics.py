@@ -15,11 +15,12 @@ from eventsourcing.utils import TopicError
 from events.wishes import ClaimMode, WishCategory, WishPosted, WishVerified
 from services.runtime.commands import Caller
 from services.runtime.database import eventsourcing_env
+from services.runtime.place import Place
+from services.runtime.publishing import EventIds, Publication
 from services.runtime.settings import StoreSettings
 from services.tickets.main import tickets_store
 from services.tickets.mediation.publishing import DISPUTES
-from services.tickets.place import Place
-from services.tickets.publishing import EventIds, Publication, translator
+from services.tickets.publishing import translator
 from services.tickets.ticketing.publishing import TICKETS, VISITS
 from services.tickets.wishes.application import WishDesk
 from services.tickets.wishes.domain import WishState

@@ -13,7 +13,7 @@ from events.wishes import (
     WishCategory,
     WithdrawalReason,
 )
-from services.tickets.place import Place, Stamp
+from services.runtime.place import Place, Stamp
 from services.tickets.wishes.domain import (
     IllegalTransitionError,
     InvalidWishError,

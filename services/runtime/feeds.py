@@ -1,4 +1,6 @@
-"""The ledger's bus entry points: one durable pull consumer per event family.
+"""A service's bus entry point for one feed family: a durable pull consumer that applies
+another service's events exactly once in effect, healing gaps from their source (the ledger's
+books, the tickets service's view of the unit registry, matching's view of wishes and tickets).
 
 Each batch is settled by the family's intake in one transaction (see `services.runtime.intake`
 for why that is exactly once in effect in any delivery order). Settled messages — applied,
@@ -15,28 +17,44 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Generic
+from typing import Generic, Protocol, TypeVar
 
 from nats.aio.msg import Msg
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from events.envelope import INT64_MAX
+from events.envelope import INT64_MAX, IntegrationEvent
 from events.subjects import subject_for
-from services.ledger.book import E
-from services.ledger.books import Family
+from events.topology import ConsumerSpec
 from services.runtime.database import Database
 from services.runtime.gaps import Gap
-from services.runtime.intake import Delivery, Verdict, unsettled
+from services.runtime.intake import Delivery, Intake, Verdict, unsettled
 from services.runtime.replay import ReplayClient, ReplayError
 from services.runtime.workers import StoreWorkers
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=IntegrationEvent)
 IN_PROGRESS_SECONDS = 10.0
 """How often held messages tell the server they are still being worked on (ack_wait is 30 s)."""
 
 
+class Family(Protocol[E]):
+    """One family of events as a consumer reads it: its durable consumer, the intake that
+    applies it, and how its messages parse."""
+
+    @property
+    def noun(self) -> str:
+        """What a message of the family is, for the parking lot's errors ("wish event")."""
+
+    @property
+    def spec(self) -> ConsumerSpec: ...
+    @property
+    def intake(self) -> Intake[E]: ...
+    @property
+    def adapter(self) -> TypeAdapter[E]: ...
+
+
 class FamilyConsumer(Generic[E]):
-    """Applies one family's events to its book, exactly once in effect, healing gaps."""
+    """Applies one family's events through its intake, exactly once in effect, healing gaps."""
 
     def __init__(
         self,
@@ -207,7 +225,7 @@ class FamilyConsumer(Generic[E]):
             return Delivery.replayed(self.family.adapter.validate_json(payload), payload)
         except ValidationError as error:
             detail = describe(error, self.family.noun)
-            msg = f"the source replayed an event this ledger cannot read: {detail}"
+            msg = f"the source replayed an event this consumer cannot read: {detail}"
             raise ReplayError(msg) from None
 
     async def on_idle(self) -> None:

@@ -8,7 +8,7 @@ from eventsourcing.application import Application
 
 from services.runtime.commands import Caller, Commands
 from services.runtime.personal import PersonalDataVault
-from services.tickets.place import Clock, Place, Stamp
+from services.runtime.place import Clock, Place, Stamp
 
 
 class StampedCommands(Commands):
