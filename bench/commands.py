@@ -19,6 +19,7 @@ from services.runtime.settings import StoreSettings
 from services.tickets.main import open_tickets_store
 from services.tickets.wishes.application import WishDesk
 from shiliu.demo import communities, district_plan
+from tests.support.units import enrol, roster_on
 
 Note = Callable[[str], None]
 STAFF = Caller(actor_id="staff-1", role="community_staff")
@@ -56,11 +57,19 @@ class CommandRow:
     result: Bracketed
 
 
+UNITS = 64
+"""Units enrolled for the clients (at most this many clients)."""
+
+
 def demo_board(store: StoreSettings) -> WishDesk:
     """The wish desk on `store` with the demo district's territory, where wishes are posted."""
     tickets = open_tickets_store(store)
     tickets.atlas.import_plan(district_plan())
-    return WishDesk.on(tickets)
+    roster = roster_on(tickets, ())
+    for number in range(UNITS):  # each client's unit, in its client's community
+        community = communities()[number % 8]
+        enrol(roster, [f"unit-{number}"], community=community.code, street=community.street)
+    return WishDesk.on(tickets, roster)
 
 
 def wish_commands(board: WishDesk, number: int) -> Iterator[None]:

@@ -43,10 +43,10 @@ from services.runtime.database import Database
 from services.runtime.place import Place, Stamp
 from services.runtime.publishing import EventIds
 from services.runtime.settings import StoreSettings
+from services.runtime.territory_plan import BuildingPlan
 from services.tickets.main import open_tickets_store
 from services.tickets.publishing import translator
 from services.tickets.routing import DEFAULT_RULES, RulebookFile
-from services.tickets.territory import BuildingPlan
 from services.tickets.ticketing.application import Dispatcher
 from services.tickets.ticketing.domain import Ticket
 from services.tickets.ticketing.publishing import TICKETS, VISITS

@@ -17,7 +17,10 @@ from events.topology import (
     LEDGER_TICKETS,
     LEDGER_VISITS,
     LEDGER_WISHES,
+    MATCHING_TICKETS,
+    MATCHING_WISHES,
     STREAMS,
+    TICKETS_UNITS,
     ConsumerSpec,
     StreamSpec,
     replay_subject,
@@ -101,13 +104,23 @@ class BusUser(BaseModel):
         return self.answers_replays
 
 
-TICKETS_USER = BusUser(name="tickets", emits=(subject_pattern("tickets"),), answers_replays=True)
+TICKETS_USER = BusUser(
+    name="tickets",
+    emits=(subject_pattern("tickets"),),
+    consumes=(TICKETS_UNITS,),
+    answers_replays=True,
+)
 LEDGER_USER = BusUser(
     name="ledger", consumes=(LEDGER_WISHES, LEDGER_TICKETS, LEDGER_DISPUTES, LEDGER_VISITS)
 )
-MATCHING_USER = BusUser(name="matching", emits=(subject_pattern("matching"),))
+MATCHING_USER = BusUser(
+    name="matching",
+    emits=(subject_pattern("matching"),),
+    consumes=(MATCHING_WISHES, MATCHING_TICKETS),
+    answers_replays=True,
+)
 NOTIFY_USER = BusUser(name="notify", emits=(subject_pattern("notify"),))
-OPERATOR_USER = BusUser(name="operator", manages=STREAMS, replays_from=("tickets",))
+OPERATOR_USER = BusUser(name="operator", manages=STREAMS, replays_from=("tickets", "matching"))
 """`shiliu provision`, `status` and `rebuild-ledger`: runs the topology, replays sources for a
 rebuild, publishes no events."""
 

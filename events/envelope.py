@@ -95,7 +95,7 @@ class IntegrationEvent(BaseModel):
         return cls.subject_suffix.split(".", 1)[0]
 
     @property
-    def aggregate_id(self) -> UUID | None:
+    def aggregate_id(self) -> UUID | str | None:
         """What this event continues the history of (a wish, a ticket…): a consumer settles
         one aggregate's events in their order, so a parked one holds back its successors."""
         return None

@@ -77,10 +77,36 @@ LEDGER_VISITS = ConsumerSpec(
     feeds=("tickets.visit",),
 )
 
+TICKETS_UNITS = ConsumerSpec(
+    stream=MATCHING_STREAM.name,
+    durable="tickets-units",
+    filter_subject=subject_pattern("matching", "unit.>"),
+    feeds=("matching.unit",),
+)
+"""The tickets service's view of the unit registry: who may claim a community's wishes."""
+
+MATCHING_WISHES = ConsumerSpec(
+    stream=TICKETS_STREAM.name,
+    durable="matching-wishes",
+    filter_subject=subject_pattern("tickets", "wish.>"),
+    feeds=("tickets.wish",),
+)
+"""Matching's view of the wishes: open ones get proposals, claims close the others."""
+MATCHING_TICKETS = ConsumerSpec(
+    stream=TICKETS_STREAM.name,
+    durable="matching-tickets",
+    filter_subject=subject_pattern("tickets", "ticket.>"),
+    feeds=("tickets.ticket",),
+)
+"""Matching's view of the tickets: one triaged into a category a unit can serve gets proposals."""
+
 STREAMS: tuple[StreamSpec, ...] = (TICKETS_STREAM, MATCHING_STREAM)
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     LEDGER_WISHES,
     LEDGER_TICKETS,
     LEDGER_DISPUTES,
     LEDGER_VISITS,
+    TICKETS_UNITS,
+    MATCHING_WISHES,
+    MATCHING_TICKETS,
 )

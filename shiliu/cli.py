@@ -134,6 +134,9 @@ def provision(
 @app.command()
 def seed(
     tickets_url: Annotated[str, typer.Option()] = f"http://127.0.0.1:{DEFAULT_PORTS['tickets']}",
+    matching_url: Annotated[
+        str | None, typer.Option(help="also seed the demo units and lists there")
+    ] = None,
     per_community: Annotated[int, typer.Option(min=1, max=100)] = 5,
     data_dir: Annotated[Path, typer.Option(help="holds the demo signing key")] = Path("data"),
 ) -> None:
@@ -143,7 +146,12 @@ def seed(
     key = auth_keys(data_dir).signing_key_file
     assert key is not None
     posted = asyncio.run(
-        seed_demo(tickets_url, key.read_bytes(), wishes_per_community=per_community)
+        seed_demo(
+            tickets_url,
+            key.read_bytes(),
+            matching_url=matching_url,
+            wishes_per_community=per_community,
+        )
     )
     console.print(f"seeded {posted} wishes")
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from events.envelope import Role
 from services.runtime.identity import Claims, Scope, issue_token
-from services.tickets.territory import (
+from services.runtime.territory_plan import (
     BuildingPlan,
     CommunityPlan,
     DistrictPlan,
@@ -25,6 +27,7 @@ from services.tickets.territory import (
     StreetPlan,
 )
 from shiliu.demo_cases import post, seed_dispute, seed_ticket
+from shiliu.demo_units import seed_units
 
 DISTRICT = "jinfeng"
 STREETS = 8
@@ -46,6 +49,8 @@ FULL_NAMES = ("阿依古丽·买买提", "马晓梅", "古丽娜尔", "艾尼瓦
 """A multi-ethnic district: some names do not split into surname and given name."""
 
 
+CLAIM_TRIES = 120
+"""Half-second tries of a demo claim while the unit's enrolment travels to tickets."""
 GRIDS = 2024
 """Jinfeng's building-unit grids: about 30 per community."""
 
@@ -147,6 +152,11 @@ class Issuer:
         claims = Claims(sub=sub, role=role, scope=scope, **extra)
         return {"Authorization": f"Bearer {issue_token(self.pem, claims)}"}
 
+    def scoped(self, street: str, community: str | None, role: Role, sub: str) -> dict[str, str]:
+        scope = Scope(district=DISTRICT, street=street, community=community)
+        token = issue_token(self.pem, Claims(sub=sub, role=role, scope=scope))
+        return {"Authorization": f"Bearer {token}"}
+
     def resident(self, community: Community, person: str) -> dict[str, str]:
         return self.headers(community, person, Role.RESIDENT, person=person)
 
@@ -185,7 +195,7 @@ async def _seed_wish(
         await act(f"{wish}/verification", issuer.staff(community), None)
     unit = f"unit-{community.code}-{rng.randint(1, 6)}"
     if progress >= 2:
-        await act(f"{wish}/claims", issuer.unit(community, unit), {"unit_id": unit})
+        await _claim_once_known(act, f"{wish}/claims", issuer.unit(community, unit), unit)
     if progress >= 3:
         await act(f"{wish}/fulfilment", issuer.unit(community, unit), {"unit_id": unit})
     if progress >= 4:
@@ -195,13 +205,34 @@ async def _seed_wish(
         await act(f"{wish}/acknowledgement", resident_headers, {"rating": 5})
 
 
+async def _claim_once_known(
+    act: Callable[..., Awaitable[Any]], path: str, headers: dict[str, str], unit: str
+) -> None:
+    """Claim as the unit once the tickets service has learned of it from the registry (its
+    roster follows matching over the bus, a moment behind the demo's registration)."""
+    for _ in range(CLAIM_TRIES - 1):
+        try:
+            await act(path, headers, {"unit_id": unit})
+            return
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code != 422:
+                raise
+            await asyncio.sleep(0.5)
+    await act(path, headers, {"unit_id": unit})
+
+
 async def seed(
-    tickets_url: str, signing_key_pem: bytes, *, wishes_per_community: int = 5,
-    tickets_per_community: int = 4, disputes_per_community: int = 1, seed_value: int = 2026,
+    tickets_url: str, signing_key_pem: bytes, *, matching_url: str | None = None,
+    wishes_per_community: int = 5, tickets_per_community: int = 4,
+    disputes_per_community: int = 1, seed_value: int = 2026,
 ) -> int:  # fmt: skip
-    """Post and advance the demo wishes, tickets and disputes; return how many wishes."""
+    """Seed the demo units and lists (when `matching_url` is given), then post and advance
+    the demo wishes, tickets and disputes; return how many wishes."""
     rng = random.Random(seed_value)
     issuer = Issuer(signing_key_pem)
+    if matching_url is not None:
+        places = [(c.street, c.code) for c in communities()]
+        await seed_units(matching_url, places, issuer.scoped, seed_value=seed_value)
     jobs = [(c, n) for c in communities() for n in range(wishes_per_community)]
     limit = asyncio.Semaphore(8)
     async with httpx.AsyncClient(base_url=tickets_url, timeout=30.0) as client:

@@ -8,6 +8,7 @@ does only the rest, so the demo district ends the same as after one clean seedin
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 from typing import Any
@@ -31,13 +32,23 @@ CHANNELS = ("web", "phone", "chat_group", "walk_in")
 HANDLERS = {"unit": "unit", "volunteer_team": "team", "grid_worker": "gw", "department": "dept"}
 
 
+RATE_LIMITED_TRIES = 20
+"""A demo actor past its rate limit waits as told (`Retry-After`) and tries again."""
+
+
 async def post(
-    client: httpx.AsyncClient, record: str, path: str, headers: dict[str, str], body: Any
-) -> Any:
-    """POST one demo command, keyed by its demo `record` and `path` (which, past the first
-    command, holds the record's id)."""
-    keyed = {**headers, "Idempotency-Key": f"demo:{record}:{path}"}
+    client: httpx.AsyncClient, record: str, path: str, headers: dict[str, str], body: Any,
+    *, key: str | None = None,
+) -> Any:  # fmt: skip
+    """POST one demo command, keyed by its demo `record` and `key` (the `path` unless given;
+    past the first command, it holds the record's id)."""
+    keyed = {**headers, "Idempotency-Key": f"demo:{record}:{key or path}"}
     response = await client.post(path, json=body, headers=keyed)
+    for _ in range(RATE_LIMITED_TRIES):
+        if response.status_code != 429:
+            break
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+        response = await client.post(path, json=body, headers=keyed)
     response.raise_for_status()
     return response.json()
 

@@ -137,7 +137,15 @@ def build_apps(
                 auth=auth,
             )
         ),
-        "matching": create_matching(MatchingSettings(auth=auth)),
+        "matching": create_matching(
+            MatchingSettings(
+                store=StoreSettings(sqlite_path=data / "matching.sqlite"),
+                bus=bus_as("matching", bus, passwords),
+                master_key=master_key(data, "matching"),
+                auth=auth,
+                territory_files=[demo_territory(data)],
+            )
+        ),
         "notify": create_notify(NotifySettings(auth=auth)),
     }
 
@@ -185,7 +193,7 @@ async def run_stack(
         urls = {name: f"http://{config.host}:{config.ports[name]}" for name in servers}
         urls["nats"] = bus.url
         if await _started(servers.values(), tasks, stop) and await _unless_stopped(
-            _seed_once(config, urls["tickets"]), stop
+            _seed_once(config, urls["tickets"], urls["matching"]), stop
         ):
             if on_ready:
                 on_ready(urls)
@@ -234,7 +242,7 @@ async def _stop_servers(servers: Iterable[uvicorn.Server], tasks: list[asyncio.T
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _seed_once(config: EmbeddedConfig, tickets_url: str) -> None:
+async def _seed_once(config: EmbeddedConfig, tickets_url: str, matching_url: str) -> None:
     marker = config.data_dir / ".demo-seeded"
     if not config.seed_demo or marker.exists():
         return
@@ -242,5 +250,5 @@ async def _seed_once(config: EmbeddedConfig, tickets_url: str) -> None:
 
     key = auth_keys(config.data_dir).signing_key_file
     assert key is not None
-    await seed(tickets_url, key.read_bytes())
+    await seed(tickets_url, key.read_bytes(), matching_url=matching_url)
     marker.write_text("seeded\n", encoding="utf-8")

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
+from services.matching.main import create_app as create_matching
 from services.runtime.bus import provision
 from services.runtime.nats_auth import bus_as, hashed_authorization, stored_passwords
 from services.runtime.nats_server import EmbeddedNats, free_port
@@ -32,7 +33,10 @@ from services.tickets.main import create_app as create_tickets
 from services.tickets.store import TicketsStore
 from shiliu.demo import district_plan
 from tests.support.loopback import only_loopback
+from tests.support.matching import STAFF as MATCHING_STAFF
+from tests.support.matching import matching_settings
 from tests.support.tokens import auth_settings, bearer
+from tests.support.units import enrolling_test_units
 
 
 class PgParams(TypedDict):
@@ -68,6 +72,21 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
 @pytest.fixture
 def bus(nats_server: EmbeddedNats) -> BusSettings:
     return BusSettings(url=nats_server.url)
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[Any]:
+    """A secured bus as the embedded default runs it, plus an all-powerful admin that may
+    delete messages and purge streams (`tests.ledger.faults.Bus`, which needs this module)."""
+    from tests.ledger.faults import Bus
+
+    bus = Bus(tmp_path)
+    bus.server.start()
+    try:
+        asyncio.run(provision(bus.as_user("operator")))
+        yield bus
+    finally:
+        bus.server.stop()
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,15 @@ RELAYING = frozenset({"bus", "ledger", "nats_server"})
 """Fixtures with which the `tickets` fixture relays to a plain nats-server."""
 LIVE = RELAYING | {"secured", "secured_bus"}
 """Fixtures that put a test on the bus: it is about delivery, so its stores are real files."""
+
+
+@pytest.fixture(autouse=True)
+def _units_enrolled(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tickets service a test opens in this process knows the test units (c01) as if
+    the registry's events had reached it over the bus; a test marked `real_registry` gets
+    them only from a real matching service."""
+    if request.node.get_closest_marker("real_registry") is None:
+        enrolling_test_units(monkeypatch)
 
 
 @pytest.fixture
@@ -219,6 +247,15 @@ def tickets(
     app = create_tickets(settings, clock=clock)
     app.state.clock = clock
     with TestClient(app, headers=bearer("operator-1", "operator", scope={})) as client:
+        yield client
+
+
+@pytest.fixture
+def matching() -> Iterator[TestClient]:
+    """The matching service over HTTP, offline (no bus, no relay) in memory, with the demo
+    district's territory; its default caller is community staff of c01."""
+    settings = matching_settings(OFFLINE_BUS, memory_store(), relay_enabled=False)
+    with TestClient(create_matching(settings), headers=MATCHING_STAFF) as client:
         yield client
 
 

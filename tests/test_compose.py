@@ -294,7 +294,7 @@ def test_every_service_on_the_bus_connects_as_its_own_user_with_a_password_from_
         assert bus.user == service
         assert bus.password is not None
         on_the_bus.add(service)
-    assert {"tickets", "ledger"} <= on_the_bus
+    assert {"tickets", "ledger", "matching"} <= on_the_bus
 
 
 def test_provisioning_runs_as_the_operator_with_its_password_from_the_environment() -> None:

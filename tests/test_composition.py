@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
+from services.matching.main import create_app as create_matching
 from services.runtime.settings import StoreSettings
 from services.tickets.main import create_app as create_tickets
 from tests.conftest import OFFLINE_BUS, pg_store, tickets_settings
+from tests.support.matching import matching_settings
 from tests.support.tokens import auth_settings, bearer
 
 UNREACHABLE_POSTGRES = pg_store("never_made").model_copy(update={"pg_port": 1})
@@ -31,6 +33,7 @@ def test_services_built_but_never_started_make_no_file_no_schema_no_thread_and_n
     for store in (StoreSettings(sqlite_path=data / "tickets.sqlite"), UNREACHABLE_POSTGRES):
         create_tickets(tickets_settings(OFFLINE_BUS, store))
         create_ledger(LedgerSettings(store=store, bus=OFFLINE_BUS))
+        create_matching(matching_settings(OFFLINE_BUS, store))
 
     assert not data.exists()
     assert _open_files() == files

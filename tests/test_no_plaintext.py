@@ -14,14 +14,18 @@ from pathlib import Path
 
 import httpx
 import nats
+import pytest
 
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
+from services.matching.main import create_app as create_matching
 from services.runtime.nats_server import EmbeddedNats
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app as create_tickets
 from shiliu.demo import DISTRICT, communities, contact, seed
+from shiliu.demo_units import unit_ids, unit_phone
 from tests.conftest import eventually, tickets_settings
+from tests.support.matching import matching_settings
 from tests.support.servers import serving
 from tests.support.tokens import auth_settings, bearer
 
@@ -80,6 +84,7 @@ def files_under(folder: Path) -> dict[Path, bytes]:
     return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
+@pytest.mark.real_registry
 def test_after_seeding_no_store_file_log_or_bus_message_contains_a_seeded_phone_number(
     tmp_path: Path, nats_server: EmbeddedNats, bus: BusSettings, stores: dict[str, StoreSettings]
 ) -> None:
@@ -87,13 +92,18 @@ def test_after_seeding_no_store_file_log_or_bus_message_contains_a_seeded_phone_
     assert auth.signing_key_file is not None
     tickets_app = create_tickets(tickets_settings(bus, stores["tickets"]))
     ledger_app = create_ledger(LedgerSettings(store=stores["ledger"], bus=bus, auth=auth))
+    matching_store = StoreSettings(sqlite_path=tmp_path / "matching.sqlite")
+    matching_app = create_matching(matching_settings(bus, matching_store))
     log_file = tmp_path / "shiliu.log"
     operator = bearer("operator-1", "operator", scope={})
     auditor = bearer("auditor-1", "auditor", scope={})
-    with serving(tickets_app) as tickets, serving(ledger_app) as ledger, recording_logs(log_file):
-        posted = asyncio.run(
-            seed(tickets, auth.signing_key_file.read_bytes(), wishes_per_community=PER_COMMUNITY)
-        )
+    with (
+        serving(tickets_app) as tickets, serving(ledger_app) as ledger,
+        serving(matching_app) as matching, recording_logs(log_file),
+    ):  # fmt: skip
+        key = auth.signing_key_file.read_bytes()
+        seeding = seed(tickets, key, matching_url=matching, wishes_per_community=PER_COMMUNITY)
+        posted = asyncio.run(seeding)
         assert posted == len(communities()) * PER_COMMUNITY
         eventually(lambda: httpx.get(f"{tickets}/ops/relay", headers=operator).json()["lag"] == 0)
         eventually(
@@ -117,16 +127,19 @@ def test_after_seeding_no_store_file_log_or_bus_message_contains_a_seeded_phone_
     nats_server.stop()  # JetStream's files are complete once it has shut down
 
     phones = seeded_phones()
+    unit_phones = [unit_phone(u) for c in communities() for u in unit_ids(c.code)]
     assert revealed["phone"] == phones[0], "the seeded wishes carry contact details"
     logs = log_file.read_text(encoding="utf-8")
     assert "POST /wishes" in logs, "the uvicorn access log was recorded"
     files = files_under(tmp_path)
-    assert {"tickets.sqlite", "ledger.sqlite", "shiliu.log"} <= {p.name for p in files}
+    assert {"tickets.sqlite", "ledger.sqlite", "matching.sqlite", "shiliu.log"} <= {
+        p.name for p in files
+    }
     jetstream = b"".join(data for path, data in files.items() if "jetstream" in path.parts)
     assert TITLE.encode() in jetstream, "the scan reads the stored bus messages"
     assert len(messages) >= posted
 
-    for phone in phones:
+    for phone in [*phones, *unit_phones]:
         secret = phone.encode()
         assert not [path for path, data in files.items() if secret in data], phone
         assert phone not in logs

@@ -30,14 +30,14 @@ from schemathesis.python import asgi
 from events.envelope import Role
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
-from services.matching.main import MatchingSettings
 from services.matching.main import create_app as create_matching
 from services.notify.main import NotifySettings
 from services.notify.main import create_app as create_notify
 from services.runtime.policy import POLICY
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app as create_tickets
-from tests.conftest import OFFLINE_BUS, eventually, tickets_settings
+from tests.conftest import OFFLINE_BUS, eventually, memory_store, tickets_settings
+from tests.support.matching import matching_settings
 from tests.support.tokens import auth_settings, bearer, token
 from tests.tickets.helpers import STAFF, posting, unit
 from tests.tickets.ticketing.ticket_helpers import request as ticket_request
@@ -256,7 +256,9 @@ def test_the_ledger_api_answers_generated_requests_without_a_server_error(
 
 
 OTHERS: dict[str, Callable[[], FastAPI]] = {
-    "matching": lambda: create_matching(MatchingSettings(auth=auth_settings())),
+    "matching": lambda: create_matching(
+        matching_settings(OFFLINE_BUS, memory_store(), relay_enabled=False)
+    ),
     "notify": lambda: create_notify(NotifySettings(auth=auth_settings())),
 }
 

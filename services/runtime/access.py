@@ -35,6 +35,7 @@ def caller_of(access: Access) -> Caller:
         idempotency_key=access.idempotency_key,
         guard=guard,
         authority=access.principal.authority,
+        unit_guard=access.check_unit,
     )
 
 

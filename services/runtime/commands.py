@@ -29,7 +29,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
-from services.runtime.database import ALONG, EVENT_RECORDERS, Database
+from services.runtime.database import ALONG, EVENT_RECORDERS, Along, Database
 from services.runtime.idempotency import (
     IdempotencyKeyReusedError,
     Receipt,
@@ -79,6 +79,8 @@ class Caller:
     authority: str | None = None
     """Whose receipts a keyed command's first answer is kept under (the principal with its
     role and scope, `Principal.authority`); the actor id when not given."""
+    unit_guard: Callable[[str | None], None] | None = None
+    """Raises if the caller may not act for this unit (unit staff for another unit's item)."""
 
     @property
     def receipts(self) -> str:
@@ -130,10 +132,12 @@ class Commands:
         *,
         lock: UUID | None = None,
         seal: Callable[[Answer], Sequence[Sealed]] | None = None,
+        also: Callable[[Answer], Sequence[Along]] | None = None,
     ) -> Answer:
-        """Decide (returning what to save and the answer), save with a receipt and the
-        personal data `seal` names for the answer, retry on a concurrent write; a keyed retry
-        returns the first answer and seals nothing."""
+        """Decide (returning what to save and the answer), save with a receipt, the personal
+        data `seal` names for the answer and the writes of the service's own tables `also`
+        names, retry on a concurrent write; a keyed retry returns the first answer and seals
+        nothing."""
         payload = jsonable(payload)
 
         def attempt() -> Answer:
@@ -141,7 +145,8 @@ class Commands:
                 return first
             pending, outcome = decide()
             sealed = seal(outcome) if seal is not None else ()
-            return self._save(caller, command, payload, pending, outcome, sealed)
+            writes = also(outcome) if also is not None else ()
+            return self._save(caller, command, payload, pending, outcome, sealed, writes)
 
         if lock is None:
             return self._retrying(attempt)
@@ -158,13 +163,17 @@ class Commands:
                 time.sleep(random.uniform(0, ceiling))  # spreading racers, not secrecy
         return attempt()
 
-    def _along(self, sealed: Sequence[Sealed]) -> dict[str, Any]:
-        if not sealed:
+    def _along(self, sealed: Sequence[Sealed], writes: Sequence[Along] = ()) -> dict[str, Any]:
+        if not sealed and not writes:
             return {}
-        if self.vault is None or not isinstance(self.app.recorder, EVENT_RECORDERS):
-            msg = "personal data needs the vault and a store from eventsourcing_env"
+        if not isinstance(self.app.recorder, EVENT_RECORDERS):
+            msg = "writes along with events need a store from eventsourcing_env"
             raise ValueError(msg)
-        return {ALONG: [self.vault.sealing(sealed)]}
+        if sealed and self.vault is None:
+            msg = "personal data needs the vault (configure the master key)"
+            raise ValueError(msg)
+        vault = [self.vault.sealing(sealed)] if sealed and self.vault is not None else []
+        return {ALONG: [*vault, *writes]}
 
     def _first(
         self, caller: Caller, command: str, payload: dict[str, Any], answer: type[Answer]
@@ -193,6 +202,7 @@ class Commands:
         pending: list[Aggregate],
         outcome: Answer,
         sealed: Sequence[Sealed],
+        writes: Sequence[Along] = (),
     ) -> Answer:
         saving: list[Aggregate] = list(pending)
         receipt = None
@@ -204,7 +214,7 @@ class Commands:
                 outcome=outcome.model_dump(mode="json"),
             )
             saving.append(receipt)  # last, so its notification is the transaction's last
-        recordings = self.app.save(*saving, **self._along(sealed))
+        recordings = self.app.save(*saving, **self._along(sealed, writes))
         for listener in self.listeners:
             listener()
         positions = {r.domain_event.originator_id: r.notification.id for r in recordings}

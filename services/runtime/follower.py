@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
+from pydantic import ValidationError
 
 from events.envelope import IntegrationEvent
 from services.runtime.database import Cursor, Database
@@ -153,6 +154,8 @@ class LocalView(LogFollower):
         )
         self.database = database
         self.translate = translate
+        self.untranslatable = 0
+        """Notifications passed over because no event could be made of them."""
 
     def create_tables(self) -> None:
         """Its tables, when they are missing, or afresh when its position is 0 (a new name
@@ -169,6 +172,18 @@ class LocalView(LogFollower):
                     tx.execute(f"DROP TABLE IF EXISTS {{t:{table}}}")
             for statement in self.ddl:
                 tx.execute(statement)
+
+    def _translated(self, notification: Notification) -> IntegrationEvent | None:
+        """The notification's event; one that cannot be translated is passed over (and
+        counted in `untranslatable`), never retried forever: the relay parks the same one
+        where an operator sees it, and one bad record must not freeze the whole view."""
+        try:
+            return self.translate(notification)
+        except ValidationError as error:
+            self.untranslatable += 1
+            log.error("%s passes over notification %d (%s): %s", self.name, notification.id,
+                      notification.topic, error)  # fmt: skip
+            return None
 
     @abstractmethod
     def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:
@@ -187,7 +202,7 @@ class LocalView(LogFollower):
             for notification in batch:
                 if notification.id <= start:
                     continue  # a twin applied it first
-                event = self.translate(notification)
+                event = self._translated(notification)
                 if event is not None and self.apply(tx, event):
                     applied += 1
             if batch[-1].id > start:

@@ -294,8 +294,14 @@ class Access:
             return None
         return person_id
 
-    def check_unit(self, unit_id: str) -> None:
-        if self.rule.ownership is Ownership.UNIT and self.principal.unit != unit_id:
+    def check_unit(self, unit_id: str | None) -> None:
+        """For a unit-owned item: unit staff only their own unit's; the other listed roles
+        (community staff) act for any unit inside their territory."""
+        if self.rule.ownership is not Ownership.UNIT or self.principal.role is not Role.UNIT_STAFF:
+            return
+        if self.principal.unit is None:
+            raise ForbiddenError("policy.no_unit", "unit staff must name their unit")
+        if self.principal.unit != unit_id:
             raise ForbiddenError("policy.not_your_unit", f"{self.action} only for your own unit")
 
 

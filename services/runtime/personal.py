@@ -25,6 +25,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from pydantic import BaseModel
 
 from services.runtime.database import Along, Cursor, Database
+from services.runtime.settings import MASTER_KEY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ _DDL = (
     "reason TEXT NOT NULL, records INTEGER NOT NULL)",
 )
 _NONCE = 12
-MASTER_KEY_BYTES = 32
 _TERRITORY = ("district", "street", "community", "grid")
 
 

@@ -99,6 +99,20 @@ POLICY: dict[str, Rule] = {
     "dispute.extend": _rule(*_MEDIATION),
     # Not an endpoint of its own: what reading sealed minutes and agreements needs.
     "dispute.records": _rule(R.MEDIATOR, R.COMMUNITY_SECRETARY),
+    "unit.register": _rule(*_COMMUNITY_DESK),
+    "unit.read": _rule(*Role, public=True),
+    "unit.manage": _rule(*_COMMUNITY_DESK),
+    "unit.contact": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "listing.read": _rule(*Role, public=True),
+    "listing.publish": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "listing.change": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "match.read": _rule(R.UNIT_STAFF, *_OVERSIGHT, ownership=Ownership.UNIT),
+    "match.respond": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "match.find": _rule(*_COMMUNITY_DESK),
+    "match.confirm": _rule(*_COMMUNITY_DESK),
+    "evaluation.run": _rule(R.COMMUNITY_SECRETARY, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL),
+    "evaluation.read": _rule(R.UNIT_STAFF, *_OVERSIGHT, ownership=Ownership.UNIT),
+    "evaluation.appeal": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),
 }
 """Every command and query an endpoint exposes; an endpoint without an entry fails the suite."""
 

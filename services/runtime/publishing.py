@@ -44,8 +44,9 @@ class Publication:
     """Every topic (`module:Class`) the aggregate's events were stored under: stored data,
     never derived from where the class lives now. Moving the class adds its new topic and
     keeps the old ones, which `register_stored_topics` resolves to the moved class."""
-    id_field: str
-    """The integration event's field naming the aggregate (`wish_id`, `ticket_id`, …)."""
+    id_field: str | None
+    """The integration event's field naming the aggregate (`wish_id`, `ticket_id`, …); None
+    when `fields` names it (a unit is named by its code, not its aggregate id)."""
     fields: Mapping[str, tuple[type[IntegrationEvent], Callable[[Any], dict[str, Any]]]]
     """Stored event name → (integration event class, its fields from the stored event)."""
 
@@ -111,6 +112,6 @@ def to_integration_event(
         causation_id=stamp.causation_id,
         source=source,
         position=position,
-        **{publication.id_field: domain_event.originator_id},
+        **({publication.id_field: domain_event.originator_id} if publication.id_field else {}),
         **fields(domain_event),
     )  # fmt: skip

@@ -25,6 +25,8 @@ from services.runtime.identity import Access, authorize
 
 B = TypeVar("B", bound=BaseModel)
 A = TypeVar("A", bound=BaseModel)
+K = TypeVar("K")
+"""What the path names the aggregate by: a UUID, or a code (a unit's)."""
 
 
 class NoBody(BaseModel):
@@ -32,7 +34,7 @@ class NoBody(BaseModel):
 
 
 @dataclass(frozen=True)
-class Step(Generic[B, A]):
+class Step(Generic[B, A, K]):
     """`POST {path}` runs `run(caller, id, body)` once `action` is allowed and `check` passed."""
 
     name: str
@@ -40,7 +42,7 @@ class Step(Generic[B, A]):
     path: str
     action: str
     answer: type[A]
-    run: Callable[[Caller, UUID, B], A]
+    run: Callable[[Caller, K, B], A]
     body: type[B] | None = None
     check: Callable[[Access, B], None] | None = None
     """Runs before the command: raise ForbiddenError for a body the caller may not send."""
@@ -48,25 +50,28 @@ class Step(Generic[B, A]):
     doc: str | None = None
 
 
-def add_steps(router: APIRouter, id_name: str, steps: Sequence[Step[Any, Any]]) -> None:
-    """Add each step to `router`; `id_name` is the path parameter naming the aggregate."""
+def add_steps(
+    router: APIRouter, id_name: str, steps: Sequence[Step[Any, Any, Any]], id_type: Any = UUID
+) -> None:
+    """Add each step to `router`; `id_name` is the path parameter naming the aggregate, of
+    `id_type` (a UUID, or an `Annotated` code with its pattern)."""
     for step in steps:
         router.add_api_route(
-            step.path, _endpoint(id_name, step), methods=["POST"], name=step.name,
+            step.path, _endpoint(id_name, step, id_type), methods=["POST"], name=step.name,
             response_model=step.answer, status_code=step.status_code,
         )  # fmt: skip
 
 
-def _endpoint(id_name: str, step: Step[B, A]) -> Callable[..., Any]:
+def _endpoint(id_name: str, step: Step[B, A, K], id_type: Any) -> Callable[..., Any]:
     async def endpoint(**kwargs: Any) -> A:
         access: Access = kwargs["access"]
         body: B = kwargs["body"] if step.body is not None else cast("B", NoBody())
         if step.check is not None:
             step.check(access, body)
-        aggregate_id: UUID = kwargs[id_name]
+        aggregate_id: K = kwargs[id_name]
         return await run_in_threadpool(step.run, caller_of(access), aggregate_id, body)
 
-    parameters = [inspect.Parameter(id_name, inspect.Parameter.KEYWORD_ONLY, annotation=UUID)]
+    parameters = [inspect.Parameter(id_name, inspect.Parameter.KEYWORD_ONLY, annotation=id_type)]
     if step.body is not None:
         parameters.append(
             inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=step.body)

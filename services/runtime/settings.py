@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
 
 from events.access import inbox_prefix
 
@@ -64,3 +65,30 @@ class BusSettings(BaseModel):
             return {}
         password = self.password.get_secret_value() if self.password else ""
         return {"user": self.user, "password": password, "inbox_prefix": inbox_prefix(self.user)}
+
+
+MASTER_KEY_BYTES = 32
+
+
+def decode_key(value: str) -> bytes:
+    """A key setting's bytes; ValueError naming the rule when it is not base64."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        msg = "must be valid base64"
+        raise ValueError(msg) from None
+
+
+def _is_a_master_key(value: str) -> str:
+    if value and len(decode_key(value)) != MASTER_KEY_BYTES:
+        msg = f"must be base64 of exactly {MASTER_KEY_BYTES} bytes"
+        raise ValueError(msg)
+    return value
+
+
+MasterKey = Annotated[
+    str,
+    AfterValidator(_is_a_master_key),
+    Field(description="base64 of 32 random bytes; seals personal data. Required."),
+]
+"""A service's master key: it wraps each person's key in the service's own vault."""

@@ -19,9 +19,10 @@ from pydantic import BaseModel
 from services.runtime.commands import Caller
 from services.runtime.place import Place
 from services.runtime.stamping import StampedCommands
+from services.runtime.territory_plan import DistrictPlan
 from services.tickets.geography import Locator
 from services.tickets.routing import Rulebook, RulebookFile, rulebook_id
-from services.tickets.territory import DistrictPlan, TerritoryMap, UnknownPlaceError, map_id
+from services.tickets.territory import TerritoryMap, UnknownPlaceError, map_id
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")

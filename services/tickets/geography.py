@@ -17,7 +17,8 @@ from typing import Any
 
 from shapely import Point, Polygon, STRtree
 
-from services.tickets.territory import TerritoryMap, building_code
+from services.runtime.territory_plan import building_code
+from services.tickets.territory import TerritoryMap
 
 METRES_PER_DEGREE_LAT = 110_574.0
 METRES_PER_DEGREE_LONG = 111_320.0

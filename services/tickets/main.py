@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from fastapi import FastAPI
 from nats.errors import Error as NatsError
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.topology import TICKETS_STREAM
 from services.runtime.bus import make_broker
+from services.runtime.consumer import PullLoop
 from services.runtime.database import Database, eventsourcing_env, prepare_store
+from services.runtime.feeds import FamilyConsumer
 from services.runtime.health import Readiness
 from services.runtime.http import service_app
-from services.runtime.identity import AuthSettings
 from services.runtime.outbox import PUBLISHED, Outbox
-from services.runtime.personal import MASTER_KEY_BYTES, PersonalDataVault
+from services.runtime.parking import ParkingLot
+from services.runtime.personal import PersonalDataVault
 from services.runtime.place import Clock, utc_now
 from services.runtime.publishing import EventIds
 from services.runtime.relay import JetStreamPublisher, Relay, relay_router
-from services.runtime.replay import ReplayResponder
-from services.runtime.settings import BusSettings, StoreSettings
+from services.runtime.replay import ReplayClient, ReplayResponder
+from services.runtime.settings import StoreSettings, decode_key
 from services.runtime.supervise import Supervisor
+from services.runtime.territory_plan import DistrictPlan
 from services.runtime.workers import StoreWorkers
 from services.tickets import territory_api
 from services.tickets.mediation import api as mediation_api
@@ -37,10 +36,10 @@ from services.tickets.mediation.application import MediationDesk
 from services.tickets.mediation.publishing import DISPUTES
 from services.tickets.personal import PersonalData, personal_router
 from services.tickets.publishing import SOURCE, translator
-from services.tickets.routing import DEFAULT_RULES, RulebookFile
+from services.tickets.routing import RulebookFile
+from services.tickets.settings import TicketsSettings
 from services.tickets.signin import signin_router
 from services.tickets.store import TicketsStore
-from services.tickets.territory import DistrictPlan
 from services.tickets.ticketing import api as ticket_api
 from services.tickets.ticketing.application import Dispatcher
 from services.tickets.ticketing.deadline import DEADLINE
@@ -50,6 +49,7 @@ from services.tickets.ticketing.scheduler import DeadlineScheduler
 from services.tickets.ticketing.view import TicketDeskView
 from services.tickets.ticketing.visit_api import visit_router
 from services.tickets.ticketing.visiting import VisitDesk
+from services.tickets.units import UnitRoster
 from services.tickets.wishes import api
 from services.tickets.wishes.application import WishDesk
 from services.tickets.wishes.board import WishBoardView
@@ -59,65 +59,14 @@ from services.tickets.wishes.pages import page_router
 from services.tickets.wishes.publishing import WISHES
 
 RELAY_NAME = PUBLISHED
-
-
-class TicketsSettings(BaseSettings):
-    """Environment: `SHILIU_TICKETS_…`, nested with `__` (e.g. `SHILIU_TICKETS_STORE__KIND`)."""
-
-    model_config = SettingsConfigDict(env_prefix="SHILIU_TICKETS_", env_nested_delimiter="__")
-
-    store: StoreSettings = StoreSettings(sqlite_path=Path("data/tickets.sqlite"))
-    bus: BusSettings = BusSettings()
-    auth: AuthSettings = AuthSettings()
-    host: str = "127.0.0.1"
-    port: int = Field(default=8701, ge=1, le=65535)
-    master_key: str = Field(
-        default="",
-        description="base64 of 32 random bytes; seals personal data. Required.",
-    )
-    store_cipher_key: str = Field(
-        default="",
-        description="base64 of a 16, 24 or 32 byte AES key encrypting the event store at rest; "
-        "empty = off. It cannot be changed in place (see the README).",
-    )
-    relay_enabled: bool = True
-    poll_seconds: float = Field(default=0.5, gt=0)
-    expiry_sweep_seconds: float = Field(default=60.0, gt=0)
-    deadline_sweep_seconds: float = Field(default=15.0, gt=0)
-    rules_file: Path = DEFAULT_RULES
-    """Routing rules (service categories, handlers, deadlines), versioned with effective dates;
-    published for every district whose territory is loaded."""
-    territory_files: list[Path] = []
-    """One JSON file per district: streets, communities, grids and buildings."""
-    open311_jurisdiction: str = "jinfeng"
-    """The district served at `/open311/v2` (GeoReport v2's `jurisdiction_id`)."""
-    open311_locate_radius_m: float = Field(default=100.0, gt=0, le=5000)
-    """A request posted by coordinates outside every grid's outline goes to the nearest
-    building at most this far away."""
-
-    @field_validator("master_key")
-    @classmethod
-    def _key_is_32_bytes(cls, value: str) -> str:
-        if value and len(_decode_key(value)) != MASTER_KEY_BYTES:
-            msg = f"must be base64 of exactly {MASTER_KEY_BYTES} bytes"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("store_cipher_key")
-    @classmethod
-    def _is_an_aes_key(cls, value: str) -> str:
-        if value and len(_decode_key(value)) not in (16, 24, 32):
-            msg = "must be base64 of a 16, 24 or 32 byte AES key"
-            raise ValueError(msg)
-        return value
-
-
-def _decode_key(value: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except ValueError:
-        msg = "must be valid base64"
-        raise ValueError(msg) from None
+__all__ = [
+    "RELAY_NAME",
+    "Tickets",
+    "TicketsSettings",
+    "create_app",
+    "open_tickets_store",
+    "tickets_store",
+]
 
 
 def tickets_store(
@@ -150,7 +99,7 @@ class Tickets:
         if not settings.master_key:
             msg = "SHILIU_TICKETS_MASTER_KEY is required (base64 of 32 random bytes)"
             raise ValueError(msg)
-        key = _decode_key(settings.master_key)
+        key = decode_key(settings.master_key)
         self.settings = settings
 
         def vault(app: Application[UUID]) -> PersonalDataVault:
@@ -159,7 +108,10 @@ class Tickets:
         env = eventsourcing_env(settings.store, cipher_key=settings.store_cipher_key)
         self.store = tickets_store(env, vault=vault, clock=clock)
         self.database = Database(_datastore(self.store))
-        self.wishes = WishDesk.on(self.store)
+        self.parking = ParkingLot(self.database)
+        self.units = UnitRoster(self.database, self.parking)
+        """The registry's units, from matching over the bus: who may claim where."""
+        self.wishes = WishDesk.on(self.store, self.units)
         self.personal = PersonalData(self.store)
         self.atlas = self.store.atlas
         self.desk = MediationDesk(self.store.commands, self.atlas, self.store.vault)
@@ -213,6 +165,11 @@ class Tickets:
             workers=self.workers,
         )
         self.replay = ReplayResponder(settings.bus, SOURCE, self.outbox.page, self.workers)
+        self.replays = ReplayClient(settings.bus, SOURCE)
+        self.unit_feed = FamilyConsumer(self.database, self.units, self.replays)
+        self.unit_pull = PullLoop(
+            settings.bus, self.units.spec, self.unit_feed.on_events, on_idle=self.unit_feed.on_idle
+        )
         self.supervisor = Supervisor()
         self._opened = False
 
@@ -222,7 +179,7 @@ class Tickets:
         if not self._opened:
             prepare_store(self.settings.store)
             self.store.create_tables()
-            for part in (self.outbox, self.view, self.desk_view):
+            for part in (self.outbox, self.view, self.desk_view, self.units):
                 part.create_tables()
             self._load_atlas()
             self._opened = True
@@ -247,13 +204,16 @@ class Tickets:
             await self.broker.connect()
             await self.replay.start()
             loops.start("tickets-relay", self.relay.run, self.relay.condition)
+            loops.start(self.units.spec.durable, self.unit_pull.run, self.unit_pull.condition)
         try:
             yield
         finally:
             await loops.stop()
             if self.settings.relay_enabled:
                 await self.replay.stop()
+                await self.replays.close()
             await self.workers.drain()
+            await self.unit_feed.workers.drain()
             if self.settings.relay_enabled:
                 with contextlib.suppress(NatsError):  # a bus already gone cannot be drained
                     await self.broker.stop()
@@ -271,8 +231,10 @@ class Tickets:
         bus = self.broker._connection is not None and self.broker._connection.is_connected
         checks = {"store": True, "loops": self.supervisor.alive}
         if self.settings.relay_enabled:
-            checks["bus"] = bool(bus) and self.replay.is_connected
-        details = {"relay": relay, "loops": self.supervisor.report(),
+            checks["bus"] = bool(bus) and self.replay.is_connected and self.unit_pull.is_connected
+        units = {"applied": self.unit_feed.applied, "held": self.unit_feed.held,
+                 "lag": self.unit_pull.lag, "parked": self.parking.count()}  # fmt: skip
+        details = {"relay": relay, "units": units, "loops": self.supervisor.report(),
                    "problems": self.supervisor.problems(),
                    "sweep_failures": self.expiry.failures + self.scheduler.failures,
                    "sweeps_failing": {"wish-expiry": self.expiry.failing.report(),

@@ -1,21 +1,18 @@
 """The territory tree: district → street → community → grid → building.
 
-Loaded from a file, then changed by events: grids are drawn or retired and buildings move
-between grids. One `TerritoryMap` aggregate per district holds the whole tree; tickets ask it
-which grid a building is in and whether a grid exists.
+Loaded from a file (`services.runtime.territory_plan`), then changed by events: grids are
+drawn or retired and buildings move between grids. One `TerritoryMap` aggregate per district
+holds the whole tree; tickets ask it which grid a building is in and whether a grid exists.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
-from pydantic import ConfigDict, Field
 
-from events.envelope import Code
-from services.runtime.text import Body
+from services.runtime.territory_plan import DistrictPlan, building_code
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://shiliu.invalid/territory")
 
@@ -30,56 +27,6 @@ class UnknownPlaceError(TerritoryError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
-
-
-class _Node(Body):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: Code
-    name: Annotated[str, Field(max_length=60)] = ""
-    """Empty when the file gives none."""
-
-
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
-
-
-class BuildingPlan(_Node):
-    """A building and where it is: WGS 84 coordinates and its address, both optional."""
-
-    lat: Latitude | None = None
-    long: Longitude | None = None
-    address: Annotated[str, Field(max_length=200)] = ""
-
-
-class GridPlan(_Node):
-    buildings: list[Code | BuildingPlan] = Field(default_factory=list)
-    """A building's code alone, or a building with its place."""
-    boundary: Annotated[list[tuple[Longitude, Latitude]], Field(min_length=3)] | None = None
-    """The grid's outline, a ring of (longitude, latitude) points as in GeoJSON."""
-
-
-class CommunityPlan(_Node):
-    grids: Annotated[list[GridPlan], Field(min_length=1)]
-
-
-class StreetPlan(_Node):
-    communities: list[CommunityPlan]
-
-
-class DistrictPlan(_Node):
-    """The file's shape: a district's streets, communities, grids and buildings."""
-
-    streets: list[StreetPlan]
-
-    @classmethod
-    def load(cls, path: Path) -> DistrictPlan:
-        return cls.model_validate_json(path.read_bytes())
-
-
-def building_code(building: str | dict[str, Any]) -> str:
-    """A stored plan's building: its code alone, or a `BuildingPlan` as a dict."""
-    return building if isinstance(building, str) else str(building["code"])
 
 
 def map_id(district: str) -> UUID:

@@ -49,22 +49,28 @@ def test_the_ledger_cannot_create_consumers_or_read_other_streams() -> None:
     assert not any(matches(pattern, other) for pattern in ledger.publish_allow)
 
 
+SOURCES = ("tickets", "matching")
+"""The services whose feeds others consume: each answers replays of its own feeds."""
+
+
 def test_the_operator_manages_every_stream_but_publishes_no_event() -> None:
     for stream in STREAMS:
         for api in ("STREAM.CREATE", "STREAM.UPDATE", "STREAM.INFO"):
             assert OPERATOR_USER.name in publishers(f"$JS.API.{api}.{stream.name}")
         assert not publishers(f"$JS.API.STREAM.DELETE.{stream.name}")
     events = [p for p in OPERATOR_USER.publish_allow if p.startswith("shiliu.")]
-    assert events == [replay_subject("tickets")]  # asking for replays, for rebuilds; no event
+    # asking the sources for replays, for rebuilds; no event
+    assert events == [replay_subject("matching"), replay_subject("tickets")]
 
 
 def test_each_user_subscribes_only_to_its_own_inbox_and_a_source_to_its_replays() -> None:
     inboxes = [user.inbox for user in BUS_USERS]
     assert len(set(inboxes)) == len(inboxes)
     for user in BUS_USERS:
-        served = (replay_subject(user.name),) if user.name == "tickets" else ()
+        source = user.name in SOURCES
+        served = (replay_subject(user.name),) if source else ()
         assert user.subscribe_allow == (f"{user.inbox}.>", *served)
-        assert user.allow_responses == (user.name == "tickets")
+        assert user.allow_responses == source
         others = [other for other in BUS_USERS if other is not user]
         for other in others:
             assert not matches(user.subscribe_allow[0], f"{other.inbox}.reply")

@@ -26,7 +26,8 @@ from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
 from tests.ledger.builders import Log
 from tests.support.tokens import auth_settings, bearer
-from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
+from tests.support.units import enrol
+from tests.tickets.helpers import RESIDENT, STAFF, posting, street_of, unit
 
 ADMIN = ("admin", "admin-secret-for-tests-only")
 AUDITOR = bearer("auditor-1", "auditor", scope={})
@@ -72,13 +73,25 @@ def ledger_on(bus: Bus, store: StoreSettings, **settings: Any) -> Iterator[TestC
 
 
 def claimed_wishes(tickets: TestClient, count: int, community: str = "c01") -> None:
-    """`count` wishes posted, verified and claimed: three wish events each."""
-    for i in range(count):
+    """`count` wishes posted, verified and claimed: three wish events each (each claimed by a
+    unit of its own, enrolled in the community first, as the registry would)."""
+    roster = tickets.app.state.tickets.units  # type: ignore[attr-defined]
+    units = [f"{community}-u{i}" for i in range(count)]
+    known = set(_enrolled(roster))
+    fresh = [u for u in units if u not in known]
+    enrol(roster, fresh, community=community, street=street_of(community))
+    for unit_id in units:
         wish = tickets.post("/wishes", json=posting(community=community), headers=RESIDENT)
         wish_id = wish.json()["wish"]["id"]
         tickets.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
-        claim = {"unit_id": f"u{i}"}
-        tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit(f"u{i}"))
+        claim = {"unit_id": unit_id}
+        tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=unit(unit_id))
+
+
+def _enrolled(roster: Any) -> list[str]:
+    with roster.database.transaction(commit=False) as tx:
+        tx.execute("SELECT unit_id FROM {t:unit_roster}")
+        return [str(row["unit_id"]) for row in tx.fetchall()]
 
 
 def published_head(tickets: TestClient) -> int:

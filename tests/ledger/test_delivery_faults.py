@@ -427,7 +427,7 @@ def test_an_event_parked_because_its_table_was_gone_applies_once_when_retried_af
         assert ledger.get("/ops/parked").json() == []
         figures = ledger.get("/ledger/jinfeng/c01/wishes").json()
         assert (figures["wishes"], figures["claims"], figures["by_state"]["claimed"]) == (2, 2, 2)
-        assert sorted(u["unit_id"] for u in figures["claims_by_unit"]) == ["u0", "u1"]
+        assert sorted(u["unit_id"] for u in figures["claims_by_unit"]) == ["c01-u0", "u1"]
 
 
 def test_a_parked_event_holds_back_its_wishs_later_events_and_a_retry_applies_them_in_order(

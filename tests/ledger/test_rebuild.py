@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from events.topology import CONSUMERS
+from events.access import LEDGER_USER
 from services.ledger.main import Ledger, LedgerSettings
 from services.ledger.rebuild import rebuild_from_sources, rebuild_from_stream
 from services.runtime.settings import BusSettings, StoreSettings
@@ -26,7 +26,8 @@ from tests.ledger.faults import (
     published_head,
     tickets_on,
 )
-from tests.tickets.helpers import RESIDENT, in_community, posting
+from tests.support.units import enrol
+from tests.tickets.helpers import RESIDENT, community_unit, in_community, posting, street_of
 from tests.tickets.mediation.dispute_cases import new_dispute
 from tests.tickets.ticketing.ticket_helpers import dispatched, handler, step
 
@@ -42,6 +43,9 @@ def _tickets_and_disputes(tickets: TestClient) -> None:
 
 
 def _some_of_everything(tickets: TestClient) -> None:
+    roster = tickets.app.state.tickets.units  # type: ignore[attr-defined]
+    enrol(roster, [community_unit("c02", u) for u in ("a", "b", "c")], community="c02",
+          street=street_of("c02"))  # fmt: skip
     for i, community in enumerate(["c01", "c01", "c02"]):
         actors = in_community(community)
         body = posting(community=community, claim_mode="joint", quota=2)
@@ -50,7 +54,8 @@ def _some_of_everything(tickets: TestClient) -> None:
         ]
         tickets.post(f"/wishes/{wish_id}/verification", headers=actors["staff"]).raise_for_status()
         for u in ("a", "b", "c")[: i + 1]:
-            tickets.post(f"/wishes/{wish_id}/claims", json={"unit_id": u}, headers=actors[u])
+            claim = {"unit_id": community_unit(community, u)}
+            tickets.post(f"/wishes/{wish_id}/claims", json=claim, headers=actors[u])
         if i == 0:
             tickets.post(f"/wishes/{wish_id}/claims/a/release", json={"reason": "other"},
                          headers=actors["a"]).raise_for_status()  # fmt: skip
@@ -62,7 +67,7 @@ def test_a_ledger_rebuilt_from_the_sources_or_the_stream_equals_the_live_ledger(
     tickets: TestClient, ledger: TestClient, bus: BusSettings, tmp_path: Path, source: str
 ) -> None:
     _some_of_everything(tickets)
-    settled(tickets, bus, *CONSUMERS)
+    settled(tickets, bus, *LEDGER_USER.consumes)
     live: Ledger = ledger.app.state.ledger  # type: ignore[attr-defined]
     live_figures = live.ledger.tickets.community("jinfeng", "c01")
     assert (live_figures.tickets, live_figures.money_involved) == (2, "35.5")

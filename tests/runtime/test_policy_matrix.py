@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from events.envelope import Role
 from services.ledger.main import LedgerSettings
 from services.ledger.main import create_app as create_ledger
-from services.matching.main import MatchingSettings
 from services.matching.main import create_app as create_matching
 from services.notify.main import NotifySettings
 from services.notify.main import create_app as create_notify
@@ -29,6 +28,8 @@ from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
 from tests.ledger.ledger_cases import LEDGER_CASES
+from tests.matching.matching_cases import MATCHING_CASES
+from tests.support.matching import matching_settings
 from tests.support.matrix import Case, actor, allowed, new_wish, scopes
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.helpers import STAFF, posting, unit
@@ -247,7 +248,7 @@ CASES: list[Case] = [
         "ledger",
     ),
 ]
-CASES += [*TICKET_CASES, *DISPUTE_CASES, *LEDGER_CASES]
+CASES += [*TICKET_CASES, *DISPUTE_CASES, *LEDGER_CASES, *MATCHING_CASES]
 
 
 def _routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
@@ -284,7 +285,7 @@ def test_every_endpoint_of_every_service_has_a_policy_and_a_matrix_case() -> Non
     apps = {
         "tickets": create_tickets(tickets_settings(offline, store)),
         "ledger": create_ledger(LedgerSettings(store=store, bus=offline, auth=auth_settings())),
-        "matching": create_matching(MatchingSettings(auth=auth_settings())),
+        "matching": create_matching(matching_settings(offline, store)),
         "notify": create_notify(NotifySettings(auth=auth_settings())),
     }
     covered = {(c.service, c.method, c.path) for c in CASES}
@@ -320,6 +321,13 @@ def test_each_role_reads_the_ledger_inside_and_outside_its_territory_as_the_poli
     new_wish(tickets, "open")
     eventually(lambda: ledger.get("/ledger/jinfeng/c01/wishes").json().get("wishes") == 1)
     _assert_as_the_policy_says(case, tickets, ledger)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.service == "matching"], ids=_case_id)
+def test_each_role_uses_the_registry_and_lists_inside_and_outside_its_territory_as_policy_says(
+    case: Case, matching: TestClient
+) -> None:
+    _assert_as_the_policy_says(case, matching, matching)
 
 
 def _assert_as_the_policy_says(case: Case, tickets: TestClient, client: TestClient) -> None:

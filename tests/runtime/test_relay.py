@@ -17,6 +17,7 @@ from services.runtime.relay import JetStreamPublisher, Publisher, Relay
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import RELAY_NAME, Tickets, create_app
 from tests.conftest import eventually, tickets_settings
+from tests.support.units import enrol
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
 
 
@@ -50,6 +51,7 @@ async def _stream_messages(bus: BusSettings) -> int:
 
 def _post_and_advance(client: TestClient, wishes: int) -> int:
     """Post wishes and claim each; return the number of wish events stored."""
+    enrol(client.app.state.tickets.units, [f"u{i}" for i in range(wishes)])  # type: ignore[attr-defined]
     for i in range(wishes):
         wish_id = client.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
         client.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()

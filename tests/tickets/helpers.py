@@ -46,13 +46,20 @@ def posting(**changes: Any) -> dict[str, Any]:
 
 
 def in_community(community: str) -> dict[str, dict[str, str]]:
-    """Resident, staff and unit headers for actors of another community of the district."""
+    """Resident, staff and unit headers for actors of another community of the district; its
+    units `a`, `b`, `c` are `community_unit(community, …)`, enrolled by `enrol_units`."""
     scope = {"district": "jinfeng", "street": street_of(community), "community": community}
     return {
         "resident": bearer("resident-1", "resident", scope=scope, person="person-1"),
         "staff": bearer(f"staff-{community}", "community_staff", scope=scope),
-        **{u: bearer(f"{u}-staff", "unit_staff", scope=scope, unit=u) for u in ("a", "b", "c")},
-    }
+        **{u: bearer(f"{u}-staff", "unit_staff", scope=scope, unit=community_unit(community, u))
+           for u in ("a", "b", "c")},
+    }  # fmt: skip
+
+
+def community_unit(community: str, unit_id: str) -> str:
+    """A test unit of `community`: c01's are the enrolled test units themselves."""
+    return unit_id if community == "c01" else f"{unit_id}-{community}"
 
 
 def assert_unknown_place(response: httpx.Response, field: str) -> None:

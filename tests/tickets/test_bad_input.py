@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from events.wishes import ClaimMode, WishCategory
 from services.runtime.commands import Caller
 from services.runtime.place import Place
-from services.tickets.territory import DistrictPlan
+from services.runtime.territory_plan import DistrictPlan
 from shiliu.demo import district_plan
 from tests.conftest import eventually
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit

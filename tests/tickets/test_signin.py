@@ -18,6 +18,7 @@ from services.tickets.signin import ACCOUNTS
 from shiliu.demo import DISTRICT, communities, district_plan
 from tests.conftest import demo_territory, master_key
 from tests.support.tokens import auth_settings, bearer
+from tests.support.units import TEST_UNITS, enrol
 from tests.tickets.helpers import posting
 
 C01 = {"district": "jinfeng", "street": "s01", "community": "c01"}
@@ -37,6 +38,7 @@ def _client(tmp_path: Path, auth: AuthSettings) -> TestClient:
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One app for the module: a shutdown can race the board view's reads (see the report)."""
     with _client(tmp_path_factory.mktemp("signin"), auth_settings()) as client:
+        enrol(client.app.state.tickets.units, TEST_UNITS)  # type: ignore[attr-defined]
         yield client
 
 

@@ -21,9 +21,10 @@ from fastapi.testclient import TestClient
 
 from services.runtime.nats_server import free_port
 from services.runtime.settings import BusSettings, StoreSettings
-from tests.conftest import demo_territory, eventually, master_key
+from tests.conftest import demo_territory, eventually, master_key, tickets_settings
 from tests.ledger.faults import live_ledger_env, process_ready
 from tests.support.tokens import auth_settings
+from tests.support.units import enrolled_in
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
 
 CLAIMS = 60
@@ -34,6 +35,8 @@ QUOTA = 3
 def twins(bus: BusSettings, store: StoreSettings, logs: Path) -> Iterator[list[str]]:
     """Two tickets processes on one store; their base URLs."""
     key = master_key()
+    enrolled_in(tickets_settings(bus, store, relay_enabled=False),
+                [f"u{i}" for i in range(CLAIMS)])  # fmt: skip
     on_store = {k.replace("LEDGER", "TICKETS"): v for k, v in live_ledger_env(store).items()}
     ports, processes = [free_port(), free_port()], []
     try:

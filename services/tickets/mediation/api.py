@@ -132,7 +132,7 @@ def dispute_router(desk: MediationDesk) -> APIRouter:
     return router
 
 
-def _steps(desk: MediationDesk) -> list[Step[Any, DisputeOutcome]]:
+def _steps(desk: MediationDesk) -> list[Step[Any, DisputeOutcome, UUID]]:
     """The dispute's steps: decided, staffed, mediated, agreed or referred, followed up."""
     answer = DisputeOutcome
     return [

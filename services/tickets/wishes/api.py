@@ -31,6 +31,7 @@ from services.runtime.place import Place
 from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body, Title
 from services.tickets.access import Contact
+from services.tickets.units import UnitNotAllowedError
 from services.tickets.wishes.application import (
     ClaimRefusedError,
     ContactCard,
@@ -127,6 +128,7 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     PersonNotFoundError: (404, no_details),
     PersonErasedError: (410, _erased_details),
     PersonRecordsChangedError: (409, no_details),
+    UnitNotAllowedError: (422, field_details),
 }
 
 

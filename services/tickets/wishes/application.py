@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -123,22 +123,34 @@ class ClaimRefusedError(WishError):
         self.claimants = tuple(outcome.wish.claimants)
 
 
+class ClaimCheck(Protocol):
+    """Who may claim where: the member units the registry enrolled (`services.tickets.units`)."""
+
+    def check_claim(self, unit_id: str, place: Place, /) -> None:
+        """Raise unless the unit may claim a wish at `place`."""
+
+
 class WishDesk:
     """Posts, claims and fulfils micro-wishes, and reveals a wish's contact for a reason."""
 
     def __init__(
-        self, commands: StampedCommands, atlas: Atlas, vault: PersonalDataVault | None
+        self,
+        commands: StampedCommands,
+        atlas: Atlas,
+        vault: PersonalDataVault | None,
+        units: ClaimCheck,
     ) -> None:
         self.commands = commands
         self.atlas = atlas
         self.vault = vault
+        self.units = units
 
     def clock(self) -> datetime:
         return self.commands.clock()
 
     @classmethod
-    def on(cls, store: TicketsStore) -> WishDesk:
-        return cls(store.commands, store.atlas, store.vault)
+    def on(cls, store: TicketsStore, units: ClaimCheck) -> WishDesk:
+        return cls(store.commands, store.atlas, store.vault, units)
 
     # Commands
 
@@ -190,10 +202,14 @@ class WishDesk:
         )
 
     def claim_wish(self, caller: Caller, wish_id: UUID, unit_id: str) -> WishOutcome:
-        """Claim; raises `ClaimRefusedError` (after recording the refusal) when it loses."""
-        outcome = self._change(
-            caller, wish_id, "claim_wish", {"unit_id": unit_id}, lambda w, s: w.claim(unit_id, s)
-        )
+        """Claim; raises `ClaimRefusedError` (after recording the refusal) when it loses, and
+        refuses a unit the registry has not enrolled in the wish's community (`ClaimCheck`)."""
+
+        def claim(wish: Wish, stamp: Stamp) -> RefusalReason | None:
+            self.units.check_claim(unit_id, wish.place)
+            return wish.claim(unit_id, stamp)
+
+        outcome = self._change(caller, wish_id, "claim_wish", {"unit_id": unit_id}, claim)
         if outcome.refusal is not None:
             raise ClaimRefusedError(outcome)
         return outcome

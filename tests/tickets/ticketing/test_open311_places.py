@@ -19,8 +19,8 @@ from events.tickets import Channel
 from services.runtime.commands import Caller
 from services.runtime.place import Place
 from services.runtime.settings import StoreSettings
+from services.runtime.territory_plan import DistrictPlan
 from services.tickets.main import create_app as create_tickets
-from services.tickets.territory import DistrictPlan
 from shiliu.demo import district_plan
 from tests.conftest import eventually
 from tests.support.servers import serving

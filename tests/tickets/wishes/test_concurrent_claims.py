@@ -20,6 +20,7 @@ from services.tickets.store import TicketsStore
 from services.tickets.wishes.application import ClaimRefusedError, WishDesk
 from tests.conftest import demo_store, eventually, tickets_settings
 from tests.support.servers import serving
+from tests.support.units import enrol, roster_on
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
 
 CLAIMS = 50
@@ -37,6 +38,7 @@ def test_fifty_concurrent_claims_on_an_exclusive_wish_give_one_winner_and_49_rec
 ) -> None:
     app = create_app(tickets_settings(bus, stores["tickets"]))
     with serving(app) as url:
+        enrol(app.state.tickets.units, [f"unit-{i}" for i in range(CLAIMS)])
         with httpx.Client(base_url=url) as client:
             wish_id = client.post("/wishes", json=posting(), headers=RESIDENT).json()["wish"]["id"]
             client.post(f"/wishes/{wish_id}/verification", headers=STAFF).raise_for_status()
@@ -83,7 +85,8 @@ def test_two_processes_racing_on_one_store_still_give_exactly_one_winner(
     prepare_store(stores["tickets"])
     env = eventsourcing_env(stores["tickets"])
     twins = [demo_store(env) for _ in range(2)]
-    boards = [WishDesk.on(twin) for twin in twins]
+    racers = [f"unit-{i}" for i in range(CLAIMS)]
+    boards = [WishDesk.on(twin, roster_on(twin, racers)) for twin in twins]
     try:
         staff = Caller("staff-1", "community_staff")
         posted = boards[0].post_wish(

@@ -22,6 +22,7 @@ from services.tickets.wishes.domain import WishState
 from services.tickets.wishes.expiry import ExpirySweeper
 from services.tickets.wishes.publishing import WISHES
 from tests.conftest import demo_store
+from tests.support.units import roster_on
 
 
 class Clock:
@@ -54,7 +55,7 @@ def _board_and_view(tmp_path: Path, clock: Clock) -> Iterator[tuple[WishDesk, Wi
     )
     view.create_tables()
     try:
-        yield WishDesk.on(store), view
+        yield WishDesk.on(store, roster_on(store)), view
     finally:
         store.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.support.units import enrol
 from tests.tickets.helpers import STAFF, posting, unit
 
 REFUSED = 100
@@ -28,9 +29,16 @@ def _claim(tickets: TestClient, wish_id: str, unit_id: str) -> tuple[int, dict[s
     return answer.status_code, answer.json()
 
 
+def _enrol_refused(tickets: TestClient) -> None:
+    """The units whose claims are refused are members all the same: refused for the wish."""
+    roster = tickets.app.state.tickets.units  # type: ignore[attr-defined]
+    enrol(roster, [f"unit-r{n}" for n in range(REFUSED + 5)])
+
+
 def test_a_joint_wish_past_its_snapshot_takes_a_claim_after_a_release(
     tickets: TestClient,
 ) -> None:
+    _enrol_refused(tickets)
     wish_id = _open_wish(tickets, claim_mode="joint", quota=2)
     assert _claim(tickets, wish_id, "unit-a")[0] == 201
     assert _claim(tickets, wish_id, "unit-b")[0] == 201
@@ -52,6 +60,7 @@ def test_a_joint_wish_past_its_snapshot_takes_a_claim_after_a_release(
 def test_an_exclusive_wish_past_its_snapshot_still_refuses_as_already_claimed(
     tickets: TestClient,
 ) -> None:
+    _enrol_refused(tickets)
     wish_id = _open_wish(tickets)
     assert _claim(tickets, wish_id, "unit-a")[0] == 201
     reasons = set()

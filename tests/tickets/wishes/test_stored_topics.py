@@ -26,6 +26,7 @@ from services.tickets.wishes.application import WishDesk
 from services.tickets.wishes.domain import WishState
 from services.tickets.wishes.publishing import WISHES
 from tests.conftest import demo_store
+from tests.support.units import roster_on
 
 CURRENT = "services.tickets.wishes.domain:Wish"
 OLD = "services.tickets.wishboard.aggregates:Wish"
@@ -43,7 +44,7 @@ def test_every_published_aggregate_lives_where_its_family_says_it_is_stored(
 
 def _store_written_under_the_old_topic(path: Path) -> UUID:
     store = demo_store(eventsourcing_env(StoreSettings(sqlite_path=path)))
-    board = WishDesk.on(store)
+    board = WishDesk.on(store, roster_on(store))
     staff = Caller(actor_id="staff-1", role="community_staff")
     posted = board.post_wish(
         staff, place=Place("jinfeng", "s01", "c01", "g01"), resident_id="person-1",
@@ -71,7 +72,7 @@ def test_a_store_written_under_an_old_module_path_is_translated_and_its_wishes_l
     path = tmp_path / "tickets.sqlite"
     wish_id = _store_written_under_the_old_topic(path)
     store = tickets_store(eventsourcing_env(StoreSettings(sqlite_path=path)))
-    board = WishDesk.on(store)
+    board = WishDesk.on(store, roster_on(store))
     notifications = [  # the wish's two events, not the territory imported before it
         n for n in store.recorder.select_notifications(1, 100) if n.originator_id == wish_id
     ]

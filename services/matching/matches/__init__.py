@@ -1,0 +1,1 @@
+"""Matches: counterparts proposed for a need with reasons, and their lifecycle."""

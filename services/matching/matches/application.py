@@ -1,0 +1,204 @@
+"""The people's steps of a match — accept, decline, schedule, deliver, confirm, rate, cancel —
+each load → decide → save on the matching store (`proposing.py` makes the proposals).
+
+An agreement reserves one unit of the offer's capacity in the same transaction that records
+it (the listing is saved with the match), so concurrent acceptances never over-book: the
+library refuses the second save of one listing version, and the retry decides again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from pydantic import BaseModel
+
+from events.matches import DeclineReason, NeedKind, Party, Reason
+from services.matching.lists.domain import CapacityExhaustedError, Listing, ListingTransitionError
+from services.matching.matches.domain import (
+    Match,
+    MatchError,
+    MatchNotFoundError,
+    MatchState,
+    MatchTransitionError,
+)
+from services.runtime.commands import Caller
+from services.runtime.place import Stamp
+from services.runtime.stamping import StampedCommands
+
+
+class WishAcceptedInTicketsError(MatchError):
+    """A unit takes a wish by claiming it in the tickets service, not here."""
+
+    code = "match.claim_the_wish"
+
+    def __init__(self) -> None:
+        super().__init__("a wish's proposal is accepted by claiming the wish (POST /wishes/…)")
+
+
+class MatchSnapshot(BaseModel):
+    match_id: UUID
+    need_kind: NeedKind
+    need_id: UUID
+    listing_id: UUID
+    unit_id: str | None
+    district: str
+    street: str
+    community: str
+    score: float
+    reasons: list[Reason]
+    state: MatchState
+    accepted_by: list[str]
+    expires_at: datetime
+    scheduled_for: datetime | None
+    rating: int | None
+    version: int
+
+    @classmethod
+    def of(cls, match: Match) -> MatchSnapshot:
+        place = match.place
+        return cls(
+            match_id=match.id, need_kind=match.need_kind, need_id=match.need_id,
+            listing_id=match.listing_id, unit_id=match.unit_id, district=place.district,
+            street=place.street, community=place.community, score=match.score,
+            reasons=list(match.reasons), state=match.state, accepted_by=list(match.accepted_by),
+            expires_at=match.expires_at, scheduled_for=match.scheduled_for, rating=match.rating,
+            version=match.version,
+        )  # fmt: skip
+
+
+class MatchOutcome(BaseModel):
+    match: MatchSnapshot
+    position: int = 0
+
+
+class Proposed(BaseModel):
+    need_kind: NeedKind
+    need_id: UUID
+    matches: list[MatchSnapshot]
+    position: int = 0
+
+
+class FoundMatch(BaseModel):
+    """One ranked offer for a need, as the coordinator's "find match" shows it."""
+
+    listing_id: UUID
+    unit_id: str | None
+    score: float
+    reasons: list[Reason]
+
+
+class NeedNotFoundError(MatchError):
+    code = "match.need_not_found"
+
+    def __init__(self, kind: NeedKind, need_id: UUID) -> None:
+        super().__init__(f"matching knows no {kind.value} {need_id}")
+
+
+class MatchDesk:
+    """Carries each match through its lifecycle, reserving and releasing capacity."""
+
+    def __init__(self, commands: StampedCommands) -> None:
+        self.commands = commands
+
+    def accept(self, caller: Caller, match_id: UUID, by: Party) -> MatchOutcome:
+        def decide(match: Match, stamp: Stamp) -> list[Aggregate]:
+            if match.need_kind is NeedKind.WISH and by is Party.UNIT:
+                raise WishAcceptedInTicketsError
+            if match.state is MatchState.PROPOSED and stamp.occurred_at >= match.expires_at:
+                raise MatchTransitionError("accept", MatchState.EXPIRED)  # not swept yet
+            if match.accept(by, stamp):
+                return self.reserve(match, stamp, strict=True)
+            return []
+
+        return self.change(caller, match_id, "accept_match", {"by": by}, decide)
+
+    def decline(
+        self, caller: Caller, match_id: UUID, by: Party, reason: DeclineReason
+    ) -> MatchOutcome:
+        return self.change(caller, match_id, "decline_match", {"by": by, "reason": reason},
+                            only(lambda m, s: m.decline(by, reason, s)))  # fmt: skip
+
+    def cancel(self, caller: Caller, match_id: UUID, by: Party) -> MatchOutcome:
+        def decide(match: Match, stamp: Stamp) -> list[Aggregate]:
+            match.cancel(by, stamp)
+            return self.release(match, stamp)
+
+        return self.change(caller, match_id, "cancel_match", {"by": by}, decide)
+
+    def schedule(self, caller: Caller, match_id: UUID, when: datetime) -> MatchOutcome:
+        return self.change(caller, match_id, "schedule_match", {"when": when.isoformat()},
+                            only(lambda m, s: m.schedule(when, s)))  # fmt: skip
+
+    def deliver(self, caller: Caller, match_id: UUID) -> MatchOutcome:
+        return self.change(caller, match_id, "deliver_match", {},
+                            only(lambda m, s: m.deliver(s)))  # fmt: skip
+
+    def confirm(self, caller: Caller, match_id: UUID) -> MatchOutcome:
+        return self.change(caller, match_id, "confirm_match", {},
+                            only(lambda m, s: m.confirm(s)))  # fmt: skip
+
+    def rate(self, caller: Caller, match_id: UUID, rating: int) -> MatchOutcome:
+        return self.change(caller, match_id, "rate_match", {"rating": rating},
+                            only(lambda m, s: m.rate(rating, s)))  # fmt: skip
+
+    def get(self, match_id: UUID) -> MatchSnapshot:
+        return MatchSnapshot.of(self.load(match_id))
+
+    def reserve(self, match: Match, stamp: Stamp, *, strict: bool) -> list[Aggregate]:
+        listing = self.commands.load(match.listing_id, Listing, MatchNotFoundError)
+        try:
+            listing.reserve(match.id, stamp)
+        except (CapacityExhaustedError, ListingTransitionError):
+            if strict:
+                raise
+            return []  # the claim in tickets happened anyway: the offer is over-used, not refused
+        return [listing]
+
+    def release(self, match: Match, stamp: Stamp) -> list[Aggregate]:
+        listing = self.commands.load(match.listing_id, Listing, MatchNotFoundError)
+        listing.release(match.id, stamp)
+        return [listing]
+
+    def exists(self, match_id: UUID) -> bool:
+        try:
+            self.commands.app.repository.get(match_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def load(self, match_id: UUID | str) -> Match:
+        key = match_id if isinstance(match_id, UUID) else UUID(match_id)
+        return self.commands.load(key, Match, MatchNotFoundError)
+
+    def change(
+        self,
+        caller: Caller,
+        match_id: UUID,
+        command: str,
+        payload: dict[str, Any],
+        decide: Callable[[Match, Stamp], list[Aggregate]],
+    ) -> MatchOutcome:
+        def attempt() -> tuple[list[Aggregate], MatchOutcome]:
+            match = self.load(match_id)
+            if caller.unit_guard is not None and payload.get("by") != Party.COMMUNITY:
+                caller.unit_guard(match.unit_id)
+            also = decide(match, self.commands.stamp(caller, match.place, None))
+            return [match, *also], MatchOutcome(match=MatchSnapshot.of(match))
+
+        payload = {"match_id": str(match_id), **payload}
+        return self.commands.run(caller, command, payload, attempt, MatchOutcome, lock=match_id)
+
+
+def only(step: Callable[[Match, Stamp], None]) -> Callable[[Match, Stamp], list[Aggregate]]:
+    """A step that changes the match alone."""
+
+    def decide(match: Match, stamp: Stamp) -> list[Aggregate]:
+        step(match, stamp)
+        return []
+
+    return decide

@@ -1,0 +1,285 @@
+"""Proposing offers for needs, and following what happens to the needs: a wish claimed in
+tickets agrees its claimant's proposal and closes the others, a fulfilment delivers, a rating
+rates, a need gone closes its open proposals; and proposals past their time expire.
+
+A proposal's id is its need's and offer's (`match_key`), and a need is marked proposed, or a
+change forgotten, in the transaction that saves what it caused: a restart or a second
+instance repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.domain import Aggregate
+
+from events.envelope import Role
+from events.matches import CloseReason, NeedKind, Party
+from events.taxonomy import ServiceCategory
+from services.matching.matches.application import (
+    FoundMatch,
+    MatchDesk,
+    MatchSnapshot,
+    NeedNotFoundError,
+    Proposed,
+    only,
+)
+from services.matching.matches.domain import (
+    OPEN,
+    UNDER_WAY,
+    Match,
+    MatchState,
+    MatchTransitionError,
+    match_key,
+)
+from services.matching.matches.records import MatchRecords
+from services.matching.matches.scoring import Need, Ranked, rank
+from services.matching.matches.view import MatchesView
+from services.matching.needs import CLAIMED, CONFIRMED, DELIVERED, ENDED, RATED, RELEASED
+from services.runtime.commands import Caller
+from services.runtime.database import Cursor, Database
+from services.runtime.place import Place, Stamp
+
+log = logging.getLogger(__name__)
+MATCHMAKER = Caller(actor_id="system:matchmaker", role=Role.SYSTEM.value)
+PROPOSAL_LIFETIME = timedelta(days=3)
+
+
+class Matchmaker:
+    """Proposes offers for needs and follows the needs' fate into their matches."""
+
+    def __init__(self, desk: MatchDesk, view: MatchesView, database: Database) -> None:
+        self.desk = desk
+        self.records = MatchRecords(database)
+        self.commands = desk.commands
+        self.view = view
+        self.database = database
+
+    # Proposing
+
+    def waiting(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Open needs nobody has proposed for yet, oldest first."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT * FROM {t:needs} WHERE state = 'open' AND proposed = 0 "
+                "ORDER BY opened_at, need_id LIMIT ?",
+                (limit,),
+            )
+            return [dict(row) for row in tx.fetchall()]
+
+    def propose_waiting(self, limit: int = 50) -> int:
+        """Propose for each waiting need; one whose proposing fails is set aside (`proposed`
+        is -1, logged) so it never holds back the others."""
+        proposed = 0
+        for need in self.waiting(limit):
+            try:
+                proposed += len(self.propose(need).matches)
+            except Exception:
+                log.exception("could not propose for %s %s; setting it aside",
+                              need["need_kind"], need["need_id"])  # fmt: skip
+                with self.database.transaction() as tx:
+                    tx.execute("UPDATE {t:needs} SET proposed = -1 "
+                               "WHERE need_kind = ? AND need_id = ?",
+                               (need["need_kind"], need["need_id"]))  # fmt: skip
+        return proposed
+
+    def rank_for(self, need_row: dict[str, Any]) -> tuple[Need, list[Ranked]]:
+        need = _need(need_row, self.commands.clock())
+        claimants: list[str] = orjson.loads(need_row["claimants"])
+        candidates = self.records.candidates(
+            need.place.district, need.categories, exclude_units=claimants
+        )
+        return need, rank(need, candidates)
+
+    def propose(self, need_row: dict[str, Any]) -> Proposed:
+        """Propose the best offers for one need (those proposed before are kept), and mark the
+        need proposed in the same transaction."""
+        need, ranked = self.rank_for(need_row)
+        key = (need_row["need_kind"], need_row["need_id"])
+
+        def decide() -> tuple[list[Aggregate], Proposed]:
+            stamp = self.commands.stamp(MATCHMAKER, need.place, None)
+            fresh = [
+                _proposal(need, r, stamp) for r in ranked
+                if not self.desk.exists(match_key(need.kind, need.need_id, r.candidate.listing_id))
+            ]  # fmt: skip
+            return list(fresh), Proposed(need_kind=need.kind, need_id=need.need_id,
+                                         matches=[MatchSnapshot.of(m) for m in fresh])  # fmt: skip
+
+        def marked(outcome: Proposed) -> list[Callable[[Cursor], None]]:
+            made = [m.match_id for m in outcome.matches]
+            return [lambda tx: _mark_proposed(tx, *key, made)]
+
+        if not any(
+            not self.desk.exists(match_key(need.kind, need.need_id, r.candidate.listing_id))
+            for r in ranked
+        ):
+            with self.database.transaction() as tx:
+                _mark_proposed(tx, *key, [])
+            return Proposed(need_kind=need.kind, need_id=need.need_id, matches=[])
+        payload = {"need_kind": key[0], "need_id": key[1]}
+        return self.commands.run(MATCHMAKER, "propose", payload, decide, Proposed, also=marked)
+
+    def find(self, need_kind: NeedKind, need_id: UUID) -> list[FoundMatch]:
+        """The offers matching would propose for a need now, with their reasons."""
+        _, ranked = self.rank_for(self._need_row(need_kind, need_id))
+        return [FoundMatch(listing_id=r.candidate.listing_id, unit_id=r.candidate.unit_id,
+                           score=r.score, reasons=list(r.reasons)) for r in ranked]  # fmt: skip
+
+    def need_place(self, need_kind: NeedKind, need_id: UUID) -> Place:
+        row = self._need_row(need_kind, need_id)
+        return Place(row["district"], row["street"], row["community"], row["grid"])
+
+    def _need_row(self, need_kind: NeedKind, need_id: UUID) -> dict[str, Any]:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT * FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+                       (need_kind.value, str(need_id)))  # fmt: skip
+            row = tx.fetchone()
+        if row is None:
+            raise NeedNotFoundError(need_kind, need_id)
+        return dict(row)
+
+    # Following the needs
+
+    def follow_changes(self, limit: int = 100) -> int:
+        """Apply what happened to needs (claims, deliveries, ratings, needs gone) to their
+        proposals, in order; each change is done in the transaction that saves its effect."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT * FROM {t:need_changes} WHERE failed IS NULL ORDER BY id LIMIT ?",
+                       (limit,))  # fmt: skip
+            changes = [dict(row) for row in tx.fetchall()]
+        for change in changes:
+            try:
+                self._follow(change)
+            except Exception as error:
+                log.exception("could not follow need change %s; setting it aside", change["id"])
+                with self.database.transaction() as tx:
+                    tx.execute("UPDATE {t:need_changes} SET failed = ? WHERE id = ?",
+                               (repr(error)[:500], change["id"]))  # fmt: skip
+        return len(changes)
+
+    def _follow(self, change: dict[str, Any]) -> None:
+        kind, need_id = NeedKind(change["need_kind"]), UUID(change["need_id"])
+
+        def done(_: object) -> list[Callable[[Cursor], None]]:
+            return [lambda tx: _forget_change(tx, int(change["id"]))]
+
+        def decide() -> tuple[list[Aggregate], Proposed]:
+            matches = [self.desk.load(m) for m in self._proposals(kind, need_id)]
+            changed = self._decide_change(change, matches)
+            return changed, Proposed(need_kind=kind, need_id=need_id,
+                                     matches=[MatchSnapshot.of(m) for m in matches])  # fmt: skip
+
+        pending, _ = decide()
+        if not pending:
+            with self.database.transaction() as tx:
+                done(None)[0](tx)
+            return
+        payload = {"change": change["id"]}
+        self.commands.run(MATCHMAKER, "follow_need", payload, decide, Proposed, also=done)
+
+    def _proposals(self, kind: NeedKind, need_id: UUID) -> list[str]:
+        """The ids of the proposals made for a need, as recorded when they were saved."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT matches FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+                       (kind.value, str(need_id)))  # fmt: skip
+            row = tx.fetchone()
+        return list(orjson.loads(row["matches"])) if row else []
+
+    def _decide_change(self, change: dict[str, Any], matches: list[Match]) -> list[Aggregate]:
+        what, unit_id = change["change"], change["unit_id"]
+        changed: list[Aggregate] = []
+        claimed = _best_of(unit_id, matches) if what == CLAIMED else None
+        for match in matches:
+            stamp = self.commands.stamp(MATCHMAKER, match.place, None)
+            mine = unit_id is not None and match.unit_id == unit_id
+            if what == CLAIMED and match is claimed:
+                for party in (Party.UNIT, Party.COMMUNITY):
+                    if party.value not in match.accepted_by:
+                        match.accept(party, stamp)
+                changed += [match, *self.desk.reserve(match, stamp, strict=False)]
+            elif what == CLAIMED and mine and match.state in OPEN:
+                match.close(CloseReason.CLAIMED_WITH_ANOTHER_OFFER, stamp)
+                changed.append(match)
+            elif what == CLAIMED and not mine and change["filled"] and match.state in OPEN:
+                match.close(CloseReason.CLAIMED_BY_ANOTHER, stamp)
+                changed.append(match)
+            elif what == RELEASED and mine and match.state in UNDER_WAY:
+                match.cancel(Party.UNIT, stamp)
+                changed += [match, *self.desk.release(match, stamp)]
+            elif what == DELIVERED and mine and match.state in UNDER_WAY:
+                match.deliver(stamp)
+                changed.append(match)
+            elif what == CONFIRMED and match.state is MatchState.DELIVERED:
+                match.confirm(stamp)
+                changed.append(match)
+            elif what == RATED and match.state is MatchState.CONFIRMED:
+                match.rate(int(change["rating"]), stamp)
+                changed.append(match)
+            elif what == ENDED and match.state in OPEN:
+                match.close(CloseReason.NEED_GONE, stamp)
+                changed.append(match)
+            elif what == ENDED and match.state in UNDER_WAY:
+                match.cancel(Party.COMMUNITY, stamp)
+                changed += [match, *self.desk.release(match, stamp)]
+        return changed
+
+    def expire_due(self, limit: int = 200) -> int:
+        now = self.commands.clock()
+        expired = 0
+        for match_id in self.view.due_for_expiry(now, limit):
+            try:
+                self.desk.change(MATCHMAKER, match_id, "expire_match", {},
+                             only(lambda m, s: m.expire(now, s)))  # fmt: skip
+            except MatchTransitionError:
+                continue
+            expired += 1
+        return expired
+
+
+def _need(row: dict[str, Any], now: datetime) -> Need:
+    kind = NeedKind(row["need_kind"])
+    categories = tuple(ServiceCategory(c) for c in orjson.loads(row["categories"]))
+    claimants = orjson.loads(row["claimants"])
+    open_shares = max(1, int(row["quota"]) - len(claimants)) if kind is NeedKind.WISH else 1
+    return Need(
+        kind=kind, need_id=UUID(row["need_id"]),
+        place=Place(row["district"], row["street"], row["community"], row["grid"]),
+        categories=categories, wanted_at=now, proposals=2 + open_shares,
+    )  # fmt: skip
+
+
+def _proposal(need: Need, ranked: Ranked, stamp: Stamp) -> Match:
+    candidate = ranked.candidate
+    return Match.propose(
+        need_kind=need.kind, need_id=need.need_id, listing_id=candidate.listing_id,
+        unit_id=candidate.unit_id, score=ranked.score, reasons=ranked.reasons,
+        expires_at=stamp.occurred_at + PROPOSAL_LIFETIME, stamp=stamp,
+    )  # fmt: skip
+
+
+def _mark_proposed(tx: Cursor, kind: str, need_id: str, made: list[UUID]) -> None:
+    """The need proposed for, with the ids of its proposals added to those made before."""
+    tx.execute("SELECT matches FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+               (kind, need_id))  # fmt: skip
+    row = tx.fetchone()
+    before: list[str] = orjson.loads(row["matches"]) if row else []
+    after = [*before, *(str(m) for m in made if str(m) not in before)]
+    tx.execute("UPDATE {t:needs} SET proposed = 1, matches = ? "
+               "WHERE need_kind = ? AND need_id = ?",
+               (orjson.dumps(after).decode(), kind, need_id))  # fmt: skip
+
+
+def _best_of(unit_id: str | None, matches: list[Match]) -> Match | None:
+    """The claiming unit's best-scored open proposal for the need: the one its claim takes."""
+    mine = [m for m in matches if m.unit_id == unit_id and m.state in OPEN]
+    return max(mine, key=lambda m: (m.score, str(m.id)), default=None)
+
+
+def _forget_change(tx: Cursor, change_id: int) -> None:
+    tx.execute("DELETE FROM {t:need_changes} WHERE id = ?", (change_id,))

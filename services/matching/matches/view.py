@@ -1,0 +1,252 @@
+"""The matches as tables, following the matching log: each match's state (what the unit's
+page, the coordinator's view and the capacity count read), each unit's record (what the
+scoring's ratings and fairness read), and the demands listed (needs, like wishes and tickets).
+
+It also answers matching's candidate query: the offers that could serve a need, with what
+is left of their capacity and their unit's record, straight from these tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import ApplicationRecorder, Notification
+from pydantic import BaseModel
+
+from events.envelope import IntegrationEvent
+from events.evaluations import UnitEvaluated
+from events.listings import (
+    ListingEvent,
+    ListingPaused,
+    ListingPublished,
+    ListingWithdrawn,
+    Side,
+)
+from events.matches import (
+    MatchAccepted,
+    MatchCancelled,
+    MatchClosed,
+    MatchConfirmed,
+    MatchDeclined,
+    MatchDelivered,
+    MatchEvent,
+    MatchExpired,
+    MatchProposed,
+    MatchRated,
+    MatchScheduled,
+    NeedKind,
+    Reason,
+)
+from services.matching.matches.domain import MatchState
+from services.matching.needs import GONE, OPEN
+from services.runtime.database import Cursor, Database
+from services.runtime.follower import LocalView
+from services.runtime.instants import utc_iso
+from services.runtime.workers import StoreWorkers
+
+VIEW_NAME = "matching-matches-v1"
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t:match_board} (match_id TEXT PRIMARY KEY, "
+    "need_kind TEXT NOT NULL, need_id TEXT NOT NULL, listing_id TEXT NOT NULL, unit_id TEXT, "
+    "district TEXT NOT NULL, community TEXT NOT NULL, score REAL NOT NULL, "
+    "reasons TEXT NOT NULL, state TEXT NOT NULL, accepted_by TEXT NOT NULL, "
+    "expires_at TEXT NOT NULL, proposed_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS match_board_by_need ON {t:match_board} (need_kind, need_id)",
+    "CREATE INDEX IF NOT EXISTS match_board_by_unit ON {t:match_board} (unit_id, state)",
+    "CREATE INDEX IF NOT EXISTS match_board_by_listing ON {t:match_board} (listing_id, state)",
+    "CREATE INDEX IF NOT EXISTS match_board_by_expiry ON {t:match_board} (state, expires_at)",
+    "CREATE TABLE IF NOT EXISTS {t:unit_records} (unit_id TEXT PRIMARY KEY, "
+    "open_matches INTEGER NOT NULL, agreed INTEGER NOT NULL, delivered INTEGER NOT NULL, "
+    "ratings INTEGER NOT NULL, rating_total INTEGER NOT NULL, evaluation REAL, "
+    "last_helped_at TEXT)",
+)
+_STATE_AFTER: dict[type[MatchEvent], MatchState] = {
+    MatchDeclined: MatchState.DECLINED,
+    MatchExpired: MatchState.EXPIRED,
+    MatchClosed: MatchState.CLOSED,
+    MatchCancelled: MatchState.CANCELLED,
+    MatchScheduled: MatchState.SCHEDULED,
+    MatchDelivered: MatchState.DELIVERED,
+    MatchConfirmed: MatchState.CONFIRMED,
+    MatchRated: MatchState.RATED,
+}
+"""The match's one event → state map, by integration event (an acceptance depends on `agreed`)."""
+
+
+class MatchEntry(BaseModel):
+    match_id: str
+    need_kind: NeedKind
+    need_id: str
+    listing_id: str
+    unit_id: str | None
+    district: str
+    community: str
+    score: float
+    reasons: list[Reason]
+    state: MatchState
+    accepted_by: list[str]
+    expires_at: datetime
+    proposed_at: datetime
+    updated_at: datetime
+
+
+class MatchesView(LocalView):
+    tables = ("match_board", "unit_records")
+    ddl = _DDL
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        recorder: ApplicationRecorder,
+        translate: Callable[[Notification], IntegrationEvent | None],
+        poll_seconds: float = 0.5,
+        workers: StoreWorkers | None = None,
+    ) -> None:
+        super().__init__(
+            name=VIEW_NAME, database=database, recorder=recorder, translate=translate,
+            poll_seconds=poll_seconds, workers=workers,
+        )  # fmt: skip
+
+    def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:
+        if isinstance(event, UnitEvaluated):
+            _record(tx, event.unit_id)
+            tx.execute("UPDATE {t:unit_records} SET evaluation = ? WHERE unit_id = ?",
+                       (event.total, event.unit_id))  # fmt: skip
+            return True
+        if isinstance(event, MatchEvent):
+            _apply_match(tx, event)
+            return True
+        if isinstance(event, ListingEvent):
+            _apply_demand(tx, event)
+            return True
+        return False
+
+    def matches(
+        self, *, need: tuple[NeedKind, UUID] | None = None, unit_id: str | None = None,
+        district: str | None = None, community: str | None = None,
+        states: Sequence[MatchState] = (), limit: int = 100, offset: int = 0,
+    ) -> list[MatchEntry]:  # fmt: skip
+        statement, params = "SELECT * FROM {t:match_board} WHERE 1 = 1", []
+        for column, value in (("district", district), ("community", community)):
+            if value is not None:
+                statement += f" AND {column} = ?"
+                params.append(value)
+        if need is not None:
+            statement += " AND need_kind = ? AND need_id = ?"
+            params += [need[0].value, str(need[1])]
+        if unit_id is not None:
+            statement += " AND unit_id = ?"
+            params.append(unit_id)
+        if states:
+            statement += f" AND state IN ({', '.join('?' * len(states))})"
+            params += [s.value for s in states]
+        statement += " ORDER BY score DESC, match_id LIMIT ? OFFSET ?"
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(statement, [*params, limit, offset])
+            return [entry(row) for row in tx.fetchall()]
+
+    def due_for_expiry(self, now: datetime, limit: int = 200) -> list[UUID]:
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT match_id FROM {t:match_board} WHERE state = ? AND expires_at <= ? "
+                "ORDER BY expires_at, match_id LIMIT ?",
+                (MatchState.PROPOSED.value, _utc(now), limit),
+            )
+            return [UUID(row["match_id"]) for row in tx.fetchall()]
+
+
+def entry(row: Any) -> MatchEntry:
+    data = dict(row)
+    data["reasons"] = orjson.loads(data["reasons"])
+    data["accepted_by"] = orjson.loads(data["accepted_by"])
+    return MatchEntry.model_validate(data)
+
+
+def _utc(at: datetime) -> str:
+    return utc_iso(at)
+
+
+def _record(tx: Cursor, unit_id: str | None, **deltas: int) -> None:
+    if unit_id is None:
+        return
+    tx.execute(
+        "INSERT INTO {t:unit_records} VALUES (?, 0, 0, 0, 0, 0, NULL, NULL) "
+        "ON CONFLICT (unit_id) DO NOTHING",
+        (unit_id,),
+    )
+    if not deltas:
+        return
+    assignments = ", ".join(f"{column} = {column} + ?" for column in deltas)
+    tx.execute(
+        f"UPDATE {{t:unit_records}} SET {assignments} WHERE unit_id = ?",
+        [*deltas.values(), unit_id],
+    )
+
+
+def _apply_match(tx: Cursor, event: MatchEvent) -> None:
+    at = event.occurred_at.isoformat()
+    match_id = str(event.match_id)
+    if isinstance(event, MatchProposed):
+        tx.execute(
+            "INSERT INTO {t:match_board} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (match_id) DO NOTHING",
+            (match_id, event.need_kind.value, str(event.need_id), str(event.listing_id),
+             event.unit_id, event.territory.district, event.territory.community, event.score,
+             orjson.dumps([r.model_dump(mode="json") for r in event.reasons]).decode(),
+             MatchState.PROPOSED.value, "[]", _utc(event.expires_at), at, at),
+        )  # fmt: skip
+        _record(tx, event.unit_id, open_matches=1)
+        return
+    tx.execute("SELECT unit_id, state, accepted_by FROM {t:match_board} WHERE match_id = ?",
+               (match_id,))  # fmt: skip
+    row = tx.fetchone()
+    if row is None:
+        return
+    unit_id, accepted_by = row["unit_id"], orjson.loads(row["accepted_by"])
+    state = _STATE_AFTER.get(type(event))
+    if isinstance(event, MatchAccepted):
+        accepted_by.append(event.by.value)
+        state = MatchState.AGREED if event.agreed else None
+        if event.agreed:
+            _record(tx, unit_id, agreed=1)
+    elif isinstance(event, MatchDeclined | MatchExpired | MatchClosed | MatchCancelled):
+        _record(tx, unit_id, open_matches=-1)
+    elif isinstance(event, MatchDelivered):
+        _record(tx, unit_id, open_matches=-1, delivered=1)
+        if unit_id is not None:
+            tx.execute("UPDATE {t:unit_records} SET last_helped_at = ? WHERE unit_id = ?",
+                       (at, unit_id))  # fmt: skip
+    elif isinstance(event, MatchRated):
+        _record(tx, unit_id, ratings=1, rating_total=event.rating)
+    changes: dict[str, Any] = {"accepted_by": orjson.dumps(accepted_by).decode(), "updated_at": at}
+    if state is not None:
+        changes["state"] = state.value
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    tx.execute(f"UPDATE {{t:match_board}} SET {assignments} WHERE match_id = ?",
+               [*changes.values(), match_id])  # fmt: skip
+
+
+def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
+    """A demand listed is a need for offers of its category; paused or withdrawn, it is gone."""
+    need_id = str(event.listing_id)
+    if isinstance(event, ListingPublished):
+        if event.side is not Side.DEMAND:
+            return
+        where = event.territory
+        tx.execute(
+            "INSERT INTO {t:needs} (need_kind, need_id, district, street, community, grid, "
+            "categories, quota, exclusive, claimants, state, proposed, opened_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (need_kind, need_id) DO NOTHING",
+            (NeedKind.DEMAND.value, need_id, where.district, where.street, where.community,
+             where.grid, orjson.dumps([event.terms.category.value]).decode(),
+             event.terms.capacity or 1, 0, "[]", OPEN, 0, event.occurred_at.isoformat()),
+        )  # fmt: skip
+    elif isinstance(event, ListingPaused | ListingWithdrawn):
+        tx.execute("UPDATE {t:needs} SET state = ? WHERE need_kind = ? AND need_id = ?",
+                   (GONE, NeedKind.DEMAND.value, need_id))  # fmt: skip

@@ -1,0 +1,1 @@
+"""The member-unit registry: units, their alliance membership and co-building agreements."""

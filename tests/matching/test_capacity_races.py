@@ -1,0 +1,77 @@
+"""Twenty units of a listing's capacity asked for at once, over real HTTP, on SQLite and on
+PostgreSQL: exactly its capacity is reserved, and every other acceptance is refused."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from services.matching.main import create_app
+from services.runtime.settings import StoreSettings
+from tests.conftest import OFFLINE_BUS, eventually, pg_store
+from tests.support.matching import (
+    STAFF,
+    Feeds,
+    enrolled,
+    matching_settings,
+    offer,
+    proposals,
+    unit_staff,
+)
+from tests.support.servers import serving
+
+ASKED = 20
+CAPACITY = 6
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
+    if request.param == "postgres":
+        return pg_store(request.getfixturevalue("pg_schema"))
+    return StoreSettings(sqlite_path=tmp_path / "matching.sqlite")
+
+
+def test_twenty_concurrent_acceptances_of_a_listing_with_capacity_six_reserve_exactly_six(
+    store: StoreSettings,
+) -> None:
+    app = create_app(matching_settings(OFFLINE_BUS, store, relay_enabled=False))
+    with serving(app) as url, httpx.Client(base_url=url, headers=STAFF) as matching:
+        enrolled(matching, "unit-p")
+        terms = {"category": "parking", "title": "错峰停车位", "capacity": CAPACITY}
+        listing = offer(matching, "unit-p", terms)
+        feeds = Feeds(app)
+        for _ in range(ASKED):
+            feeds.triaged_ticket(category="parking")
+        found = eventually(lambda: len(proposals(matching)) == ASKED and proposals(matching))
+        for match in found:
+            accepted = matching.post(f"/matches/{match['match_id']}/acceptance",
+                                     json={"by": "community"})  # fmt: skip
+            assert accepted.status_code == 200, accepted.text
+
+        async def race() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                return await asyncio.gather(*(
+                    client.post(f"/matches/{m['match_id']}/acceptance", json={"by": "unit"},
+                                headers=unit_staff("unit-p"))
+                    for m in found
+                ))  # fmt: skip
+
+        responses = asyncio.run(race())
+        reserved = app.state.matching.store.repository.get(UUID(listing)).reserved
+
+        def agreed_ones() -> list[dict[str, Any]]:
+            return [p for p in proposals(matching) if p["state"] == "agreed"]
+
+        agreed = eventually(lambda: len(agreed_ones()) == CAPACITY and agreed_ones())
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * CAPACITY + [409] * (ASKED - CAPACITY)
+    refusals = {r.json()["error"]["code"] for r in responses if r.status_code == 409}
+    assert refusals == {"listing.full"}
+    assert len(reserved) == CAPACITY
+    assert sorted(m["match_id"] for m in agreed) == sorted(reserved)
