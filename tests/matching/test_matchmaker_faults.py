@@ -85,7 +85,8 @@ def test_a_claim_on_a_paused_offer_is_agreed_without_taking_capacity_and_matchin
     feeds.claim(later, "unit-a")  # no proposal for it: nothing to follow, nothing stuck
     enrolled(matching, "unit-b")
     offer(matching, "unit-b", MEALS)
-    assert eventually(lambda: _for(matching, feeds.open_wish()))
+    afterwards = feeds.open_wish()
+    assert eventually(lambda: _for(matching, afterwards))
 
 
 def test_one_claim_takes_only_the_units_best_proposal_and_closes_its_other_offers(
