@@ -67,17 +67,19 @@ DELIVERED = "delivered"
 CONFIRMED = "confirmed"
 RATED = "rated"
 ENDED = "ended"
-"""The changes a need's proposals follow."""
+PAUSED = "paused"
+"""The changes a need's proposals follow (a paused need closes its open proposals only)."""
 
 
 def create_need_tables(database: Database) -> None:
     database.execute_script(_DDL)
 
 
-def _change(
+def record_change(
     tx: Cursor, kind: str, need_id: str, change: str, at: str, *,
     unit_id: str | None = None, rating: int | None = None, filled: bool = False,
 ) -> None:  # fmt: skip
+    """Queue what happened to a need for the matchmaker, in the caller's transaction."""
     tx.execute(
         "INSERT INTO {t:need_changes} (need_kind, need_id, change, unit_id, rating, filled, "
         "occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -139,20 +141,20 @@ class WishNeeds:
             filled = bool(row["exclusive"]) or len(claimants) >= int(row["quota"])
             _set(tx, need_id, claimants=orjson.dumps(claimants).decode(),
                  state=FILLED if filled else OPEN)  # fmt: skip
-            _change(tx, "wish", need_id, CLAIMED, at, unit_id=event.unit_id, filled=filled)
+            record_change(tx, "wish", need_id, CLAIMED, at, unit_id=event.unit_id, filled=filled)
         elif isinstance(event, WishClaimReleased):
             claimants = [c for c in claimants if c != event.unit_id]
             _set(tx, need_id, claimants=orjson.dumps(claimants).decode(), state=OPEN, proposed=0)
-            _change(tx, "wish", need_id, RELEASED, at, unit_id=event.unit_id)
+            record_change(tx, "wish", need_id, RELEASED, at, unit_id=event.unit_id)
         elif isinstance(event, WishFulfilmentReported):
-            _change(tx, "wish", need_id, DELIVERED, at, unit_id=event.unit_id)
+            record_change(tx, "wish", need_id, DELIVERED, at, unit_id=event.unit_id)
         elif isinstance(event, WishFulfilmentVerified):
-            _change(tx, "wish", need_id, CONFIRMED, at)
+            record_change(tx, "wish", need_id, CONFIRMED, at)
         elif isinstance(event, WishAcknowledged) and event.rating is not None:
-            _change(tx, "wish", need_id, RATED, at, rating=event.rating)
+            record_change(tx, "wish", need_id, RATED, at, rating=event.rating)
         elif isinstance(event, WishRejected | WishWithdrawn | WishExpired):
             _set(tx, need_id, state=GONE)
-            _change(tx, "wish", need_id, ENDED, at)
+            record_change(tx, "wish", need_id, ENDED, at)
 
 
 def _set(tx: Cursor, need_id: str, *, kind: str = "wish", **changes: object) -> None:
@@ -184,7 +186,7 @@ class TicketNeeds:
                 _open_need(tx, "ticket", need_id, event, categories, state=OPEN)
             else:  # re-triaged into a category no unit serves
                 _set(tx, need_id, kind="ticket", state=GONE)
-                _change(tx, "ticket", need_id, ENDED, at)
+                record_change(tx, "ticket", need_id, ENDED, at)
         elif isinstance(event, TicketClosed | TicketMerged):
             _set(tx, need_id, kind="ticket", state=GONE)
-            _change(tx, "ticket", need_id, ENDED, at)
+            record_change(tx, "ticket", need_id, ENDED, at)

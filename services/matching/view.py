@@ -74,6 +74,8 @@ _STATE_AFTER = {
     ListingWithdrawn: ListingState.WITHDRAWN,
 }
 """The one event → state map of each family, by integration event class."""
+_LIVE = ("proposed", "agreed", "scheduled")
+"""The states of a match (`MatchState`) that still serve or may serve its need."""
 
 
 class UnitEntry(BaseModel):
@@ -238,6 +240,8 @@ def _apply_unit(tx: Cursor, event: UnitEvent) -> None:
         changes = {"name": event.name, "kind": event.kind.value}
     elif (membership := _MEMBERSHIP_AFTER.get(type(event))) is not None:
         changes = {"membership": membership.value}
+        if membership is Membership.MEMBER:
+            reconsider_needs(tx, event.territory.district, None)
     elif isinstance(event, CoBuildingAgreementSigned):
         changes = {"agreement": AgreementState.ACTIVE.value, "agreement_ends": str(event.ends_on)}
     elif isinstance(event, CoBuildingAgreementRenewed):
@@ -263,6 +267,8 @@ def _apply_listing(tx: Cursor, event: ListingEvent) -> None:
              where.street, where.community, where.grid, event.terms.category.value,
              event.terms.title, _terms(event.terms), ListingState.LISTED.value, at, at),
         )  # fmt: skip
+        if event.side is Side.OFFER:
+            reconsider_needs(tx, where.district, event.terms.category)
         return
     changes: dict[str, Any] = {"changed_at": at}
     if isinstance(event, ListingChanged):
@@ -275,6 +281,29 @@ def _apply_listing(tx: Cursor, event: ListingEvent) -> None:
         f"UPDATE {{t:listing_board}} SET {assignments} WHERE listing_id = ?",
         [*changes.values(), str(event.listing_id)],
     )
+    if isinstance(event, ListingChanged | ListingResumed):
+        tx.execute("SELECT district, side, category FROM {t:listing_board} WHERE listing_id = ?",
+                   (str(event.listing_id),))  # fmt: skip
+        row = tx.fetchone()
+        if row is not None and row["side"] == Side.OFFER.value:
+            reconsider_needs(tx, row["district"], ServiceCategory(row["category"]))
+
+
+def reconsider_needs(tx: Cursor, district: str, category: ServiceCategory | None) -> None:
+    """An offer became usable (listed, resumed, changed, or its unit admitted): the open needs
+    it could serve that hold no live proposal are proposed for again. Done in the transaction
+    that makes the offer visible to the candidate query, so the matchmaker sees both at once."""
+    live = ", ".join("?" * len(_LIVE))
+    statement = (
+        "UPDATE {t:needs} AS n SET proposed = 0 WHERE n.district = ? AND n.state = 'open' "
+        "AND n.proposed = 1 AND NOT EXISTS (SELECT 1 FROM {t:match_board} m "
+        f"WHERE m.need_kind = n.need_kind AND m.need_id = n.need_id AND m.state IN ({live}))"
+    )
+    params: list[Any] = [district, *_LIVE]
+    if category is not None:
+        statement += " AND n.categories LIKE ?"
+        params.append(f'%"{category.value}"%')
+    tx.execute(statement, params)
 
 
 def _terms(terms: ListingTerms) -> str:

@@ -282,7 +282,7 @@ def create_app(settings: TicketsSettings | None = None, *, clock: Clock = utc_no
     app.include_router(mediation_api.dispute_router(tickets.desk))
     app.include_router(territory_api.territory_router(tickets.atlas, tickets.store.commands))
     app.include_router(page_router(tickets.wishes, tickets.view))
-    app.include_router(signin_router(tickets.settings.auth))
+    app.include_router(signin_router(tickets.settings.auth, tickets.settings.page_sites))
 
     app.include_router(relay_router(tickets.relay))
 

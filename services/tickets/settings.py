@@ -37,6 +37,9 @@ class TicketsSettings(BaseSettings):
     published for every district whose territory is loaded."""
     territory_files: list[Path] = []
     """One JSON file per district: streets, communities, grids and buildings."""
+    page_sites: list[str] = []
+    """The other services' page origins (e.g. `http://127.0.0.1:8703`) that sign-in may send
+    a person back to; any other absolute `next` is refused."""
     open311_jurisdiction: str = "jinfeng"
     """The district served at `/open311/v2` (GeoReport v2's `jurisdiction_id`)."""
     open311_locate_radius_m: float = Field(default=100.0, gt=0, le=5000)

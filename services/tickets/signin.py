@@ -7,31 +7,27 @@ in at its identity provider, whose tokens arrive as a bearer header or in the sa
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from events.envelope import Role
 from services.runtime.identity import (
     COOKIE,
-    Access,
     AuthSettings,
     Claims,
     Principal,
     Scope,
-    authorize,
     issue_token,
     principal_of,
 )
-from services.runtime.policy import ForbiddenError
+from services.runtime.pages import page_templates as shared_templates
 from services.tickets.i18n import Words, words_for
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -66,47 +62,7 @@ ACCOUNTS = {
 
 
 def page_templates() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-@dataclass(frozen=True)
-class PageAccess:
-    """A signed-in principal on a page route, with that route's policy check."""
-
-    principal: Principal
-    action: str
-    check: Callable[[Principal, UUID | None, str | None], Access]
-
-    def access(self, key: str | None = None) -> Access:
-        """Allowed by role exactly as `authorize` decides for the JSON API, or ForbiddenError."""
-        return self.check(self.principal, None, key)
-
-    def refusal(self, exc: ForbiddenError, words: Words) -> str:
-        """The policy's reason, in the page's language."""
-        template = words.forbidden.get(exc.code, words.forbidden[""])
-        role = words.roles.get(self.principal.role, self.principal.role.value)
-        return template.format(role=role, action=words.actions.get(self.action, self.action))
-
-
-def signed_in(action: str) -> Any:
-    """A page's `authorize(action)`: None when nobody is signed in, so the page can send them
-    to sign in; a refusal is left to the route, which answers it as a page rather than JSON."""
-    check = authorize(action).dependency
-
-    def dependency(request: Request) -> PageAccess | None:
-        try:
-            return PageAccess(principal_of(request), action, check)
-        except HTTPException:
-            return None
-
-    dependency.action = action  # type: ignore[attr-defined]
-    return Depends(dependency)
+    return shared_templates(TEMPLATES)
 
 
 def to_signin(request: Request, back: str, words: Words) -> RedirectResponse:
@@ -115,14 +71,18 @@ def to_signin(request: Request, back: str, words: Words) -> RedirectResponse:
     return RedirectResponse(f"{request.url_for('signin_page').path}?{query}", status_code=303)
 
 
-def local_path(url: str) -> str | None:
-    """`url` when it names a page of this site, else None: no open redirects after sign-in."""
-    if len(url) > MAX_NEXT_CHARS or not url.startswith("/") or url.startswith("//"):
-        return None
-    if "\\" in url or any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+def local_path(url: str, sites: Sequence[str] = ()) -> str | None:
+    """`url` when it names a page of this site, or of one of the sibling `sites` (origins such
+    as `http://127.0.0.1:8703`, the other services' pages); else None: no open redirects."""
+    unsafe = any(ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+    if len(url) > MAX_NEXT_CHARS or "\\" in url or unsafe:
         return None  # browsers read "\" as "/" and drop tabs and newlines: "/\evil" goes off-site
     parts = urlsplit(url)
-    return url if not (parts.scheme or parts.netloc) else None
+    if parts.scheme or parts.netloc:
+        origin = f"{parts.scheme}://{parts.netloc}"
+        sibling = origin in sites and not parts.username and url.startswith(origin + "/")
+        return url if sibling else None
+    return url if url.startswith("/") and not url.startswith("//") else None
 
 
 def home(account: Claims) -> str:
@@ -177,7 +137,8 @@ def _current(request: Request) -> Principal | None:
         return None
 
 
-def signin_router(auth: AuthSettings) -> APIRouter:
+def signin_router(auth: AuthSettings, sites: Sequence[str] = ()) -> APIRouter:
+    """Demo sign-in; `next` may name this site's pages or a sibling site's."""
     router = APIRouter(include_in_schema=False)
     page = SigninPage(auth)
 
@@ -189,7 +150,7 @@ def signin_router(auth: AuthSettings) -> APIRouter:
         words = words_for(lang)
         if page.key is None:
             return page.render(request, words, status=404, message=words.labels["no_signin"])
-        return page.render(request, words, next_url=local_path(next_url) or "")
+        return page.render(request, words, next_url=local_path(next_url, sites) or "")
 
     @router.post("/signin", name="signin", response_class=HTMLResponse)
     async def sign_in(request: Request, lang: str | None = None) -> Response:
@@ -201,7 +162,7 @@ def signin_router(auth: AuthSettings) -> APIRouter:
         account = ACCOUNTS.get(form.get("account", ""))
         if account is None:
             return page.render(request, words, status=400, message=words.labels["unknown_account"])
-        target = local_path(form.get("next") or home(account) + words.query)
+        target = local_path(form.get("next") or home(account) + words.query, sites)
         if target is None:
             return page.render(request, words, status=400, message=words.labels["bad_next"])
         return page.sign_in(request, account, target)

@@ -15,6 +15,7 @@ from tests.support.matching import Feeds, caught_up, enrolled, offer, proposals
 
 MEALS = {"category": "meals", "title": "爱心午餐", "capacity": 10}
 VOLUNTEERS = {"category": "volunteers", "title": "志愿者", "capacity": 10}
+PARKING = {"category": "parking", "title": "错峰停车位", "capacity": 6, "capacity_unit": "places"}
 
 
 def _for(client: TestClient, need_id: Any) -> list[dict[str, Any]]:
@@ -106,3 +107,88 @@ def test_one_claim_takes_only_the_units_best_proposal_and_closes_its_other_offer
     assert eventually(lambda: states() == ["agreed", "closed"])
     agreed = next(p for p in _for(matching, wish) if p["state"] == "agreed")
     assert agreed["match_id"] == max(found, key=lambda p: p["score"])["match_id"]
+
+
+def test_a_paused_offer_has_its_open_proposals_closed_and_a_resumed_one_serves_new_needs(
+    matching: TestClient,
+) -> None:
+    enrolled(matching, "unit-a")
+    listing = offer(matching, "unit-a", MEALS)
+    feeds = Feeds(matching)
+    wish = feeds.open_wish()
+    eventually(lambda: _for(matching, wish))
+    assert matching.post(f"/listings/{listing}/pause").is_success
+    assert eventually(lambda: _for(matching, wish)[0]["state"] == "closed")
+    assert matching.post(f"/listings/{listing}/resumption").is_success
+    later = feeds.open_wish()
+    assert eventually(lambda: [p["state"] for p in _for(matching, later)] == ["proposed"])
+
+
+def test_a_suspended_unit_has_its_open_proposals_closed_and_may_not_accept_one(
+    matching: TestClient,
+) -> None:
+    enrolled(matching, "unit-p")
+    offer(matching, "unit-p", PARKING)
+    ticket = Feeds(matching).triaged_ticket(category="parking")
+    [found] = eventually(lambda: _for(matching, ticket))
+    app = matching.app.state.matching  # type: ignore[attr-defined]
+    app.matchmaking.every_seconds = 3600.0  # the sweep must not close it before we accept
+    suspended = matching.post("/units/unit-p/suspension", json={"reason": "complaints"})
+    assert suspended.is_success
+    accepted = matching.post(f"/matches/{found['match_id']}/acceptance", json={"by": "community"})
+    assert (accepted.status_code, accepted.json()["error"]["code"]) == (
+        409, "match.unit_not_member"
+    )  # fmt: skip
+    app.matchmaking.wake()
+    assert eventually(lambda: _for(matching, ticket)[0]["state"] == "closed")
+
+
+def test_a_paused_demand_closes_its_proposals_and_once_resumed_gets_the_next_best_offers(
+    matching: TestClient,
+) -> None:
+    for unit_id in ("unit-a", "unit-b", "unit-c", "unit-d"):
+        enrolled(matching, unit_id)
+        offer(matching, unit_id, VOLUNTEERS)
+    enrolled(matching, "unit-needy")
+    body = {"side": "demand", "unit_id": "unit-needy", "district": "jinfeng", "community": "c01",
+            "terms": {**VOLUNTEERS, "capacity": 1}}  # fmt: skip
+    demand = matching.post("/listings", json=body).json()["listing"]["listing_id"]
+    first = eventually(lambda: len(_for(matching, demand)) == 3 and _for(matching, demand))
+    assert matching.post(f"/listings/{demand}/pause").is_success
+    assert eventually(lambda: {p["state"] for p in _for(matching, demand)} == {"closed"})
+    assert matching.post(f"/listings/{demand}/resumption").is_success
+    every = eventually(lambda: len(_for(matching, demand)) == 4 and _for(matching, demand))
+    [fresh] = [p for p in every if p["state"] == "proposed"]
+    assert fresh["unit_id"] not in {p["unit_id"] for p in first}
+
+
+def test_a_need_that_found_no_offer_is_proposed_for_once_an_offer_is_listed(
+    matching: TestClient,
+) -> None:
+    feeds = Feeds(matching)
+    wish = feeds.open_wish()
+    app = matching.app.state.matching  # type: ignore[attr-defined]
+    assert eventually(lambda: not app.matchmaker.waiting())  # looked at: nothing to propose
+    enrolled(matching, "unit-late")
+    offer(matching, "unit-late", MEALS)
+    assert eventually(lambda: [p["unit_id"] for p in _for(matching, wish)] == ["unit-late"])
+
+
+def test_a_released_claim_brings_the_next_best_offers_not_the_ones_proposed_before(
+    matching: TestClient,
+) -> None:
+    for unit_id in ("unit-a", "unit-b", "unit-c", "unit-d", "unit-e"):
+        enrolled(matching, unit_id)
+        offer(matching, unit_id, MEALS)
+    feeds = Feeds(matching)
+    wish = feeds.open_wish()
+    first = eventually(lambda: len(_for(matching, wish)) == 3 and _for(matching, wish))
+    claimant = first[0]["unit_id"]
+    feeds.claim(wish, claimant)
+    eventually(lambda: {p["state"] for p in _for(matching, wish)} == {"agreed", "closed"})
+    feeds.release(wish, claimant)
+    every = eventually(lambda: len(_for(matching, wish)) == 5 and _for(matching, wish))
+    fresh = {p["unit_id"] for p in every if p["state"] == "proposed"}
+    assert fresh == {"unit-a", "unit-b", "unit-c", "unit-d", "unit-e"} - {
+        p["unit_id"] for p in first
+    }

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from events.envelope import Actor, IntegrationEvent, Role, Territory
 from events.tickets import TicketTriaged
-from events.wishes import WishClaimed, WishPosted, WishVerified
+from events.wishes import WishClaimed, WishClaimReleased, WishPosted, WishVerified
 from services.matching.main import MatchingSettings
 from services.runtime.intake import Delivery
 from services.runtime.outbox import encode
@@ -98,6 +98,10 @@ class Feeds:
         self._settle(0, [self._event(WishClaimed, "tickets.wish", "g01", wish_id=wish_id,
                                      unit_id=unit_id, claim_mode=mode, claimants=claimants,
                                      quota=quota)])  # fmt: skip
+
+    def release(self, wish_id: UUID, unit_id: str) -> None:
+        self._settle(0, [self._event(WishClaimReleased, "tickets.wish", "g01", wish_id=wish_id,
+                                     unit_id=unit_id, reason="other", claimants=0)])  # fmt: skip
 
     def triaged_ticket(self, *, category: str = "parking", grid: str = "g01") -> UUID:
         ticket_id = uuid4()

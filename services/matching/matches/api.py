@@ -21,6 +21,7 @@ from services.matching.matches.application import (
     MatchOutcome,
     MatchSnapshot,
     NeedNotFoundError,
+    UnitNotMemberError,
     WishAcceptedInTicketsError,
 )
 from services.matching.matches.domain import (
@@ -48,6 +49,7 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     NotYetExpiredError: (409, no_details),
     CapacityExhaustedError: (409, no_details),
     WishAcceptedInTicketsError: (409, no_details),
+    UnitNotMemberError: (409, no_details),
 }
 _DESK = (Role.COMMUNITY_STAFF, Role.COMMUNITY_SECRETARY)
 

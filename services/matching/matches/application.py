@@ -26,6 +26,7 @@ from services.matching.matches.domain import (
     MatchState,
     MatchTransitionError,
 )
+from services.matching.registry.domain import Membership, Unit, unit_key
 from services.runtime.commands import Caller
 from services.runtime.place import Stamp
 from services.runtime.stamping import StampedCommands
@@ -38,6 +39,17 @@ class WishAcceptedInTicketsError(MatchError):
 
     def __init__(self) -> None:
         super().__init__("a wish's proposal is accepted by claiming the wish (POST /wishes/…)")
+
+
+class UnitNotMemberError(MatchError):
+    """Only a unit in its community's alliance takes on a match (a suspended unit, one that
+    left, or one never enrolled cannot)."""
+
+    code = "match.unit_not_member"
+
+    def __init__(self, unit_id: str, membership: Membership) -> None:
+        super().__init__(f"unit {unit_id} is not a member of the alliance ({membership.value})")
+        self.unit_id = unit_id
 
 
 class MatchSnapshot(BaseModel):
@@ -111,6 +123,7 @@ class MatchDesk:
                 raise WishAcceptedInTicketsError
             if match.state is MatchState.PROPOSED and stamp.occurred_at >= match.expires_at:
                 raise MatchTransitionError("accept", MatchState.EXPIRED)  # not swept yet
+            self._check_member(match.unit_id)
             if match.accept(by, stamp):
                 return self.reserve(match, stamp, strict=True)
             return []
@@ -163,6 +176,15 @@ class MatchDesk:
         listing = self.commands.load(match.listing_id, Listing, MatchNotFoundError)
         listing.release(match.id, stamp)
         return [listing]
+
+    def _check_member(self, unit_id: str | None) -> None:
+        """The community's own offers need no member; a unit's need it in the alliance now."""
+        if unit_id is None:
+            return
+        never = UnitNotMemberError(unit_id, Membership.NONE)
+        unit = self.commands.load(unit_key(unit_id), Unit, lambda _: never)
+        if unit.membership is not Membership.MEMBER:
+            raise UnitNotMemberError(unit_id, unit.membership)
 
     def exists(self, match_id: UUID) -> bool:
         try:

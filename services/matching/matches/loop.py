@@ -47,6 +47,7 @@ class MatchmakerLoop:
         for view in self.views:
             await view.run_once()
         await self.workers.run(self.matchmaker.follow_changes)
+        await self.workers.run(self.matchmaker.close_stale)
         await self.workers.run(self.matchmaker.expire_due)
         self.proposed += proposed
         return proposed

@@ -40,7 +40,15 @@ from services.matching.matches.domain import (
 from services.matching.matches.records import MatchRecords
 from services.matching.matches.scoring import Need, Ranked, rank
 from services.matching.matches.view import MatchesView
-from services.matching.needs import CLAIMED, CONFIRMED, DELIVERED, ENDED, RATED, RELEASED
+from services.matching.needs import (
+    CLAIMED,
+    CONFIRMED,
+    DELIVERED,
+    ENDED,
+    PAUSED,
+    RATED,
+    RELEASED,
+)
 from services.runtime.commands import Caller
 from services.runtime.database import Cursor, Database
 from services.runtime.place import Place, Stamp
@@ -48,6 +56,8 @@ from services.runtime.place import Place, Stamp
 log = logging.getLogger(__name__)
 MATCHMAKER = Caller(actor_id="system:matchmaker", role=Role.SYSTEM.value)
 PROPOSAL_LIFETIME = timedelta(days=3)
+FOUND_AT_MOST = 20
+"""How many ranked offers the coordinator's "find match" shows."""
 
 
 class Matchmaker:
@@ -88,26 +98,25 @@ class Matchmaker:
                                (need["need_kind"], need["need_id"]))  # fmt: skip
         return proposed
 
-    def rank_for(self, need_row: dict[str, Any]) -> tuple[Need, list[Ranked]]:
+    def rank_for(
+        self, need_row: dict[str, Any], *, every: bool = False
+    ) -> tuple[Need, list[Ranked]]:
         need = _need(need_row, self.commands.clock())
         claimants: list[str] = orjson.loads(need_row["claimants"])
         candidates = self.records.candidates(
             need.place.district, need.categories, exclude_units=claimants
         )
-        return need, rank(need, candidates)
+        return need, rank(need, candidates, every=every)
 
     def propose(self, need_row: dict[str, Any]) -> Proposed:
-        """Propose the best offers for one need (those proposed before are kept), and mark the
-        need proposed in the same transaction."""
-        need, ranked = self.rank_for(need_row)
+        """Propose the best offers not proposed for this need before (so a need proposed for
+        again gets the next best), and mark the need proposed in the same transaction."""
+        need, ranked = self.rank_for(need_row, every=True)
         key = (need_row["need_kind"], need_row["need_id"])
 
         def decide() -> tuple[list[Aggregate], Proposed]:
             stamp = self.commands.stamp(MATCHMAKER, need.place, None)
-            fresh = [
-                _proposal(need, r, stamp) for r in ranked
-                if not self.desk.exists(match_key(need.kind, need.need_id, r.candidate.listing_id))
-            ]  # fmt: skip
+            fresh = [_proposal(need, r, stamp) for r in self._fresh(need, ranked)]
             return list(fresh), Proposed(need_kind=need.kind, need_id=need.need_id,
                                          matches=[MatchSnapshot.of(m) for m in fresh])  # fmt: skip
 
@@ -115,21 +124,30 @@ class Matchmaker:
             made = [m.match_id for m in outcome.matches]
             return [lambda tx: _mark_proposed(tx, *key, made)]
 
-        if not any(
-            not self.desk.exists(match_key(need.kind, need.need_id, r.candidate.listing_id))
-            for r in ranked
-        ):
+        if not self._fresh(need, ranked):
             with self.database.transaction() as tx:
                 _mark_proposed(tx, *key, [])
             return Proposed(need_kind=need.kind, need_id=need.need_id, matches=[])
         payload = {"need_kind": key[0], "need_id": key[1]}
         return self.commands.run(MATCHMAKER, "propose", payload, decide, Proposed, also=marked)
 
+    def _fresh(self, need: Need, ranked: list[Ranked]) -> list[Ranked]:
+        """The best offers, as many as the need wants, that were never proposed for it."""
+        fresh: list[Ranked] = []
+        for candidate in ranked:
+            if len(fresh) >= need.proposals:
+                break
+            listing_id = candidate.candidate.listing_id
+            if not self.desk.exists(match_key(need.kind, need.need_id, listing_id)):
+                fresh.append(candidate)
+        return fresh
+
     def find(self, need_kind: NeedKind, need_id: UUID) -> list[FoundMatch]:
         """The offers matching would propose for a need now, with their reasons."""
-        _, ranked = self.rank_for(self._need_row(need_kind, need_id))
+        _, ranked = self.rank_for(self._need_row(need_kind, need_id), every=True)
         return [FoundMatch(listing_id=r.candidate.listing_id, unit_id=r.candidate.unit_id,
-                           score=r.score, reasons=list(r.reasons)) for r in ranked]  # fmt: skip
+                           score=r.score, reasons=list(r.reasons))
+                for r in ranked[:FOUND_AT_MOST]]  # fmt: skip
 
     def need_place(self, need_kind: NeedKind, need_id: UUID) -> Place:
         row = self._need_row(need_kind, need_id)
@@ -221,13 +239,25 @@ class Matchmaker:
             elif what == RATED and match.state is MatchState.CONFIRMED:
                 match.rate(int(change["rating"]), stamp)
                 changed.append(match)
-            elif what == ENDED and match.state in OPEN:
+            elif what in (ENDED, PAUSED) and match.state in OPEN:
                 match.close(CloseReason.NEED_GONE, stamp)
                 changed.append(match)
             elif what == ENDED and match.state in UNDER_WAY:
                 match.cancel(Party.COMMUNITY, stamp)
                 changed += [match, *self.desk.release(match, stamp)]
         return changed
+
+    def close_stale(self, limit: int = 200) -> int:
+        """Close the open proposals whose offer is no longer listed or whose unit is no
+        longer in the alliance (state-based, so any order of events or instances is fine)."""
+        closed = 0
+        for match_id in self.records.stale_proposals(limit):
+            try:
+                self.desk.change(MATCHMAKER, match_id, "close_match", {}, only(_listing_gone))
+            except MatchTransitionError:
+                continue
+            closed += 1
+        return closed
 
     def expire_due(self, limit: int = 200) -> int:
         now = self.commands.clock()
@@ -279,6 +309,10 @@ def _best_of(unit_id: str | None, matches: list[Match]) -> Match | None:
     """The claiming unit's best-scored open proposal for the need: the one its claim takes."""
     mine = [m for m in matches if m.unit_id == unit_id and m.state in OPEN]
     return max(mine, key=lambda m: (m.score, str(m.id)), default=None)
+
+
+def _listing_gone(match: Match, stamp: Stamp) -> None:
+    match.close(CloseReason.LISTING_GONE, stamp)
 
 
 def _forget_change(tx: Cursor, change_id: int) -> None:

@@ -71,6 +71,21 @@ class MatchRecords:
         excluded = set(exclude_units)
         return [_candidate(district, row) for row in rows if row["unit_id"] not in excluded]
 
+    def stale_proposals(self, limit: int = 200) -> list[UUID]:
+        """Open proposals whose offer was paused or withdrawn, or whose unit was suspended or
+        left (a unit the directory does not know yet is not taken for gone)."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT m.match_id FROM {t:match_board} m "
+                "JOIN {t:listing_board} l ON l.listing_id = m.listing_id "
+                "LEFT JOIN {t:unit_directory} u ON u.unit_id = m.unit_id "
+                "WHERE m.state = ? AND (l.state <> ? OR u.membership <> ?) "
+                "ORDER BY m.match_id LIMIT ?",
+                (MatchState.PROPOSED.value, ListingState.LISTED.value, Membership.MEMBER.value,
+                 limit),
+            )  # fmt: skip
+            return [UUID(row["match_id"]) for row in tx.fetchall()]
+
     def balance(self, unit_id: str) -> Balance:
         """What the unit gave (its offers' delivered matches) and received (matches delivered
         for its demands), by category, and its latest closed evaluation."""

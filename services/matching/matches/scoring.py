@@ -77,11 +77,12 @@ class Ranked:
     reasons: tuple[Reason, ...]
 
 
-def rank(need: Need, candidates: Sequence[Candidate]) -> list[Ranked]:
-    """The candidates that can serve the need, best first (ties by listing id, stable)."""
+def rank(need: Need, candidates: Sequence[Candidate], *, every: bool = False) -> list[Ranked]:
+    """The candidates that can serve the need, best first (ties by listing id, stable): as
+    many as the need wants proposals, or `every` one."""
     ranked = [r for c in candidates if (r := score(need, c)) is not None]
     ranked.sort(key=lambda r: (-r.score, str(r.candidate.listing_id)))
-    return ranked[: need.proposals]
+    return ranked if every else ranked[: need.proposals]
 
 
 def score(need: Need, candidate: Candidate) -> Ranked | None:

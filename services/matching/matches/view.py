@@ -23,6 +23,7 @@ from events.listings import (
     ListingEvent,
     ListingPaused,
     ListingPublished,
+    ListingResumed,
     ListingWithdrawn,
     Side,
 )
@@ -42,7 +43,7 @@ from events.matches import (
     Reason,
 )
 from services.matching.matches.domain import MatchState
-from services.matching.needs import GONE, OPEN
+from services.matching.needs import ENDED, GONE, OPEN, PAUSED, record_change
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
 from services.runtime.instants import utc_iso
@@ -232,8 +233,10 @@ def _apply_match(tx: Cursor, event: MatchEvent) -> None:
 
 
 def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
-    """A demand listed is a need for offers of its category; paused or withdrawn, it is gone."""
-    need_id = str(event.listing_id)
+    """A demand listed is a need for offers of its category. Paused, its open proposals close;
+    resumed, it is proposed for again (with offers not proposed before); withdrawn, it is gone
+    and its matches under way are called off."""
+    need_id, kind = str(event.listing_id), NeedKind.DEMAND.value
     if isinstance(event, ListingPublished):
         if event.side is not Side.DEMAND:
             return
@@ -243,10 +246,21 @@ def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
             "categories, quota, exclusive, claimants, state, proposed, opened_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (need_kind, need_id) DO NOTHING",
-            (NeedKind.DEMAND.value, need_id, where.district, where.street, where.community,
+            (kind, need_id, where.district, where.street, where.community,
              where.grid, orjson.dumps([event.terms.category.value]).decode(),
              event.terms.capacity or 1, 0, "[]", OPEN, 0, event.occurred_at.isoformat()),
         )  # fmt: skip
-    elif isinstance(event, ListingPaused | ListingWithdrawn):
+        return
+    tx.execute("SELECT state FROM {t:needs} WHERE need_kind = ? AND need_id = ?", (kind, need_id))
+    if tx.fetchone() is None:  # an offer, not a demand
+        return
+    at = event.occurred_at.isoformat()
+    if isinstance(event, ListingPaused | ListingWithdrawn):
         tx.execute("UPDATE {t:needs} SET state = ? WHERE need_kind = ? AND need_id = ?",
-                   (GONE, NeedKind.DEMAND.value, need_id))  # fmt: skip
+                   (GONE, kind, need_id))  # fmt: skip
+        record_change(tx, kind, need_id, ENDED if isinstance(event, ListingWithdrawn) else PAUSED,
+                      at)  # fmt: skip
+    elif isinstance(event, ListingResumed):
+        tx.execute("UPDATE {t:needs} SET state = ?, proposed = 0 "
+                   "WHERE need_kind = ? AND need_id = ? AND state = ?",
+                   (OPEN, kind, need_id, GONE))  # fmt: skip

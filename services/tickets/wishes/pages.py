@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qsl
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
@@ -23,10 +22,11 @@ from events.wishes import ClaimMode, WishCategory
 from services.runtime.access import caller_of
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access, Principal
+from services.runtime.pages import Form, FormTooLargeError, PageAccess, read_form, signed_in
 from services.runtime.place import Place
 from services.runtime.policy import POLICY, ForbiddenError
 from services.tickets.i18n import Words, words_for
-from services.tickets.signin import PageAccess, page_templates, signed_in, to_signin
+from services.tickets.signin import page_templates, to_signin
 from services.tickets.territory import UnknownPlaceError
 from services.tickets.wishes.api import PostWish
 from services.tickets.wishes.application import ClaimRefusedError, WishDesk, WishOutcome
@@ -38,12 +38,10 @@ from services.tickets.wishes.domain import (
     WishNotFoundError,
 )
 
-MAX_FORM_BYTES = 16_384
 MAX_KEY_CHARS = 128
 BOARD_LIMIT = 200
 _CODE = re.compile(CODE_PATTERN)
 M = TypeVar("M", bound=BaseModel)
-Form = dict[str, str]
 BoardPlace = tuple[str, str]
 """Where a board page stands: (district, community)."""
 
@@ -54,10 +52,6 @@ class FormError(Exception):
     def __init__(self, field: str) -> None:
         super().__init__(field)
         self.field = field
-
-
-class FormTooLargeError(Exception):
-    """The body is larger than any form on the page can produce."""
 
 
 def _field_problem(exc: Exception, words: Words) -> str:
@@ -132,15 +126,6 @@ def _own_unit(access: Access) -> str:
     if access.principal.unit is None:
         raise ForbiddenError("policy.not_your_unit", f"{access.action} needs a member unit")
     return access.principal.unit
-
-
-async def read_form(request: Request) -> Form:
-    """The url-encoded body with blanks dropped (no multipart: the page's forms never send it)."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormTooLargeError
-    pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    return {name: value.strip() for name, value in pairs if value.strip()}
 
 
 def is_claimable(entry: BoardEntry) -> bool:
