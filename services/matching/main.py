@@ -23,6 +23,7 @@ from services.matching.lists import api as lists_api
 from services.matching.lists.application import Lists
 from services.matching.matches import api as matches_api
 from services.matching.matches.application import MatchDesk
+from services.matching.matches.coordinating import Coordinator
 from services.matching.matches.loop import MatchmakerLoop
 from services.matching.matches.proposing import Matchmaker
 from services.matching.matches.view import MatchesView
@@ -123,6 +124,7 @@ class Matching:
         )  # fmt: skip
         self.desk = MatchDesk(self.store.commands)
         self.matchmaker = Matchmaker(self.desk, self.matches_view, self.database)
+        self.coordinator = Coordinator(self.matchmaker, self.desk, self.database)
         self.matchmaking = MatchmakerLoop(
             self.matchmaker, (self.view, self.matches_view),
             every_seconds=settings.matchmaker_seconds, workers=self.workers,
@@ -242,7 +244,7 @@ def create_app(settings: MatchingSettings | None = None, *, clock: Clock = utc_n
     app.include_router(lists_api.listing_router(matching.lists, matching.view, matching.places))
     app.include_router(
         matches_api.match_router(
-            matching.desk, matching.matchmaker, matching.matches_view, matching.places
+            matching.desk, matching.coordinator, matching.matches_view, matching.places
         )
     )
     app.include_router(evaluations_api.evaluation_router(

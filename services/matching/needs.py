@@ -48,7 +48,7 @@ _DDL = (
     "district TEXT NOT NULL, street TEXT NOT NULL, community TEXT NOT NULL, grid TEXT, "
     "categories TEXT NOT NULL, quota BIGINT NOT NULL, exclusive INTEGER NOT NULL, "
     "claimants TEXT NOT NULL, state TEXT NOT NULL, proposed INTEGER NOT NULL, "
-    "opened_at TEXT NOT NULL, matches TEXT NOT NULL DEFAULT '[]', "
+    "opened_at TEXT NOT NULL, matches TEXT NOT NULL DEFAULT '[]', title TEXT, "
     "PRIMARY KEY (need_kind, need_id))",
     "CREATE INDEX IF NOT EXISTS needs_waiting ON {t:needs} (state, proposed)",
     "CREATE TABLE IF NOT EXISTS {t:need_changes} (id {serial}, need_kind TEXT NOT NULL, "
@@ -73,6 +73,7 @@ PAUSED = "paused"
 
 def create_need_tables(database: Database) -> None:
     database.execute_script(_DDL)
+    database.add_column("needs", "title", "TEXT")  # stores made before needs had titles
 
 
 def record_change(
@@ -90,18 +91,18 @@ def record_change(
 def _open_need(
     tx: Cursor, kind: str, need_id: str, event: WishEvent | TicketEvent,
     categories: tuple[ServiceCategory, ...], *, state: str, quota: int = 1,
-    exclusive: bool = True,
+    exclusive: bool = True, title: str | None = None,
 ) -> None:  # fmt: skip
     where = event.territory
     tx.execute(
         "INSERT INTO {t:needs} (need_kind, need_id, district, street, community, grid, "
-        "categories, quota, exclusive, claimants, state, proposed, opened_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "categories, quota, exclusive, claimants, state, proposed, opened_at, title) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (need_kind, need_id) DO UPDATE SET categories = excluded.categories, "
         "grid = excluded.grid, state = excluded.state, proposed = 0",
         (kind, need_id, where.district, where.street, where.community, where.grid,
          orjson.dumps([c.value for c in categories]).decode(), quota, int(exclusive), "[]",
-         state, 0, event.occurred_at.isoformat()),
+         state, 0, event.occurred_at.isoformat(), title),
     )  # fmt: skip
 
 
@@ -123,7 +124,7 @@ class WishNeeds:
         if isinstance(event, WishPosted):
             exclusive = event.claim_mode is ClaimMode.EXCLUSIVE
             _open_need(tx, "wish", need_id, event, WISH_NEEDS[event.category], state=WAITING,
-                       quota=event.quota, exclusive=exclusive)  # fmt: skip
+                       quota=event.quota, exclusive=exclusive, title=event.title)  # fmt: skip
             return
         tx.execute(
             "SELECT claimants, quota, exclusive, state FROM {t:needs} "

@@ -38,6 +38,7 @@ from events.units import (
     UnitSuspended,
 )
 from services.matching.lists.domain import ListingState, is_available
+from services.matching.matches.domain import LIVE
 from services.matching.registry.domain import AgreementState, Membership
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
@@ -74,8 +75,7 @@ _STATE_AFTER = {
     ListingWithdrawn: ListingState.WITHDRAWN,
 }
 """The one event → state map of each family, by integration event class."""
-_LIVE = ("proposed", "agreed", "scheduled")
-"""The states of a match (`MatchState`) that still serve or may serve its need."""
+_LIVE = sorted(s.value for s in LIVE)
 
 
 class UnitEntry(BaseModel):

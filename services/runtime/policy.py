@@ -109,6 +109,7 @@ POLICY: dict[str, Rule] = {
     "match.read": _rule(R.UNIT_STAFF, *_OVERSIGHT, ownership=Ownership.UNIT),
     "match.respond": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
     "match.find": _rule(*_COMMUNITY_DESK),
+    "match.propose": _rule(*_COMMUNITY_DESK),
     "match.confirm": _rule(*_COMMUNITY_DESK),
     "evaluation.run": _rule(R.COMMUNITY_SECRETARY, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL),
     "evaluation.read": _rule(R.UNIT_STAFF, *_OVERSIGHT, ownership=Ownership.UNIT),

@@ -127,6 +127,18 @@ def _finding(matching: TestClient) -> dict[str, Any]:
     return {"url": f"/needs/ticket/{need}/matches", "json": None}
 
 
+def _need(matching: TestClient) -> dict[str, Any]:
+    match_id = _ticket_match(matching)
+    need = matching.get(f"/matches/{match_id}", headers=STAFF).json()["need_id"]
+    return {"url": f"/needs/ticket/{need}", "json": None}
+
+
+def _by_hand(matching: TestClient) -> dict[str, Any]:
+    match = matching.get(f"/matches/{_ticket_match(matching)}", headers=STAFF).json()
+    return {"url": f"/needs/ticket/{match['need_id']}/matches",
+            "json": {"listing_id": match["listing_id"]}}  # fmt: skip
+
+
 def _street() -> dict[str, str]:
     """A street official of s01, a new one each time (the rate limit counts per actor)."""
     return bearer(f"street-{uuid.uuid4().hex[:8]}", "street_official",
@@ -206,7 +218,10 @@ MATCHING_CASES: list[Case] = [
     Case("GET", "/matches", "match.read",
          _fixed(f"/matches?district=jinfeng&community=c01&unit_id={UNIT}"), M),
     Case("GET", "/matches/{match_id}", "match.read", _on_match(""), M),
+    Case("GET", "/needs", "match.find", _fixed("/needs?district=jinfeng&community=c01"), M),
+    Case("GET", "/needs/{need_kind}/{need_id}", "match.find", _need, M),
     Case("GET", "/needs/{need_kind}/{need_id}/matches", "match.find", _finding, M),
+    Case("POST", "/needs/{need_kind}/{need_id}/matches", "match.propose", _by_hand, M),
     Case("POST", "/matches/{match_id}/acceptance", "match.respond",
          _on_match("/acceptance", {"by": "unit"}), M),
     Case("POST", "/matches/{match_id}/decline", "match.respond",

@@ -4,7 +4,6 @@ carries each match through its lifecycle; capacity is reserved on agreement."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 from fastapi.testclient import TestClient
@@ -17,16 +16,12 @@ from tests.support.matching import (
     enrolled,
     matching_settings,
     offer,
-    proposals,
+    proposals_for,
     unit_staff,
 )
 
 MEALS = {"category": "meals", "title": "爱心午餐", "capacity": 10}
 PARKING = {"category": "parking", "title": "错峰停车位", "capacity": 6, "capacity_unit": "places"}
-
-
-def _for(client: TestClient, need_id: Any) -> list[dict[str, Any]]:
-    return [p for p in proposals(client) if p["need_id"] == str(need_id)]
 
 
 def test_an_open_wish_gets_ranked_proposals_with_reasons_in_chinese_and_english(
@@ -36,7 +31,9 @@ def test_an_open_wish_gets_ranked_proposals_with_reasons_in_chinese_and_english(
         enrolled(matching, unit_id, grid=grid)
         offer(matching, unit_id, MEALS, grid=grid)
     wish_id = Feeds(matching).open_wish(category="meal")
-    found = eventually(lambda: len(_for(matching, wish_id)) == 2 and _for(matching, wish_id))
+    found = eventually(
+        lambda: len(proposals_for(matching, wish_id)) == 2 and proposals_for(matching, wish_id)
+    )
     assert [p["unit_id"] for p in found] == ["unit-near", "unit-far"]
     near = {r["code"]: r for r in found[0]["reasons"]}
     assert (near["distance"]["zh"], near["distance"]["en"]) == ("同一网格", "in the same grid")
@@ -52,11 +49,11 @@ def test_a_claim_in_tickets_agrees_the_claimants_proposal_and_closes_the_others(
         offer(matching, unit_id, MEALS)
     feeds = Feeds(matching)
     wish_id = feeds.open_wish()
-    eventually(lambda: len(_for(matching, wish_id)) == 3)
+    eventually(lambda: len(proposals_for(matching, wish_id)) == 3)
     feeds.claim(wish_id, "unit-b")
 
     def settled() -> dict[str, str]:
-        return {p["unit_id"]: p["state"] for p in _for(matching, wish_id)}
+        return {p["unit_id"]: p["state"] for p in proposals_for(matching, wish_id)}
 
     assert eventually(lambda: settled() == {"unit-a": "closed", "unit-b": "agreed",
                                             "unit-c": "closed"})  # fmt: skip
@@ -70,11 +67,15 @@ def test_a_joint_wish_gets_a_proposal_per_share_and_stays_open_until_its_quota_i
         offer(matching, unit_id, MEALS)
     feeds = Feeds(matching)
     wish_id = feeds.open_wish(quota=2)
-    found = eventually(lambda: len(_for(matching, wish_id)) == 4 and _for(matching, wish_id))
+    found = eventually(
+        lambda: len(proposals_for(matching, wish_id)) == 4 and proposals_for(matching, wish_id)
+    )
     claimant = found[0]["unit_id"]  # two proposals for each share, of five equal units
     feeds.claim(wish_id, claimant, claimants=1, quota=2)
-    eventually(lambda: {p["state"] for p in _for(matching, wish_id)} == {"agreed", "proposed"})
-    claimed = [p for p in _for(matching, wish_id) if p["state"] == "agreed"]
+    eventually(
+        lambda: {p["state"] for p in proposals_for(matching, wish_id)} == {"agreed", "proposed"}
+    )
+    claimed = [p for p in proposals_for(matching, wish_id) if p["state"] == "agreed"]
     assert [p["unit_id"] for p in claimed] == [claimant]
 
 
@@ -84,7 +85,7 @@ def test_a_wish_proposal_is_taken_by_claiming_the_wish_not_by_accepting_it_here(
     enrolled(matching, "unit-a")
     offer(matching, "unit-a", MEALS)
     wish_id = Feeds(matching).open_wish()
-    [found] = eventually(lambda: _for(matching, wish_id))
+    [found] = eventually(lambda: proposals_for(matching, wish_id))
     response = matching.post(f"/matches/{found['match_id']}/acceptance", json={"by": "unit"},
                              headers=unit_staff("unit-a"))  # fmt: skip
     assert (response.status_code, response.json()["error"]["code"]) == (409, "match.claim_the_wish")
@@ -96,7 +97,7 @@ def test_a_ticket_match_is_agreed_by_both_sides_then_scheduled_delivered_confirm
     enrolled(matching, "unit-p")
     listing = offer(matching, "unit-p", PARKING)
     ticket_id = Feeds(matching).triaged_ticket(category="parking")
-    [found] = eventually(lambda: _for(matching, ticket_id))
+    [found] = eventually(lambda: proposals_for(matching, ticket_id))
     match = f"/matches/{found['match_id']}"
     assert matching.post(f"{match}/acceptance", json={"by": "community"}).status_code == 200
     unit = unit_staff("unit-p")
@@ -118,7 +119,7 @@ def test_unit_staff_may_not_answer_for_the_community_or_for_another_unit(
     enrolled(matching, "unit-p")
     offer(matching, "unit-p", PARKING)
     ticket_id = Feeds(matching).triaged_ticket(category="parking")
-    [found] = eventually(lambda: _for(matching, ticket_id))
+    [found] = eventually(lambda: proposals_for(matching, ticket_id))
     match = f"/matches/{found['match_id']}"
     as_community = matching.post(f"{match}/acceptance", json={"by": "community"},
                                  headers=unit_staff("unit-p"))  # fmt: skip
@@ -133,10 +134,10 @@ def test_the_coordinators_find_match_shows_the_same_reasons_without_proposing(
     enrolled(matching, "unit-a")
     offer(matching, "unit-a", MEALS)
     wish_id = Feeds(matching).open_wish()
-    [proposed] = eventually(lambda: _for(matching, wish_id))
+    [proposed] = eventually(lambda: proposals_for(matching, wish_id))
     found = matching.get(f"/needs/wish/{wish_id}/matches").json()
     assert [(f["unit_id"], f["reasons"]) for f in found] == [("unit-a", proposed["reasons"])]
-    assert len(_for(matching, wish_id)) == 1
+    assert len(proposals_for(matching, wish_id)) == 1
 
 
 def test_a_proposal_nobody_agreed_expires_after_three_days_and_a_half_acceptance_with_it() -> None:
@@ -146,7 +147,7 @@ def test_a_proposal_nobody_agreed_expires_after_three_days_and_a_half_acceptance
         enrolled(matching, "unit-p")
         offer(matching, "unit-p", PARKING)
         ticket_id = Feeds(matching).triaged_ticket(category="parking")
-        [found] = eventually(lambda: _for(matching, ticket_id))
+        [found] = eventually(lambda: proposals_for(matching, ticket_id))
         match = f"/matches/{found['match_id']}"
         assert matching.post(f"{match}/acceptance", json={"by": "community"}).is_success
         clock.advance(timedelta(days=2))
@@ -169,7 +170,7 @@ def test_a_demand_listed_by_a_unit_gets_offers_of_its_category_and_counts_in_bot
     demand = {"side": "demand", "unit_id": "unit-need", "district": "jinfeng",
               "community": "c01", "terms": terms}  # fmt: skip
     need_id = matching.post("/listings", json=demand).json()["listing"]["listing_id"]
-    [found] = eventually(lambda: _for(matching, need_id))
+    [found] = eventually(lambda: proposals_for(matching, need_id))
     assert (found["need_kind"], found["unit_id"]) == ("demand", "unit-give")
     match = f"/matches/{found['match_id']}"
     matching.post(f"{match}/acceptance", json={"by": "community"}).raise_for_status()

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +20,7 @@ from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
 from tests.ledger.faults import OPERATOR, Bus
 from tests.support.matching import STAFF as MATCHING_STAFF
-from tests.support.matching import enrolled, matching_settings, offer, proposals
+from tests.support.matching import enrolled, matching_settings, offer, proposals_for
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
 
 pytestmark = pytest.mark.real_registry
@@ -50,10 +49,6 @@ def _open_wish(tickets: TestClient) -> str:
     return wish_id
 
 
-def _for(matching: TestClient, wish_id: str) -> list[dict[str, Any]]:
-    return [p for p in proposals(matching) if p["need_id"] == wish_id]
-
-
 async def _subjects(bus: Bus, stream: str) -> list[str]:
     client = await bus.admin()
     try:
@@ -76,7 +71,7 @@ def test_a_wish_opened_in_tickets_is_matched_claimed_there_and_its_other_proposa
             enrolled(matching, unit_id)
             offer(matching, unit_id, MEALS)
         wish_id = _open_wish(tickets)
-        found = eventually(lambda: len(_for(matching, wish_id)) == 2 and _for(matching, wish_id),
+        found = eventually(lambda: len(mine := proposals_for(matching, wish_id)) == 2 and mine,
                            timeout=20)  # fmt: skip
         assert all(p["reasons"] for p in found)
         claimed = eventually(lambda: tickets.post(
@@ -85,7 +80,7 @@ def test_a_wish_opened_in_tickets_is_matched_claimed_there_and_its_other_proposa
         assert claimed
 
         def states() -> dict[str, str]:
-            return {p["unit_id"]: p["state"] for p in _for(matching, wish_id)}
+            return {p["unit_id"]: p["state"] for p in proposals_for(matching, wish_id)}
 
         assert eventually(lambda: states() == {"unit-a": "closed", "unit-b": "agreed"}, timeout=20)
         subjects = eventually(lambda: (s := asyncio.run(_subjects(secured, MATCHING_STREAM.name)))
@@ -115,6 +110,6 @@ def test_a_wish_event_deleted_from_the_bus_is_fetched_from_tickets_and_the_wish_
     with tickets_on(secured, tmp_path), matching_on(secured, tmp_path) as matching:
         enrolled(matching, "unit-a")
         offer(matching, "unit-a", MEALS)
-        assert eventually(lambda: _for(matching, wish_id), timeout=30)
+        assert eventually(lambda: proposals_for(matching, wish_id), timeout=30)
         feeds = matching.get("/health/ready").json()["feeds"]
         assert feeds["matching-wishes"]["marks"]["tickets.wish"] == 2

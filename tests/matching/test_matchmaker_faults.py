@@ -4,22 +4,16 @@ its stride, never retried forever at the head of the queue."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 
 from events.units import UnitKind
 from services.runtime.commands import Caller
 from tests.conftest import eventually
-from tests.support.matching import Feeds, caught_up, enrolled, offer, proposals
+from tests.support.matching import Feeds, caught_up, enrolled, offer, proposals_for
 
 MEALS = {"category": "meals", "title": "爱心午餐", "capacity": 10}
 VOLUNTEERS = {"category": "volunteers", "title": "志愿者", "capacity": 10}
 PARKING = {"category": "parking", "title": "错峰停车位", "capacity": 6, "capacity_unit": "places"}
-
-
-def _for(client: TestClient, need_id: Any) -> list[dict[str, Any]]:
-    return [p for p in proposals(client) if p["need_id"] == str(need_id)]
 
 
 def test_a_unit_name_of_only_spaces_is_refused_and_cannot_freeze_the_views(
@@ -60,15 +54,15 @@ def test_a_wish_the_community_accepted_first_is_agreed_by_the_claim_and_matching
     offer(matching, "unit-a", MEALS)
     feeds = Feeds(matching)
     first = feeds.open_wish()
-    [found] = eventually(lambda: _for(matching, first))
+    [found] = eventually(lambda: proposals_for(matching, first))
     accepted = matching.post(f"/matches/{found['match_id']}/acceptance", json={"by": "community"})
     assert accepted.is_success
     feeds.claim(first, "unit-a")
-    assert eventually(lambda: _for(matching, first)[0]["state"] == "agreed")
+    assert eventually(lambda: proposals_for(matching, first)[0]["state"] == "agreed")
     second = feeds.open_wish()
-    eventually(lambda: _for(matching, second))
+    eventually(lambda: proposals_for(matching, second))
     feeds.claim(second, "unit-a")
-    assert eventually(lambda: _for(matching, second)[0]["state"] == "agreed")
+    assert eventually(lambda: proposals_for(matching, second)[0]["state"] == "agreed")
 
 
 def test_a_claim_on_a_paused_offer_is_agreed_without_taking_capacity_and_matching_goes_on(
@@ -78,16 +72,16 @@ def test_a_claim_on_a_paused_offer_is_agreed_without_taking_capacity_and_matchin
     listing = offer(matching, "unit-a", MEALS)
     feeds = Feeds(matching)
     wish = feeds.open_wish()
-    eventually(lambda: _for(matching, wish))
+    eventually(lambda: proposals_for(matching, wish))
     assert matching.post(f"/listings/{listing}/pause").is_success
     feeds.claim(wish, "unit-a")
-    assert eventually(lambda: _for(matching, wish)[0]["state"] == "agreed")
+    assert eventually(lambda: proposals_for(matching, wish)[0]["state"] == "agreed")
     later = feeds.open_wish()
     feeds.claim(later, "unit-a")  # no proposal for it: nothing to follow, nothing stuck
     enrolled(matching, "unit-b")
     offer(matching, "unit-b", MEALS)
     afterwards = feeds.open_wish()
-    assert eventually(lambda: _for(matching, afterwards))
+    assert eventually(lambda: proposals_for(matching, afterwards))
 
 
 def test_one_claim_takes_only_the_units_best_proposal_and_closes_its_other_offers(
@@ -98,14 +92,16 @@ def test_one_claim_takes_only_the_units_best_proposal_and_closes_its_other_offer
     offer(matching, "unit-a", VOLUNTEERS)
     feeds = Feeds(matching)
     wish = feeds.open_wish(category="meal")
-    found = eventually(lambda: len(_for(matching, wish)) == 2 and _for(matching, wish))
+    found = eventually(
+        lambda: len(proposals_for(matching, wish)) == 2 and proposals_for(matching, wish)
+    )
     feeds.claim(wish, "unit-a")
 
     def states() -> list[str]:
-        return sorted(p["state"] for p in _for(matching, wish))
+        return sorted(p["state"] for p in proposals_for(matching, wish))
 
     assert eventually(lambda: states() == ["agreed", "closed"])
-    agreed = next(p for p in _for(matching, wish) if p["state"] == "agreed")
+    agreed = next(p for p in proposals_for(matching, wish) if p["state"] == "agreed")
     assert agreed["match_id"] == max(found, key=lambda p: p["score"])["match_id"]
 
 
@@ -116,12 +112,12 @@ def test_a_paused_offer_has_its_open_proposals_closed_and_a_resumed_one_serves_n
     listing = offer(matching, "unit-a", MEALS)
     feeds = Feeds(matching)
     wish = feeds.open_wish()
-    eventually(lambda: _for(matching, wish))
+    eventually(lambda: proposals_for(matching, wish))
     assert matching.post(f"/listings/{listing}/pause").is_success
-    assert eventually(lambda: _for(matching, wish)[0]["state"] == "closed")
+    assert eventually(lambda: proposals_for(matching, wish)[0]["state"] == "closed")
     assert matching.post(f"/listings/{listing}/resumption").is_success
     later = feeds.open_wish()
-    assert eventually(lambda: [p["state"] for p in _for(matching, later)] == ["proposed"])
+    assert eventually(lambda: [p["state"] for p in proposals_for(matching, later)] == ["proposed"])
 
 
 def test_a_suspended_unit_has_its_open_proposals_closed_and_may_not_accept_one(
@@ -130,7 +126,7 @@ def test_a_suspended_unit_has_its_open_proposals_closed_and_may_not_accept_one(
     enrolled(matching, "unit-p")
     offer(matching, "unit-p", PARKING)
     ticket = Feeds(matching).triaged_ticket(category="parking")
-    [found] = eventually(lambda: _for(matching, ticket))
+    [found] = eventually(lambda: proposals_for(matching, ticket))
     app = matching.app.state.matching  # type: ignore[attr-defined]
     app.matchmaking.every_seconds = 3600.0  # the sweep must not close it before we accept
     suspended = matching.post("/units/unit-p/suspension", json={"reason": "complaints"})
@@ -140,7 +136,7 @@ def test_a_suspended_unit_has_its_open_proposals_closed_and_may_not_accept_one(
         409, "match.unit_not_member"
     )  # fmt: skip
     app.matchmaking.wake()
-    assert eventually(lambda: _for(matching, ticket)[0]["state"] == "closed")
+    assert eventually(lambda: proposals_for(matching, ticket)[0]["state"] == "closed")
 
 
 def test_a_paused_demand_closes_its_proposals_and_once_resumed_gets_the_next_best_offers(
@@ -153,11 +149,15 @@ def test_a_paused_demand_closes_its_proposals_and_once_resumed_gets_the_next_bes
     body = {"side": "demand", "unit_id": "unit-needy", "district": "jinfeng", "community": "c01",
             "terms": {**VOLUNTEERS, "capacity": 1}}  # fmt: skip
     demand = matching.post("/listings", json=body).json()["listing"]["listing_id"]
-    first = eventually(lambda: len(_for(matching, demand)) == 3 and _for(matching, demand))
+    first = eventually(
+        lambda: len(proposals_for(matching, demand)) == 3 and proposals_for(matching, demand)
+    )
     assert matching.post(f"/listings/{demand}/pause").is_success
-    assert eventually(lambda: {p["state"] for p in _for(matching, demand)} == {"closed"})
+    assert eventually(lambda: {p["state"] for p in proposals_for(matching, demand)} == {"closed"})
     assert matching.post(f"/listings/{demand}/resumption").is_success
-    every = eventually(lambda: len(_for(matching, demand)) == 4 and _for(matching, demand))
+    every = eventually(
+        lambda: len(proposals_for(matching, demand)) == 4 and proposals_for(matching, demand)
+    )
     [fresh] = [p for p in every if p["state"] == "proposed"]
     assert fresh["unit_id"] not in {p["unit_id"] for p in first}
 
@@ -171,7 +171,9 @@ def test_a_need_that_found_no_offer_is_proposed_for_once_an_offer_is_listed(
     assert eventually(lambda: not app.matchmaker.waiting())  # looked at: nothing to propose
     enrolled(matching, "unit-late")
     offer(matching, "unit-late", MEALS)
-    assert eventually(lambda: [p["unit_id"] for p in _for(matching, wish)] == ["unit-late"])
+    assert eventually(
+        lambda: [p["unit_id"] for p in proposals_for(matching, wish)] == ["unit-late"]
+    )
 
 
 def test_a_released_claim_brings_the_next_best_offers_not_the_ones_proposed_before(
@@ -182,12 +184,16 @@ def test_a_released_claim_brings_the_next_best_offers_not_the_ones_proposed_befo
         offer(matching, unit_id, MEALS)
     feeds = Feeds(matching)
     wish = feeds.open_wish()
-    first = eventually(lambda: len(_for(matching, wish)) == 3 and _for(matching, wish))
+    first = eventually(
+        lambda: len(proposals_for(matching, wish)) == 3 and proposals_for(matching, wish)
+    )
     claimant = first[0]["unit_id"]
     feeds.claim(wish, claimant)
-    eventually(lambda: {p["state"] for p in _for(matching, wish)} == {"agreed", "closed"})
+    eventually(lambda: {p["state"] for p in proposals_for(matching, wish)} == {"agreed", "closed"})
     feeds.release(wish, claimant)
-    every = eventually(lambda: len(_for(matching, wish)) == 5 and _for(matching, wish))
+    every = eventually(
+        lambda: len(proposals_for(matching, wish)) == 5 and proposals_for(matching, wish)
+    )
     fresh = {p["unit_id"] for p in every if p["state"] == "proposed"}
     assert fresh == {"unit-a", "unit-b", "unit-c", "unit-d", "unit-e"} - {
         p["unit_id"] for p in first

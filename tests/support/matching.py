@@ -129,6 +129,11 @@ def proposals(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
     return found
 
 
+def proposals_for(client: httpx.Client, need_id: Any) -> list[dict[str, Any]]:
+    """The community's proposals and matches for one need."""
+    return [p for p in proposals(client) if p["need_id"] == str(need_id)]
+
+
 def caught_up(client: TestClient) -> None:
     """Wait until matching's views have applied everything its store holds (read your writes,
     as a page would by waiting for the answer's position)."""

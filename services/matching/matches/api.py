@@ -24,17 +24,22 @@ from services.matching.matches.application import (
     UnitNotMemberError,
     WishAcceptedInTicketsError,
 )
+from services.matching.matches.coordinating import (
+    Coordinator,
+    NeedEntry,
+    NeedNotOpenError,
+    OfferCannotServeError,
+)
 from services.matching.matches.domain import (
     MatchNotFoundError,
     MatchState,
     MatchTransitionError,
     NotYetExpiredError,
 )
-from services.matching.matches.proposing import Matchmaker
 from services.matching.matches.view import MatchEntry, MatchesView
 from services.matching.territory import Places
-from services.runtime.access import within
-from services.runtime.http import Details, no_details
+from services.runtime.access import caller_of, within
+from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.instants import Instant
 from services.runtime.place import Place
@@ -50,6 +55,8 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     CapacityExhaustedError: (409, no_details),
     WishAcceptedInTicketsError: (409, no_details),
     UnitNotMemberError: (409, no_details),
+    NeedNotOpenError: (409, no_details),
+    OfferCannotServeError: (422, field_details),
 }
 _DESK = (Role.COMMUNITY_STAFF, Role.COMMUNITY_SECRETARY)
 
@@ -67,6 +74,11 @@ class Scheduling(Body):
     scheduled_for: Instant
 
 
+class ByHand(Body):
+    listing_id: UUID
+    """The offer chosen from "find match"."""
+
+
 class Rating(Body):
     rating: Annotated[int, Field(ge=1, le=5)]
 
@@ -79,7 +91,7 @@ def _party(access: Access, body: Side | Declining) -> None:
 
 
 def match_router(
-    desk: MatchDesk, matchmaker: Matchmaker, view: MatchesView, places: Places
+    desk: MatchDesk, coordinator: Coordinator, view: MatchesView, places: Places
 ) -> APIRouter:
     router = APIRouter(tags=["matches"])
 
@@ -115,15 +127,52 @@ def match_router(
         within(access, Place(match.district, match.street, match.community, None))
         return match
 
+    @router.get("/needs", response_model=list[NeedEntry])
+    async def list_needs(
+        district: Annotated[str, Query(pattern=CODE_PATTERN)],
+        community: Annotated[str, Query(pattern=CODE_PATTERN)],
+        access: Annotated[Access, authorize("match.find")],
+        need_kind: Annotated[NeedKind | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    ) -> list[NeedEntry]:
+        """The community's open needs (wishes, tickets, demands), fewest live proposals first."""
+        within(access, places.locate(district, community))
+        return await view.workers.run(lambda: coordinator.needs(
+            district=district, community=community, kind=need_kind, limit=limit, offset=offset,
+        ))  # fmt: skip
+
+    @router.get("/needs/{need_kind}/{need_id}", response_model=NeedEntry)
+    async def get_need(
+        need_kind: NeedKind, need_id: UUID, access: Annotated[Access, authorize("match.find")]
+    ) -> NeedEntry:
+        need = await run_in_threadpool(coordinator.need, need_kind, need_id)
+        within(access, Place(need.district, need.street, need.community, need.grid))
+        return need
+
     @router.get("/needs/{need_kind}/{need_id}/matches", response_model=list[FoundMatch])
     async def find_match(
         need_kind: NeedKind, need_id: UUID, access: Annotated[Access, authorize("match.find")]
     ) -> list[FoundMatch]:
         """The coordinator's "find match": the offers matching would propose now, with the
         reasons it would give (nothing is proposed or saved)."""
-        place = await run_in_threadpool(matchmaker.need_place, need_kind, need_id)
+        place = await run_in_threadpool(coordinator.need_place, need_kind, need_id)
         within(access, place)
-        return await run_in_threadpool(matchmaker.find, need_kind, need_id)
+        return await run_in_threadpool(coordinator.find, need_kind, need_id)
+
+    @router.post("/needs/{need_kind}/{need_id}/matches", response_model=MatchOutcome,
+                 status_code=201)  # fmt: skip
+    async def match_by_hand(
+        need_kind: NeedKind, need_id: UUID, body: ByHand,
+        access: Annotated[Access, authorize("match.propose")],
+    ) -> MatchOutcome:  # fmt: skip
+        """Match by hand: propose the chosen offer for the need, accepted for the community,
+        with the reasons "find match" shows; the unit answers for itself."""
+        place = await run_in_threadpool(coordinator.need_place, need_kind, need_id)
+        within(access, place)
+        return await run_in_threadpool(
+            coordinator.match_by_hand, caller_of(access), need_kind, need_id, body.listing_id
+        )
 
     add_steps(router, "match_id", _steps(desk))
     return router

@@ -123,7 +123,7 @@ class MatchDesk:
                 raise WishAcceptedInTicketsError
             if match.state is MatchState.PROPOSED and stamp.occurred_at >= match.expires_at:
                 raise MatchTransitionError("accept", MatchState.EXPIRED)  # not swept yet
-            self._check_member(match.unit_id)
+            self.check_member(match.unit_id)
             if match.accept(by, stamp):
                 return self.reserve(match, stamp, strict=True)
             return []
@@ -177,7 +177,7 @@ class MatchDesk:
         listing.release(match.id, stamp)
         return [listing]
 
-    def _check_member(self, unit_id: str | None) -> None:
+    def check_member(self, unit_id: str | None) -> None:
         """The community's own offers need no member; a unit's need it in the alliance now."""
         if unit_id is None:
             return

@@ -40,6 +40,8 @@ class MatchState(StrEnum):
 
 OPEN = frozenset({MatchState.PROPOSED})
 UNDER_WAY = frozenset({MatchState.AGREED, MatchState.SCHEDULED})
+LIVE = OPEN | UNDER_WAY
+"""A match that serves, or may still serve, its need."""
 HOLDS_CAPACITY = frozenset({MatchState.AGREED, MatchState.SCHEDULED, MatchState.DELIVERED,
                             MatchState.CONFIRMED, MatchState.RATED})  # fmt: skip
 """Once both sides agreed, the offer's capacity is taken until the match is called off."""

@@ -22,10 +22,8 @@ from events.envelope import Role
 from events.matches import CloseReason, NeedKind, Party
 from events.taxonomy import ServiceCategory
 from services.matching.matches.application import (
-    FoundMatch,
     MatchDesk,
     MatchSnapshot,
-    NeedNotFoundError,
     Proposed,
     only,
 )
@@ -56,8 +54,6 @@ from services.runtime.place import Place, Stamp
 log = logging.getLogger(__name__)
 MATCHMAKER = Caller(actor_id="system:matchmaker", role=Role.SYSTEM.value)
 PROPOSAL_LIFETIME = timedelta(days=3)
-FOUND_AT_MOST = 20
-"""How many ranked offers the coordinator's "find match" shows."""
 
 
 class Matchmaker:
@@ -116,17 +112,17 @@ class Matchmaker:
 
         def decide() -> tuple[list[Aggregate], Proposed]:
             stamp = self.commands.stamp(MATCHMAKER, need.place, None)
-            fresh = [_proposal(need, r, stamp) for r in self._fresh(need, ranked)]
+            fresh = [proposal(need, r, stamp) for r in self._fresh(need, ranked)]
             return list(fresh), Proposed(need_kind=need.kind, need_id=need.need_id,
                                          matches=[MatchSnapshot.of(m) for m in fresh])  # fmt: skip
 
         def marked(outcome: Proposed) -> list[Callable[[Cursor], None]]:
             made = [m.match_id for m in outcome.matches]
-            return [lambda tx: _mark_proposed(tx, *key, made)]
+            return [lambda tx: mark_proposed(tx, *key, made)]
 
         if not self._fresh(need, ranked):
             with self.database.transaction() as tx:
-                _mark_proposed(tx, *key, [])
+                mark_proposed(tx, *key, [])
             return Proposed(need_kind=need.kind, need_id=need.need_id, matches=[])
         payload = {"need_kind": key[0], "need_id": key[1]}
         return self.commands.run(MATCHMAKER, "propose", payload, decide, Proposed, also=marked)
@@ -141,26 +137,6 @@ class Matchmaker:
             if not self.desk.exists(match_key(need.kind, need.need_id, listing_id)):
                 fresh.append(candidate)
         return fresh
-
-    def find(self, need_kind: NeedKind, need_id: UUID) -> list[FoundMatch]:
-        """The offers matching would propose for a need now, with their reasons."""
-        _, ranked = self.rank_for(self._need_row(need_kind, need_id), every=True)
-        return [FoundMatch(listing_id=r.candidate.listing_id, unit_id=r.candidate.unit_id,
-                           score=r.score, reasons=list(r.reasons))
-                for r in ranked[:FOUND_AT_MOST]]  # fmt: skip
-
-    def need_place(self, need_kind: NeedKind, need_id: UUID) -> Place:
-        row = self._need_row(need_kind, need_id)
-        return Place(row["district"], row["street"], row["community"], row["grid"])
-
-    def _need_row(self, need_kind: NeedKind, need_id: UUID) -> dict[str, Any]:
-        with self.database.transaction(commit=False) as tx:
-            tx.execute("SELECT * FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
-                       (need_kind.value, str(need_id)))  # fmt: skip
-            row = tx.fetchone()
-        if row is None:
-            raise NeedNotFoundError(need_kind, need_id)
-        return dict(row)
 
     # Following the needs
 
@@ -284,7 +260,7 @@ def _need(row: dict[str, Any], now: datetime) -> Need:
     )  # fmt: skip
 
 
-def _proposal(need: Need, ranked: Ranked, stamp: Stamp) -> Match:
+def proposal(need: Need, ranked: Ranked, stamp: Stamp) -> Match:
     candidate = ranked.candidate
     return Match.propose(
         need_kind=need.kind, need_id=need.need_id, listing_id=candidate.listing_id,
@@ -293,7 +269,7 @@ def _proposal(need: Need, ranked: Ranked, stamp: Stamp) -> Match:
     )  # fmt: skip
 
 
-def _mark_proposed(tx: Cursor, kind: str, need_id: str, made: list[UUID]) -> None:
+def mark_proposed(tx: Cursor, kind: str, need_id: str, made: list[UUID]) -> None:
     """The need proposed for, with the ids of its proposals added to those made before."""
     tx.execute("SELECT matches FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
                (kind, need_id))  # fmt: skip

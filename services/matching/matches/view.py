@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from events.envelope import IntegrationEvent
 from events.evaluations import UnitEvaluated
 from events.listings import (
+    ListingChanged,
     ListingEvent,
     ListingPaused,
     ListingPublished,
@@ -243,12 +244,13 @@ def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
         where = event.territory
         tx.execute(
             "INSERT INTO {t:needs} (need_kind, need_id, district, street, community, grid, "
-            "categories, quota, exclusive, claimants, state, proposed, opened_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "categories, quota, exclusive, claimants, state, proposed, opened_at, title) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (need_kind, need_id) DO NOTHING",
             (kind, need_id, where.district, where.street, where.community,
              where.grid, orjson.dumps([event.terms.category.value]).decode(),
-             event.terms.capacity or 1, 0, "[]", OPEN, 0, event.occurred_at.isoformat()),
+             event.terms.capacity or 1, 0, "[]", OPEN, 0, event.occurred_at.isoformat(),
+             event.terms.title),
         )  # fmt: skip
         return
     tx.execute("SELECT state FROM {t:needs} WHERE need_kind = ? AND need_id = ?", (kind, need_id))
@@ -260,6 +262,11 @@ def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
                    (GONE, kind, need_id))  # fmt: skip
         record_change(tx, kind, need_id, ENDED if isinstance(event, ListingWithdrawn) else PAUSED,
                       at)  # fmt: skip
+    elif isinstance(event, ListingChanged):
+        tx.execute("UPDATE {t:needs} SET title = ?, categories = ? "
+                   "WHERE need_kind = ? AND need_id = ?",
+                   (event.terms.title, orjson.dumps([event.terms.category.value]).decode(), kind,
+                    need_id))  # fmt: skip
     elif isinstance(event, ListingResumed):
         tx.execute("UPDATE {t:needs} SET state = ?, proposed = 0 "
                    "WHERE need_kind = ? AND need_id = ? AND state = ?",
