@@ -120,6 +120,8 @@ def build_apps(
     """Every service, each on the bus as its own user."""
     data = config.data_dir
     auth = auth_keys(data)
+    tickets_site = f"http://{config.host}:{config.ports['tickets']}"
+    matching_site = f"http://{config.host}:{config.ports['matching']}"
     return {
         "tickets": create_tickets(
             TicketsSettings(
@@ -128,6 +130,7 @@ def build_apps(
                 master_key=master_key(data, "tickets"),
                 auth=auth.model_copy(update={"api_keys_file": api_keys_file(data)}),
                 territory_files=[demo_territory(data)],
+                page_sites=[matching_site],
             )
         ),
         "ledger": create_ledger(
@@ -144,6 +147,8 @@ def build_apps(
                 master_key=master_key(data, "matching"),
                 auth=auth,
                 territory_files=[demo_territory(data)],
+                signin_url=f"{tickets_site}/signin",
+                board_url=f"{tickets_site}/board",
             )
         ),
         "notify": create_notify(NotifySettings(auth=auth)),

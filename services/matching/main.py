@@ -28,6 +28,10 @@ from services.matching.matches.loop import MatchmakerLoop
 from services.matching.matches.proposing import Matchmaker
 from services.matching.matches.view import MatchesView
 from services.matching.needs import TicketNeeds, WishNeeds, create_need_tables
+from services.matching.pages.common import Pages, Parts
+from services.matching.pages.coordinate import coordinate_router
+from services.matching.pages.unit import unit_router
+from services.matching.pages.wall import wall_router
 from services.matching.publishing import SOURCE, translator
 from services.matching.registry import api as registry_api
 from services.matching.registry.application import UnitRegistry
@@ -74,6 +78,12 @@ class MatchingSettings(BaseSettings):
     """How often the matchmaker looks for needs without proposals and proposals past due."""
     territory_files: list[Path] = []
     """The districts' territory files (the tickets service's): where units and listings lie."""
+    signin_url: str | None = None
+    """Where the pages send a visitor who is not signed in (e.g. the tickets service's
+    `http://127.0.0.1:8701/signin`, which must list this service among its `page_sites`)."""
+    board_url: str | None = None
+    """The tickets service's wish boards (e.g. `http://127.0.0.1:8701/board`), linked from a
+    unit's page: a unit takes a wish by claiming it there."""
 
 
 def _datastore(app: Application[UUID]) -> Any:
@@ -251,4 +261,14 @@ def create_app(settings: MatchingSettings | None = None, *, clock: Clock = utc_n
         matching.evaluations, matching.registry, matching.matchmaker.records
     ))  # fmt: skip
     app.include_router(relay_router(matching.relay))
+    pages = Pages(matching.settings.signin_url, (matching.view, matching.matches_view))
+    parts = Parts(
+        registry=matching.registry, lists=matching.lists, desk=matching.desk,
+        coordinator=matching.coordinator, view=matching.view, matches_view=matching.matches_view,
+        records=matching.matchmaker.records, places=matching.places, clock=clock,
+        board_url=matching.settings.board_url,
+    )  # fmt: skip
+    app.include_router(wall_router(pages, matching.view, matching.places, clock))
+    app.include_router(unit_router(pages, parts))
+    app.include_router(coordinate_router(pages, parts))
     return app

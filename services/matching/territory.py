@@ -24,12 +24,17 @@ class Places:
 
     def __init__(self) -> None:
         self._communities: dict[tuple[str, str], tuple[str, frozenset[str]]] = {}
+        self._names: dict[tuple[str, str], str] = {}
 
     def load(self, plans: Iterable[DistrictPlan]) -> None:
         communities: dict[tuple[str, str], tuple[str, set[str]]] = {}
+        names: dict[tuple[str, str], str] = {}
         for plan in plans:
             for street, community, grid in places_in(plan):
                 communities.setdefault((plan.code, community), (street, set()))[1].add(grid)
+            names |= {(plan.code, c.code): c.name for s in plan.streets for c in s.communities
+                      if c.name}  # fmt: skip
+        self._names = names
         self._communities = {
             key: (street, frozenset(grids)) for key, (street, grids) in communities.items()
         }
@@ -43,6 +48,10 @@ class Places:
         if grid is not None and grid not in grids:
             raise UnknownPlaceError("grid", f"{community} has no grid {grid}")
         return Place(district, street, community, grid)
+
+    def name_of(self, district: str, community: str) -> str:
+        """The community's name in the territory file, or its code when the file gives none."""
+        return self._names.get((district, community), community)
 
     def knows_district(self, district: str) -> bool:
         return any(d == district for d, _ in self._communities)

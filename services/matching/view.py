@@ -184,6 +184,19 @@ class ListsView(LocalView):
                     break
         return found
 
+    def by_id(self, listing_ids: Sequence[str]) -> dict[str, ListingEntry]:
+        """The listings named, in any state, by id (those matching knows)."""
+        if not listing_ids:
+            return {}
+        marks = ", ".join("?" * len(listing_ids))
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(
+                "SELECT l.*, u.name AS unit_name FROM {t:listing_board} l LEFT JOIN "
+                f"{{t:unit_directory}} u ON u.unit_id = l.unit_id WHERE l.listing_id IN ({marks})",
+                list(listing_ids),
+            )
+            return {row["listing_id"]: _listing(row) for row in tx.fetchall()}
+
 
 def _listing_filter(query: ListingQuery) -> tuple[str, list[Any]]:
     statement = (

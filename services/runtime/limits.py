@@ -35,7 +35,9 @@ class LimitSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_body_bytes: int = Field(default=64 * 1024, ge=0)
-    form_paths: tuple[str, ...] = ("/board", "/signin", "/signout", "/open311")
+    form_paths: tuple[str, ...] = (
+        "/board", "/signin", "/signout", "/open311", "/wall", "/unit", "/coordinate",
+    )  # fmt: skip
     """Prefixes of the routes posting `application/x-www-form-urlencoded`: the HTML forms, and
     Open311 GeoReport v2 (whose specification says so)."""
     own_url_checks: tuple[str, ...] = ("/open311",)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from events.envelope import Role
 from events.wishes import ClaimMode, RefusalReason, WishCategory
+from services.runtime.words import FORBIDDEN_EN, FORBIDDEN_ZH, ROLES_EN, ROLES_ZH
 
 
 @dataclass(frozen=True)
@@ -106,33 +107,14 @@ ZH = Words(
         WishCategory.OTHER: "其他",
     },
     modes={ClaimMode.EXCLUSIVE: "独立认领", ClaimMode.JOINT: "联合认领"},
-    roles={
-        Role.RESIDENT: "居民",
-        Role.BUILDING_CHIEF: "楼长",
-        Role.GRID_WORKER: "网格员",
-        Role.COMMUNITY_STAFF: "社区工作人员",
-        Role.COMMUNITY_SECRETARY: "社区党委书记",
-        Role.UNIT_STAFF: "驻区单位",
-        Role.VOLUNTEER: "志愿者",
-        Role.MEDIATOR: "调解员",
-        Role.STREET_OFFICIAL: "街道干部",
-        Role.DISTRICT_OFFICIAL: "区级干部",
-        Role.AUDITOR: "审计员",
-        Role.OPERATOR: "运维人员",
-    },
+    roles=ROLES_ZH,
     refusals={
         RefusalReason.ALREADY_CLAIMED: "认领未成功：该微心愿已由 {claimants} 认领。",
         RefusalReason.QUOTA_FULL: "认领未成功：名额已满，认领单位为 {claimants}。",
         RefusalReason.NOT_OPEN: "认领未成功：该微心愿暂不可认领（认领单位：{claimants}）。",
     },
     actions={"wish.read": "查看微心愿墙", "wish.post": "发布微心愿", "wish.claim": "认领微心愿"},
-    forbidden={
-        "policy.role_not_allowed": "未获授权：{role}不能{action}。",
-        "policy.outside_territory": "未获授权：这里不在您的管辖范围内，不能{action}。",
-        "policy.not_your_own": "未获授权：居民只能为自己{action}。",
-        "policy.not_your_unit": "未获授权：只能以本单位的名义{action}。",
-        "": "未获授权：不能{action}。",
-    },
+    forbidden=FORBIDDEN_ZH,
     duties={
         Role.RESIDENT: "为自己发布微心愿",
         Role.BUILDING_CHIEF: "代楼里的居民发布微心愿",
@@ -227,20 +209,7 @@ EN = Words(
         WishCategory.OTHER: "Other",
     },
     modes={ClaimMode.EXCLUSIVE: "Exclusive", ClaimMode.JOINT: "Joint"},
-    roles={
-        Role.RESIDENT: "Resident",
-        Role.BUILDING_CHIEF: "Building chief",
-        Role.GRID_WORKER: "Grid worker",
-        Role.COMMUNITY_STAFF: "Community staff",
-        Role.COMMUNITY_SECRETARY: "Community secretary",
-        Role.UNIT_STAFF: "Member unit staff",
-        Role.VOLUNTEER: "Volunteer",
-        Role.MEDIATOR: "Mediator",
-        Role.STREET_OFFICIAL: "Street official",
-        Role.DISTRICT_OFFICIAL: "District official",
-        Role.AUDITOR: "Auditor",
-        Role.OPERATOR: "Operator",
-    },
+    roles=ROLES_EN,
     refusals={
         RefusalReason.ALREADY_CLAIMED: "Claim refused: already claimed by {claimants}.",
         RefusalReason.QUOTA_FULL: "Claim refused: the quota is full; claimed by {claimants}.",
@@ -251,14 +220,7 @@ EN = Words(
         "wish.post": "post a wish",
         "wish.claim": "claim a wish",
     },
-    forbidden={
-        "policy.role_not_allowed": "Not allowed: as {role} you may not {action}.",
-        "policy.outside_territory": "Not allowed: this place is outside your territory, "
-        "so you may not {action}.",
-        "policy.not_your_own": "Not allowed: residents may {action} only for themselves.",
-        "policy.not_your_unit": "Not allowed: you may {action} only for your own unit.",
-        "": "Not allowed: you may not {action}.",
-    },
+    forbidden=FORBIDDEN_EN,
     duties={
         Role.RESIDENT: "posts their own wishes",
         Role.BUILDING_CHIEF: "posts wishes for the building's residents",

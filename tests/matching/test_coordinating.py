@@ -127,3 +127,19 @@ def test_a_coordinator_of_another_community_may_not_see_or_match_a_need_and_none
                           headers=AWAY_STAFF)  # fmt: skip
     assert listed.status_code == 403
     assert [p["accepted_by"] for p in proposals_for(matching, wish)] == [[]]
+
+
+def test_a_match_by_hand_of_an_offer_the_unit_declined_for_that_need_is_refused(
+    matching: TestClient,
+) -> None:
+    enrolled(matching, "unit-p")
+    listing = offer(matching, "unit-p", PARKING)
+    ticket = Feeds(matching).triaged_ticket(category="parking")
+    [proposed] = eventually(lambda: proposals_for(matching, ticket))
+    declined = matching.post(f"/matches/{proposed['match_id']}/decline",
+                             json={"by": "unit", "reason": "bad_timing"},
+                             headers=unit_staff("unit-p"))  # fmt: skip
+    assert declined.is_success, declined.text
+    again = matching.post(f"/needs/ticket/{ticket}/matches", json={"listing_id": listing})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "match.proposed_before")
+    assert [p["state"] for p in proposals_for(matching, ticket)] == ["declined"]

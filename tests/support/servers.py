@@ -14,9 +14,10 @@ from services.runtime.nats_server import free_port
 
 
 @contextlib.contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run `app` with uvicorn in a thread; yield its base URL; stop it afterwards."""
-    port = free_port()
+def serving(app: FastAPI, port: int | None = None) -> Iterator[str]:
+    """Run `app` with uvicorn in a thread (on `port`, or a free one); yield its base URL; stop
+    it afterwards."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -14,7 +14,7 @@ from events.envelope import Role
 from services.runtime.identity import COOKIE, Authenticator, AuthSettings
 from services.runtime.settings import BusSettings, StoreSettings
 from services.tickets.main import TicketsSettings, create_app
-from services.tickets.signin import ACCOUNTS
+from services.tickets.signin import ACCOUNTS, local_path
 from shiliu.demo import DISTRICT, communities, district_plan
 from tests.conftest import demo_territory, master_key
 from tests.support.tokens import auth_settings, bearer
@@ -257,3 +257,20 @@ def test_the_demo_street_officials_scope_covers_the_communities_seeded_in_its_st
         assert official.scope.contains(
             district=DISTRICT, street=community.street, community=community.code, grid=None
         ), community
+
+
+SIBLING = "http://127.0.0.1:8703"
+
+
+@pytest.mark.parametrize(
+    ("target", "kept"),
+    [(f"{SIBLING}/unit/unit-c01-1?lang=en", True), ("/board/jinfeng/c01", True),
+     (f"{SIBLING}@evil.example/unit", False), ("http://127.0.0.1:87031/unit", False),
+     ("https://127.0.0.1:8703/unit", False), ("http://127.0.0.1:8704/unit", False),
+     (f"{SIBLING}", False), (f"http://user@{SIBLING[7:]}/unit", False),
+     (f"{SIBLING}/unit\n", False)],
+)  # fmt: skip
+def test_a_next_page_may_be_a_sibling_services_page_and_nothing_else_off_this_site(
+    target: str, kept: bool
+) -> None:
+    assert (local_path(target, [SIBLING]) == target) is kept

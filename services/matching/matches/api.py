@@ -29,6 +29,7 @@ from services.matching.matches.coordinating import (
     NeedEntry,
     NeedNotOpenError,
     OfferCannotServeError,
+    ProposedBeforeError,
 )
 from services.matching.matches.domain import (
     MatchNotFoundError,
@@ -56,6 +57,7 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     WishAcceptedInTicketsError: (409, no_details),
     UnitNotMemberError: (409, no_details),
     NeedNotOpenError: (409, no_details),
+    ProposedBeforeError: (409, no_details),
     OfferCannotServeError: (422, field_details),
 }
 _DESK = (Role.COMMUNITY_STAFF, Role.COMMUNITY_SECRETARY)

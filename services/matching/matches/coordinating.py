@@ -10,7 +10,7 @@ once make one proposal: the second save of that id conflicts and its retry finds
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,7 +32,7 @@ from services.matching.matches.domain import (
     LIVE,
     OPEN,
     MatchError,
-    MatchTransitionError,
+    MatchState,
     match_key,
 )
 from services.matching.matches.proposing import Matchmaker, mark_proposed, proposal
@@ -65,6 +65,17 @@ class OfferCannotServeError(MatchError):
 
     def __init__(self, listing_id: UUID) -> None:
         super().__init__(f"offer {listing_id} cannot serve this need now")
+
+
+class ProposedBeforeError(MatchError):
+    """A proposal of this offer for this need was made and ended (declined, expired, closed,
+    cancelled): matching proposes a pair once, so a "no" is never asked again."""
+
+    code = "match.proposed_before"
+
+    def __init__(self, state: MatchState) -> None:
+        super().__init__(f"this offer was proposed for this need before and is {state.value}")
+        self.state = state
 
 
 class NeedEntry(BaseModel):
@@ -118,6 +129,18 @@ class Coordinator:
             row["live"] = _live(tx, kind, need_id)
         return _need_entry(row)
 
+    def titles(self, needs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The titles of the (kind, id) needs that have one."""
+        keys = sorted(set(needs))
+        if not keys:
+            return {}
+        marks = " OR ".join("(need_kind = ? AND need_id = ?)" for _ in keys)
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(f"SELECT need_kind, need_id, title FROM {{t:needs}} WHERE {marks}",
+                       [part for key in keys for part in key])  # fmt: skip
+            return {(r["need_kind"], r["need_id"]): r["title"] for r in tx.fetchall()
+                    if r["title"]}  # fmt: skip
+
     def need_place(self, kind: NeedKind, need_id: UUID) -> Place:
         row = self._row(kind, need_id)
         return Place(row["district"], row["street"], row["community"], row["grid"])
@@ -165,7 +188,7 @@ class Coordinator:
         if Party.COMMUNITY.value in match.accepted_by and match.state in LIVE:
             return [], MatchOutcome(match=MatchSnapshot.of(match))  # matched so already
         if match.state not in OPEN:
-            raise MatchTransitionError("match by hand", match.state)
+            raise ProposedBeforeError(match.state)
         stamp = self.desk.commands.stamp(caller, match.place, None)
         changed: list[Aggregate] = [match]
         if match.accept(Party.COMMUNITY, stamp):

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from services.runtime.nats_server import free_port
 from services.runtime.settings import StoreSettings
 from services.tickets.main import create_app
-from tests.conftest import OFFLINE_BUS, eventually, in_ci, tickets_settings
+from tests.conftest import OFFLINE_BUS, eventually, tickets_settings
+from tests.support.browser import chromium
+from tests.support.servers import serving
 from tests.support.tokens import bearer, token
 from tests.tickets.helpers import posting
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/board.png")  # looked at by hand: does the Chinese render?
 C01 = {"district": "jinfeng", "street": "s01", "community": "c01"}
 """The demo accounts' community, as the sign-in page offers them."""
@@ -40,37 +29,15 @@ STAFF = bearer("staff-c01", "community_staff", scope=C01)
 @pytest.fixture
 def site(stores: dict[str, StoreSettings]) -> Iterator[str]:
     """The tickets app served by uvicorn on a free port, in a background thread (no bus)."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(tickets_settings(OFFLINE_BUS, stores["tickets"], relay_enabled=False)),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="board-page-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(create_app(tickets_settings(OFFLINE_BUS, stores["tickets"],
+                                             relay_enabled=False))) as url:  # fmt: skip
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        reason = f"{CHROMIUM} is missing: apt-get install chromium fonts-wqy-microhei"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Matching's server-rendered pages: the two-lists wall, a unit's page, the coordinator's desk."""
