@@ -15,11 +15,13 @@ import itertools
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 from rich.console import Console
@@ -106,6 +108,9 @@ class Wishes:
     def __init__(self, matching: Matching) -> None:
         self.matching = matching
         self.numbers = itertools.count(1)
+        self.lock = threading.Lock()
+        """One consumer settles a feed, in order (threads racing here made gaps, and the
+        wishes behind a gap never opened: an earlier run measured nothing)."""
 
     def _event(self, cls: type[WishPosted] | type[WishVerified], **fields: object) -> object:
         number = next(self.numbers)
@@ -117,15 +122,25 @@ class Wishes:
             "position": number, "sequence": number, **fields,
         })  # fmt: skip
 
-    def open_one(self) -> None:
+    def open_one(self) -> dict[str, Any]:
+        """A new wish opened in matching's needs; its row, as the matchmaker reads it."""
         wish_id = uuid4()
-        events = [
-            self._event(WishPosted, wish_id=wish_id, resident_id="p-1", title="热饺子",
-                        category="meal", claim_mode="exclusive", quota=1),
-            self._event(WishVerified, wish_id=wish_id),
-        ]  # fmt: skip
-        intake = self.matching.needs[0].intake
-        intake.settle([Delivery.replayed(e, encode(e)) for e in events])  # type: ignore[arg-type]
+        with self.lock:
+            events = [
+                self._event(WishPosted, wish_id=wish_id, resident_id="p-1", title="热饺子",
+                            category="meal", claim_mode="exclusive", quota=1),
+                self._event(WishVerified, wish_id=wish_id),
+            ]  # fmt: skip
+            intake = self.matching.needs[0].intake
+            intake.settle([Delivery.replayed(e, encode(e)) for e in events])  # type: ignore[arg-type]
+        with self.matching.database.transaction(commit=False) as tx:
+            tx.execute("SELECT * FROM {t:needs} WHERE need_kind = 'wish' AND need_id = ?",
+                       (str(wish_id),))  # fmt: skip
+            row = tx.fetchone()
+        if row is None:
+            msg = f"wish {wish_id} did not open in matching's needs"
+            raise SystemExit(msg)
+        return dict(row)
 
 
 def rows(matching: Matching, plan: Plan, note: Callable[[str], None]) -> list[Row]:
@@ -138,8 +153,7 @@ def rows(matching: Matching, plan: Plan, note: Callable[[str], None]) -> list[Ro
         return records.candidates("jinfeng", categories, exclude_units=())
 
     def one_wish() -> object:
-        wishes.open_one()
-        return matching.matchmaker.propose_waiting(limit=1)
+        return matching.matchmaker.propose(wishes.open_one())
 
     def raw() -> object:
         return measure(1, lambda _: raw_query, plan.seconds)
@@ -158,7 +172,30 @@ def rows(matching: Matching, plan: Plan, note: Callable[[str], None]) -> list[Ro
         return measure(4, lambda _: one_wish, plan.seconds)
 
     sustained = bracket(plan.rounds, raw4, path4)  # type: ignore[arg-type]
+    _check_every_wish_proposed(matching)
     return [Row("one new wish ×1", single, found), Row("sustained ×4", sustained, found)]
+
+
+def _check_every_wish_proposed(matching: Matching) -> None:
+    """Every wish opened got its three proposals (none held back, none left waiting)."""
+    with matching.database.transaction(commit=False) as tx:
+        tx.execute("SELECT COUNT(*) AS n FROM {t:needs} WHERE proposed <> 1")
+        row = tx.fetchone()
+        tx.execute("SELECT COUNT(*) AS n FROM {t:needs}")
+        total = tx.fetchone()
+        tx.execute("SELECT COUNT(*) AS n FROM {t:match_board}")
+    left = int(row["n"]) if row else -1
+    opened = int(total["n"]) if total else 0
+    if left:
+        msg = f"{left} of {opened} wishes were not proposed for: the run measured nothing"
+        raise SystemExit(msg)
+    asyncio.run(_catch_up(matching))
+    with matching.database.transaction(commit=False) as tx:
+        tx.execute("SELECT COUNT(*) AS n FROM {t:match_board}")
+        made = tx.fetchone()
+    if made is None or int(made["n"]) != 3 * opened:
+        msg = f"{opened} wishes got {made['n'] if made else 0} proposals, not three each"
+        raise SystemExit(msg)
 
 
 COLUMNS = ("Path", "Wishes/s", "ms per wish", "Raw queries/s", "Raw ms", "Ratio", "Ratio min–max")
@@ -196,7 +233,9 @@ def markdown(command: str, machine: Machine, seconds: float, plan: Plan, found: 
         "its consumer would), then the matchmaker reads the candidates, scores each (category, "
         "distance, capacity and availability, ratings, evaluation, fairness), ranks them and "
         "saves the three best proposals with their reasons in one transaction, marking the "
-        "need proposed. ×4: four threads do so at once on one store.",
+        "need proposed. ×4: four threads do so at once on one store (the needs are settled in "
+        "order, as one consumer does). The run fails unless every wish it opened got its three "
+        "proposals.",
         "- **Raw**: the same candidate query straight on the store (the SQL that joins the lists, "
         "the units and their records, fetched), with nothing scored or saved.",
         f"- Each row interleaves {plan.rounds} path slices with {plan.rounds + 1} raw slices of "
