@@ -4,6 +4,7 @@ carries each match through its lifecycle; capacity is reserved on agreement."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from fastapi.testclient import TestClient
@@ -19,7 +20,10 @@ from tests.support.matching import (
     proposals_for,
     unit_staff,
 )
+from tests.support.tokens import bearer
 
+C09_STAFF = bearer("staff-c09", "community_staff",
+                   scope={"district": "jinfeng", "street": "s01", "community": "c09"})  # fmt: skip
 MEALS = {"category": "meals", "title": "爱心午餐", "capacity": 10}
 PARKING = {"category": "parking", "title": "错峰停车位", "capacity": 6, "capacity_unit": "places"}
 
@@ -181,3 +185,33 @@ def test_a_demand_listed_by_a_unit_gets_offers_of_its_category_and_counts_in_bot
     )
     got = eventually(lambda: (b := matching.get("/units/unit-need/balance").json())["got"] and b)
     assert (given["gave"], got["received"]) == ({"counselling": 1}, {"counselling": 1})
+
+
+def test_unit_staff_answer_for_their_units_offer_proposed_in_a_neighbouring_community(
+    matching: TestClient,
+) -> None:
+    enrolled(matching, "unit-s")
+    offer(matching, "unit-s", {**PARKING, "reach": "street"})
+    ticket = Feeds(matching).triaged_ticket(category="parking", community="c09")
+    c09 = {"district": "jinfeng", "community": "c09"}
+
+    def in_c09() -> list[dict[str, Any]]:
+        found = matching.get("/matches", params=c09, headers=C09_STAFF).json()
+        return [m for m in found if m["need_id"] == str(ticket)]
+
+    [found] = eventually(in_c09)
+    staff = unit_staff("unit-s")  # scoped to c01, where the unit lies
+    mine = matching.get("/matches", params={"district": "jinfeng", "unit_id": "unit-s"},
+                        headers=staff)  # fmt: skip
+    assert [m["match_id"] for m in mine.json()] == [found["match_id"]]
+    match = f"/matches/{found['match_id']}"
+    assert matching.get(match, headers=staff).status_code == 200
+    accepted = matching.post(f"{match}/acceptance", json={"by": "unit"}, headers=staff)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["match"]["accepted_by"] == ["unit"]
+    other = matching.post(f"{match}/acceptance", json={"by": "unit"}, headers=unit_staff("unit-q"))
+    assert other.status_code == 403
+    as_c01 = matching.post(f"{match}/acceptance", json={"by": "community"})  # c01's staff
+    assert as_c01.status_code == 403
+    by_c09 = matching.post(f"{match}/acceptance", json={"by": "community"}, headers=C09_STAFF)
+    assert by_c09.json()["match"]["state"] == "agreed"

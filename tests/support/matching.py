@@ -67,11 +67,13 @@ class Feeds:
         self.numbers = {feed: marks.get(feed, 0) for feed in ("tickets.wish", "tickets.ticket")}
 
     def _event(
-        self, cls: type[IntegrationEvent], feed: str, where_grid: str | None, **fields: Any
-    ) -> Any:
+        self, cls: type[IntegrationEvent], feed: str, where_grid: str | None, *,
+        community: str = "c01", **fields: Any,
+    ) -> Any:  # fmt: skip
+        """An event of the feed at a place of street s01 (c01, or another of its communities)."""
         self.numbers[feed] += 1
         now = datetime.now(UTC)
-        where = Territory(district="jinfeng", street="s01", community="c01", grid=where_grid)
+        where = Territory(district="jinfeng", street="s01", community=community, grid=where_grid)
         return cls.model_validate({
             "event_id": uuid4(), "occurred_at": now, "recorded_at": now, "territory": where,
             "actor": Actor(id="staff-1", role=Role.COMMUNITY_STAFF), "source": "tickets",
@@ -103,9 +105,12 @@ class Feeds:
         self._settle(0, [self._event(WishClaimReleased, "tickets.wish", "g01", wish_id=wish_id,
                                      unit_id=unit_id, reason="other", claimants=0)])  # fmt: skip
 
-    def triaged_ticket(self, *, category: str = "parking", grid: str = "g01") -> UUID:
+    def triaged_ticket(
+        self, *, category: str = "parking", grid: str = "g01", community: str = "c01"
+    ) -> UUID:
         ticket_id = uuid4()
-        self._settle(1, [self._event(TicketTriaged, "tickets.ticket", grid, ticket_id=ticket_id,
+        self._settle(1, [self._event(TicketTriaged, "tickets.ticket", grid, community=community,
+                                     ticket_id=ticket_id,
                                      category=category, grid=grid, rule_version=1, level="grid",
                                      handler_kind="unit")])  # fmt: skip
         return ticket_id

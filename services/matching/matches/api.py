@@ -126,7 +126,8 @@ def match_router(
     ) -> MatchSnapshot:
         match = await run_in_threadpool(desk.get, match_id)
         access.check_unit(match.unit_id)
-        within(access, Place(match.district, match.street, match.community, None))
+        if access.principal.role is not Role.UNIT_STAFF:  # a unit's offer may reach further
+            within(access, Place(match.district, match.street, match.community, None))
         return match
 
     @router.get("/needs", response_model=list[NeedEntry])

@@ -9,6 +9,7 @@ library refuses the second save of one listing version, and the retry decides ag
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from pydantic import BaseModel
 
+from events.envelope import Role
 from events.matches import DeclineReason, NeedKind, Party, Reason
 from services.matching.lists.domain import CapacityExhaustedError, Listing, ListingTransitionError
 from services.matching.matches.domain import (
@@ -207,9 +209,12 @@ class MatchDesk:
     ) -> MatchOutcome:
         def attempt() -> tuple[list[Aggregate], MatchOutcome]:
             match = self.load(match_id)
+            acting = caller
             if caller.unit_guard is not None and payload.get("by") != Party.COMMUNITY:
                 caller.unit_guard(match.unit_id)
-            also = decide(match, self.commands.stamp(caller, match.place, None))
+                if caller.role == Role.UNIT_STAFF.value:
+                    acting = replace(caller, guard=None)  # their unit's, wherever the need is
+            also = decide(match, self.commands.stamp(acting, match.place, None))
             return [match, *also], MatchOutcome(match=MatchSnapshot.of(match))
 
         payload = {"match_id": str(match_id), **payload}
