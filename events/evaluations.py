@@ -6,6 +6,7 @@ appeal; the closed score (`UnitEvaluated`) feeds matching and what the community
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
@@ -20,6 +21,18 @@ Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
 """A quarter (`2026-Q4`), a half year (`2026-H2`) or a year (`2026-Y`)."""
 INDICATOR_POINTS = 20
 """Each indicator is scored out of 20, so a unit's score is out of 100."""
+
+
+def period_dates(period: str) -> tuple[date, date]:
+    """The first and last day of `2026-Q4`, `2026-H2` or `2026-Y`."""
+    year, part = int(period[:4]), period[5:]
+    if part == "Y":
+        return date(year, 1, 1), date(year, 12, 31)
+    months = 3 if part.startswith("Q") else 6
+    first = (int(part[1]) - 1) * months + 1
+    last = first + months - 1
+    end = date(year + 1, 1, 1) if last == 12 else date(year, last + 1, 1)
+    return date(year, first, 1), date.fromordinal(end.toordinal() - 1)
 
 
 class Indicator(StrEnum):

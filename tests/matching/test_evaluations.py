@@ -3,14 +3,23 @@ closed; the closed score feeds matching. And each unit's reciprocity balance."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from events.evaluations import Indicator
-from services.matching.evaluations.application import period_dates
-from tests.conftest import eventually
-from tests.support.matching import Feeds, enrolled, offer, proposals, unit_staff
+from events.evaluations import Indicator, period_dates
+from services.matching.main import create_app
+from tests.conftest import OFFLINE_BUS, MovableClock, eventually, memory_store
+from tests.support.matching import (
+    STAFF,
+    Feeds,
+    enrolled,
+    matching_settings,
+    offer,
+    proposals,
+    unit_staff,
+)
 from tests.support.tokens import bearer
 
 STREET = bearer("street-1", "street_official", scope={"district": "jinfeng", "street": "s01"})
@@ -88,3 +97,55 @@ def test_the_closed_score_feeds_matching_and_the_balance_counts_what_a_unit_gave
         lambda: (b := matching.get("/units/unit-a/balance").json())["given"] == 1 and b
     )
     assert (balance["gave"], balance["got"], balance["evaluation"]) == ({"parking": 1}, 0, 95)
+
+
+def _closed(matching: TestClient, period: str, points: int) -> None:
+    path = f"/units/unit-a/evaluations/{period}"
+    matching.post("/units/unit-a/evaluations", json={"period": period},
+                  headers=STREET).raise_for_status()  # fmt: skip
+    for indicator in Indicator:
+        body = {"indicator": indicator.value, "points": points}
+        matching.post(f"{path}/scores", json=body, headers=STREET).raise_for_status()
+    matching.post(f"{path}/closure", headers=STREET).raise_for_status()
+
+
+def test_a_late_closure_of_an_earlier_period_does_not_replace_the_latest_score(
+    matching: TestClient,
+) -> None:
+    enrolled(matching, "unit-a")
+    _closed(matching, "2026-Q4", 19)
+    assert eventually(lambda: matching.get("/units/unit-a/balance").json()["evaluation"] == 95)
+    _closed(matching, "2026-Q3", 10)  # closed late, after Q4's
+    _closed(matching, "2026-Q2", 12)
+    assert eventually(lambda: matching.get("/units/unit-a/balance").json()["evaluation"] == 95)
+    _closed(matching, "2027-Q1", 15)
+    assert eventually(lambda: matching.get("/units/unit-a/balance").json()["evaluation"] == 75)
+
+
+def test_a_match_is_evidence_for_the_period_it_was_delivered_in_though_rated_in_the_next() -> None:
+    clock = MovableClock()
+    clock.offset = datetime(2026, 12, 30, 10, tzinfo=UTC) - datetime.now(UTC)
+    settings = matching_settings(OFFLINE_BUS, memory_store(), relay_enabled=False)
+    with TestClient(create_app(settings, clock=clock), headers=STAFF) as matching:
+        enrolled(matching, "unit-a")
+        offer(matching, "unit-a", {"category": "parking", "title": "车位", "capacity": 10})
+        ticket = str(Feeds(matching).triaged_ticket(category="parking"))
+        [found] = eventually(lambda: [p for p in proposals(matching) if p["need_id"] == ticket])
+        match = f"/matches/{found['match_id']}"
+        for step, body in (("acceptance", {"by": "community"}), ("acceptance", {"by": "unit"}),
+                           ("delivery", None)):  # fmt: skip
+            matching.post(f"{match}/{step}", json=body).raise_for_status()
+        clock.advance(timedelta(days=5))  # into 2027
+        matching.post(f"{match}/confirmation").raise_for_status()
+        matching.post(f"{match}/rating", json={"rating": 5}).raise_for_status()
+        for period in ("2026-Q4", "2027-Q1"):
+            opened = matching.post("/units/unit-a/evaluations", json={"period": period},
+                                   headers=STREET)  # fmt: skip
+            assert opened.status_code == 201, opened.text
+
+        def evidence(period: str) -> list[str]:
+            found = matching.get(f"/units/unit-a/evaluations/{period}/evidence", headers=STREET)
+            return [m["match_id"] for m in found.json()]
+
+        assert eventually(lambda: evidence("2026-Q4") == [found["match_id"]])
+        assert evidence("2027-Q1") == []

@@ -11,13 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from events.evaluations import PERIOD_PATTERN, Evidence, Indicator, Period
+from events.evaluations import PERIOD_PATTERN, Evidence, Indicator, Period, period_dates
 from events.units import UNIT_ID_PATTERN
 from services.matching.evaluations.application import (
     EvaluationOutcome,
     Evaluations,
     EvaluationSnapshot,
-    period_dates,
 )
 from services.matching.evaluations.domain import (
     EvaluationExistsError,

@@ -4,7 +4,6 @@ unit's period (its delivered, confirmed and rated matches)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -55,18 +54,6 @@ class EvaluationSnapshot(BaseModel):
 class EvaluationOutcome(BaseModel):
     evaluation: EvaluationSnapshot
     position: int = 0
-
-
-def period_dates(period: str) -> tuple[date, date]:
-    """The first and last day of `2026-Q4`, `2026-H2` or `2026-Y`."""
-    year, part = int(period[:4]), period[5:]
-    if part == "Y":
-        return date(year, 1, 1), date(year, 12, 31)
-    months = 3 if part.startswith("Q") else 6
-    first = (int(part[1]) - 1) * months + 1
-    last = first + months - 1
-    end = date(year + 1, 1, 1) if last == 12 else date(year, last + 1, 1)
-    return date(year, first, 1), date.fromordinal(end.toordinal() - 1)
 
 
 class Evaluations:

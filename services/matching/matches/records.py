@@ -112,12 +112,15 @@ class MatchRecords:
                        evaluation=row["evaluation"] if row else None)  # fmt: skip
 
     def delivered_by(self, unit_id: str, first: str, last: str) -> list[MatchEntry]:
-        """The unit's matches delivered (then confirmed, rated) between two ISO dates."""
+        """The unit's matches delivered (then confirmed, rated) between two ISO dates, by when
+        they were delivered (a match rated later stays in the period it was delivered in)."""
         delivered = ", ".join("?" * len(_DELIVERED))
         with self.database.transaction(commit=False) as tx:
             tx.execute(
                 f"SELECT * FROM {{t:match_board}} WHERE unit_id = ? AND state IN ({delivered}) "
-                "AND updated_at >= ? AND updated_at < ? ORDER BY updated_at, match_id",
+                "AND COALESCE(delivered_at, updated_at) >= ? "
+                "AND COALESCE(delivered_at, updated_at) < ? "
+                "ORDER BY COALESCE(delivered_at, updated_at), match_id",
                 [unit_id, *_DELIVERED, first, last],
             )  # fmt: skip
             return [entry(row) for row in tx.fetchall()]

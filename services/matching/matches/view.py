@@ -18,7 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 from pydantic import BaseModel
 
 from events.envelope import IntegrationEvent
-from events.evaluations import UnitEvaluated
+from events.evaluations import UnitEvaluated, period_dates
 from events.listings import (
     ListingChanged,
     ListingEvent,
@@ -94,6 +94,7 @@ class MatchEntry(BaseModel):
     expires_at: datetime
     proposed_at: datetime
     updated_at: datetime
+    delivered_at: datetime | None = None
 
 
 class MatchesView(LocalView):
@@ -114,11 +115,20 @@ class MatchesView(LocalView):
             poll_seconds=poll_seconds, workers=workers,
         )  # fmt: skip
 
+    def create_tables(self) -> None:
+        super().create_tables()
+        self.database.add_column("match_board", "delivered_at", "TEXT")  # older stores
+        self.database.add_column("unit_records", "evaluation_ends", "TEXT")
+
     def apply(self, tx: Cursor, event: IntegrationEvent) -> bool:
         if isinstance(event, UnitEvaluated):
             _record(tx, event.unit_id)
-            tx.execute("UPDATE {t:unit_records} SET evaluation = ? WHERE unit_id = ?",
-                       (event.total, event.unit_id))  # fmt: skip
+            ends = str(period_dates(event.period)[1])
+            tx.execute(
+                "UPDATE {t:unit_records} SET evaluation = ?, evaluation_ends = ? "
+                "WHERE unit_id = ? AND (evaluation_ends IS NULL OR evaluation_ends <= ?)",
+                (event.total, ends, event.unit_id, ends),
+            )  # a late closure of an earlier period does not replace a later one
             return True
         if isinstance(event, MatchEvent):
             _apply_match(tx, event)
@@ -177,8 +187,8 @@ def _record(tx: Cursor, unit_id: str | None, **deltas: int) -> None:
     if unit_id is None:
         return
     tx.execute(
-        "INSERT INTO {t:unit_records} VALUES (?, 0, 0, 0, 0, 0, NULL, NULL) "
-        "ON CONFLICT (unit_id) DO NOTHING",
+        "INSERT INTO {t:unit_records} (unit_id, open_matches, agreed, delivered, ratings, "
+        "rating_total) VALUES (?, 0, 0, 0, 0, 0) ON CONFLICT (unit_id) DO NOTHING",
         (unit_id,),
     )
     if not deltas:
@@ -195,7 +205,9 @@ def _apply_match(tx: Cursor, event: MatchEvent) -> None:
     match_id = str(event.match_id)
     if isinstance(event, MatchProposed):
         tx.execute(
-            "INSERT INTO {t:match_board} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO {t:match_board} (match_id, need_kind, need_id, listing_id, unit_id, "
+            "district, community, score, reasons, state, accepted_by, expires_at, proposed_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (match_id) DO NOTHING",
             (match_id, event.need_kind.value, str(event.need_id), str(event.listing_id),
              event.unit_id, event.territory.district, event.territory.community, event.score,
@@ -220,6 +232,8 @@ def _apply_match(tx: Cursor, event: MatchEvent) -> None:
         _record(tx, unit_id, open_matches=-1)
     elif isinstance(event, MatchDelivered):
         _record(tx, unit_id, open_matches=-1, delivered=1)
+        tx.execute("UPDATE {t:match_board} SET delivered_at = ? WHERE match_id = ?",
+                   (at, match_id))  # fmt: skip
         if unit_id is not None:
             tx.execute("UPDATE {t:unit_records} SET last_helped_at = ? WHERE unit_id = ?",
                        (at, unit_id))  # fmt: skip
