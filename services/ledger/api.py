@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
-from events.envelope import INT64_MAX
 from services.ledger.books import Books
 from services.ledger.disputes import CommunityDisputeLedger, DisputeCommunitySummary
 from services.ledger.projection import CommunitySummary, CommunityWishLedger
@@ -16,7 +15,7 @@ from services.ledger.tickets import CommunityTicketLedger, TicketCommunitySummar
 from services.ledger.visits import CommunityVisitLedger
 from services.runtime.http import CodeInPath
 from services.runtime.identity import Access, authorize
-from services.runtime.parking import ParkedMessage
+from services.runtime.parked import parked_router
 from services.runtime.policy import ForbiddenError
 
 LedgerReader = Annotated[Access, authorize("ledger.read")]
@@ -115,37 +114,4 @@ def ledger_router(books: Books) -> APIRouter:
 
 
 def parking_router(books: Books) -> APIRouter:
-    router = APIRouter(prefix="/ops", tags=["ops"])
-    parking = books.parking
-
-    @router.get("/parked", response_model=list[ParkedMessage], dependencies=[authorize("ops.read")])
-    async def parked(
-        consumer: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-    ) -> list[ParkedMessage]:
-        return await run_in_threadpool(lambda: parking.list(consumer=consumer, limit=limit))
-
-    @router.get(
-        "/parked/{parked_id}", response_model=ParkedMessage, dependencies=[authorize("ops.read")]
-    )
-    async def parked_message(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> ParkedMessage:
-        """One parked message with its whole payload (the list shows the first 4 KB)."""
-        found = await run_in_threadpool(parking.one, parked_id)
-        if found is None:
-            detail = {"code": "ledger.parked_not_found", "parameter": "parked_id",
-                      "message": f"nothing parked as {parked_id}"}  # fmt: skip
-            raise HTTPException(404, detail)
-        return found
-
-    @router.post("/parked/{parked_id}/retry", dependencies=[authorize("ops.repair")])
-    async def retry(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> dict[str, Any]:
-        """Apply a parked message again after a fix; it stays parked (with the new reason)
-        if it still cannot be applied."""
-        try:
-            why = await run_in_threadpool(books.retry_parked, parked_id)
-        except LookupError:
-            detail = {"code": "ledger.parked_not_found", "parameter": "parked_id",
-                      "message": f"nothing parked as {parked_id}"}  # fmt: skip
-            raise HTTPException(404, detail) from None
-        return {"applied": why is None, "reason": why}
-
-    return router
+    return parked_router(books.parking, books.retry_parked, service="ledger")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from events.disputes import AnyDisputeEvent, DisputeEvent
 from events.tickets import AnyTicketEvent, TicketEvent, VisitRecorded
@@ -17,7 +17,8 @@ from services.ledger.projection import WishLedger
 from services.ledger.tickets import TicketLedger
 from services.ledger.visits import VisitLedger
 from services.runtime.database import Cursor, Database
-from services.runtime.intake import SETTLED_HEADER, Intake
+from services.runtime.intake import Intake
+from services.runtime.parked import retry_parked
 from services.runtime.parking import ParkingLot
 
 WISH_EVENT: TypeAdapter[WishEvent] = TypeAdapter(AnyWishEvent)
@@ -69,45 +70,8 @@ class Books:
             family.book.create_tables()
 
     def retry_parked(self, parked_id: int) -> str | None:
-        """Put a parked message through its book again, after a fix: None when it was
-        applied, else why it stays parked. A message parked behind an earlier one of its
-        aggregate is applied after it, in order, or not at all. Raises `LookupError` when
-        nothing is parked so."""
-        with self.database.transaction() as tx:
-            for family in self.families:  # retries take turns, settling waits: see lock_in
-                family.intake.lock_in(tx)
-            found = ParkingLot.find_in(tx, parked_id)
-            if found is None:  # never parked, or applied by a retry that went first
-                raise LookupError(parked_id)
-            family = next(f for f in self.families if f.spec.durable == found[0])
-            applied = False
-            for retried in family.intake.held_with_in(tx, parked_id):
-                if (why := self._retry_in(tx, family, retried)) is not None:
-                    if applied or retried == parked_id:
-                        return None if applied else why
-                    return f"waits behind parked message {retried}, which failed again: {why}"
-                applied = applied or retried == parked_id
-        return None
-
-    @staticmethod
-    def _retry_in(tx: Cursor, family: Family[Any], parked_id: int) -> str | None:
-        found = ParkingLot.find_in(tx, parked_id)
-        assert found is not None, "a held message is parked until it is applied"
-        _, payload, headers = found
-        if headers.get(SETTLED_HEADER) != "parked":
-            why: str | None = (
-                "never settled in its feed (malformed, forged or unnumbered): not retried"
-            )
-        else:
-            try:
-                event = family.adapter.validate_json(payload)
-            except ValidationError as error:
-                why = f"still not a known {family.noun}: {error.error_count()} errors"
-            else:
-                why = family.intake.retry_parked_in(tx, parked_id, event)
-        if why is not None:
-            ParkingLot.note_in(tx, parked_id, why)
-        return why
+        """Put a parked message through its book again (`services.runtime.parked`)."""
+        return retry_parked(self.database, self.families, parked_id)
 
     def street_of(self, district: str, community: str) -> str | None:
         """The community's street, as whichever book has seen the community records it."""

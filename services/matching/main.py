@@ -47,6 +47,7 @@ from services.runtime.http import field_details, service_app
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import AuthSettings
 from services.runtime.outbox import Outbox
+from services.runtime.parked import parked_router, retry_parked
 from services.runtime.parking import ParkingLot
 from services.runtime.personal import PersonalDataVault
 from services.runtime.place import Clock, utc_now
@@ -261,6 +262,11 @@ def create_app(settings: MatchingSettings | None = None, *, clock: Clock = utc_n
         matching.evaluations, matching.registry, matching.matchmaker.records
     ))  # fmt: skip
     app.include_router(relay_router(matching.relay))
+    app.include_router(parked_router(
+        matching.parking,
+        lambda parked_id: retry_parked(matching.database, matching.needs, parked_id),
+        service="matching",
+    ))  # fmt: skip
     pages = Pages(matching.settings.signin_url, (matching.view, matching.matches_view))
     parts = Parts(
         registry=matching.registry, lists=matching.lists, desk=matching.desk,

@@ -20,6 +20,7 @@ from services.runtime.feeds import FamilyConsumer
 from services.runtime.health import Readiness
 from services.runtime.http import service_app
 from services.runtime.outbox import PUBLISHED, Outbox
+from services.runtime.parked import parked_router, retry_parked
 from services.runtime.parking import ParkingLot
 from services.runtime.personal import PersonalDataVault
 from services.runtime.place import Clock, utc_now
@@ -285,5 +286,9 @@ def create_app(settings: TicketsSettings | None = None, *, clock: Clock = utc_no
     app.include_router(signin_router(tickets.settings.auth, tickets.settings.page_sites))
 
     app.include_router(relay_router(tickets.relay))
+    app.include_router(parked_router(
+        tickets.parking, lambda parked_id: retry_parked(tickets.database, (tickets.units,),
+                                                        parked_id), service="tickets",
+    ))  # fmt: skip
 
     return app

@@ -8,17 +8,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 
+from events.envelope import Actor, Role, Territory
+from events.subjects import subject_for
 from events.topology import MATCHING_STREAM, TICKETS_STREAM
+from events.wishes import WishVerified
 from services.matching.main import create_app as create_matching
 from services.runtime.settings import StoreSettings
 from services.tickets.main import create_app as create_tickets
 from tests.conftest import eventually, tickets_settings
-from tests.ledger.faults import OPERATOR, Bus
+from tests.ledger.faults import OPERATOR, Bus, publish_raw
 from tests.support.matching import STAFF as MATCHING_STAFF
 from tests.support.matching import enrolled, matching_settings, offer, proposals_for
 from tests.tickets.helpers import RESIDENT, STAFF, posting, unit
@@ -113,3 +118,28 @@ def test_a_wish_event_deleted_from_the_bus_is_fetched_from_tickets_and_the_wish_
         assert eventually(lambda: proposals_for(matching, wish_id), timeout=30)
         feeds = matching.get("/health/ready").json()["feeds"]
         assert feeds["matching-wishes"]["marks"]["tickets.wish"] == 2
+
+
+def test_a_malformed_wish_message_is_parked_where_an_operator_sees_it_and_matching_goes_on(
+    secured: Bus, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    sample = WishVerified(
+        event_id=uuid4(), occurred_at=now, recorded_at=now, source="tickets", position=1,
+        sequence=1, territory=Territory(district="jinfeng", street="s01", community="c01"),
+        actor=Actor(id="staff-1", role=Role.COMMUNITY_STAFF), wish_id=uuid4(),
+    )  # fmt: skip
+    with matching_on(secured, tmp_path) as matching, tickets_on(secured, tmp_path) as tickets:
+        asyncio.run(publish_raw(secured, [(subject_for(sample), b'{"type": "WishVerified"')]))
+        [parked] = eventually(lambda: matching.get("/ops/parked", headers=OPERATOR).json())
+        assert parked["consumer"] == "matching-wishes"
+        whole = matching.get(f"/ops/parked/{parked['id']}", headers=OPERATOR).json()
+        assert whole["payload"].startswith('{"type": "WishVerified"')
+        retried = matching.post(f"/ops/parked/{parked['id']}/retry", headers=OPERATOR).json()
+        assert retried["applied"] is False
+        assert "never settled" in retried["reason"]
+        enrolled(matching, "unit-a")
+        offer(matching, "unit-a", MEALS)
+        wish_id = _open_wish(tickets)
+        assert eventually(lambda: proposals_for(matching, wish_id), timeout=20)
+        assert matching.get("/ops/parked", headers=MATCHING_STAFF).status_code == 403

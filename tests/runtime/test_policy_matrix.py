@@ -30,7 +30,7 @@ from tests.conftest import eventually, tickets_settings
 from tests.ledger.ledger_cases import LEDGER_CASES
 from tests.matching.matching_cases import MATCHING_CASES
 from tests.support.matching import matching_settings
-from tests.support.matrix import Case, actor, allowed, new_wish, scopes
+from tests.support.matrix import Case, actor, allowed, new_wish, parked_cases, scopes
 from tests.support.tokens import auth_settings, bearer
 from tests.tickets.helpers import STAFF, posting, unit
 from tests.tickets.mediation.dispute_cases import DISPUTE_CASES, filing
@@ -212,35 +212,6 @@ CASES: list[Case] = [
         "ledger",
     ),
     Case(
-        "GET", "/ops/parked", "ops.read", lambda _: {"url": "/ops/parked", "json": None}, "ledger"
-    ),
-    Case(
-        "GET",
-        "/ops/parked/{parked_id}",
-        "ops.read",
-        lambda _: {"url": "/ops/parked/1", "json": None},
-        "ledger",
-        expect=lambda role, where, response: (
-            response.status_code == 404
-            and response.json()["error"]["code"] == "ledger.parked_not_found"
-            if allowed("ops.read", role, where)
-            else response.status_code == 403
-        ),
-    ),
-    Case(
-        "POST",
-        "/ops/parked/{parked_id}/retry",
-        "ops.repair",
-        lambda _: {"url": "/ops/parked/1/retry", "json": None},
-        "ledger",
-        expect=lambda role, where, response: (
-            response.status_code == 404
-            and response.json()["error"]["code"] == "ledger.parked_not_found"
-            if allowed("ops.repair", role, where)
-            else response.status_code == 403
-        ),
-    ),
-    Case(
         "GET",
         "/ops/consumer",
         "ops.read",
@@ -249,6 +220,7 @@ CASES: list[Case] = [
     ),
 ]
 CASES += [*TICKET_CASES, *DISPUTE_CASES, *LEDGER_CASES, *MATCHING_CASES]
+CASES += [case for service in ("tickets", "ledger", "matching") for case in parked_cases(service)]
 
 
 def _routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
@@ -279,6 +251,10 @@ def _actions(app: FastAPI) -> dict[tuple[str, str], str | None]:
     return found
 
 
+PAGES = ("/board/", "/wall/", "/unit/", "/coordinate/")
+"""The server-rendered pages (tests/tickets/test_signin.py, tests/matching/test_page_access.py)."""
+
+
 def test_every_endpoint_of_every_service_has_a_policy_and_a_matrix_case() -> None:
     offline = BusSettings(url="nats://127.0.0.1:1")  # built, never started: no I/O
     store = StoreSettings(sqlite_path=Path("never-opened.sqlite"))
@@ -293,9 +269,9 @@ def test_every_endpoint_of_every_service_has_a_policy_and_a_matrix_case() -> Non
     for service, app in apps.items():
         assert isinstance(app, FastAPI)
         for (method, path), action in _actions(app).items():
-            if path.startswith("/board/"):
+            if path.startswith(PAGES):
                 assert action in POLICY, (method, path)
-                continue  # the page's matrix lives with the page tests
+                continue  # the pages' refusals are tested with the pages
             assert action is not None, f"{service} {method} {path} has no policy"
             assert action in POLICY, f"{service} {method} {path}: unknown action {action}"
             assert (service, method, path) in covered, f"{service} {method} {path} has no case"

@@ -83,3 +83,25 @@ class Case:
     """A listing that answers with only what lies inside the caller's territory."""
     expect: Callable[[Role, str, Any], bool] | None = None
     """Judges (role, inside/outside, response) itself, for answers the others cannot."""
+
+
+def parked_cases(service: str) -> list[Case]:
+    """`/ops/parked` of a service that consumes others' feeds: listed, read and retried."""
+
+    def missing(action: str) -> Callable[..., bool]:
+        return lambda role, where, response: (
+            response.status_code == 404
+            and response.json()["error"]["code"] == f"{service}.parked_not_found"
+            if allowed(action, role, where)
+            else response.status_code == 403
+        )
+
+    return [
+        Case("GET", "/ops/parked", "ops.read", lambda _: {"url": "/ops/parked", "json": None},
+             service),
+        Case("GET", "/ops/parked/{parked_id}", "ops.read",
+             lambda _: {"url": "/ops/parked/1", "json": None}, service, expect=missing("ops.read")),
+        Case("POST", "/ops/parked/{parked_id}/retry", "ops.repair",
+             lambda _: {"url": "/ops/parked/1/retry", "json": None}, service,
+             expect=missing("ops.repair")),
+    ]  # fmt: skip

@@ -126,7 +126,9 @@ def match_router(
     ) -> MatchSnapshot:
         match = await run_in_threadpool(desk.get, match_id)
         access.check_unit(match.unit_id)
-        if access.principal.role is not Role.UNIT_STAFF:  # a unit's offer may reach further
+        if access.principal.role is Role.UNIT_STAFF:  # its offer may reach beyond its community
+            within(access, await run_in_threadpool(desk.offer_place, match.listing_id))
+        else:
             within(access, Place(match.district, match.street, match.community, None))
         return match
 

@@ -30,7 +30,7 @@ from services.matching.matches.domain import (
 )
 from services.matching.registry.domain import Membership, Unit, unit_key
 from services.runtime.commands import Caller
-from services.runtime.place import Stamp
+from services.runtime.place import Place, Stamp
 from services.runtime.stamping import StampedCommands
 
 
@@ -188,6 +188,10 @@ class MatchDesk:
         if unit.membership is not Membership.MEMBER:
             raise UnitNotMemberError(unit_id, unit.membership)
 
+    def offer_place(self, listing_id: UUID) -> Place:
+        """Where the offer lies (its unit's place): what a unit's staff must be scoped to."""
+        return self.commands.load(listing_id, Listing, MatchNotFoundError).place
+
     def exists(self, match_id: UUID) -> bool:
         try:
             self.commands.app.repository.get(match_id)
@@ -212,8 +216,9 @@ class MatchDesk:
             acting = caller
             if caller.unit_guard is not None and payload.get("by") != Party.COMMUNITY:
                 caller.unit_guard(match.unit_id)
-                if caller.role == Role.UNIT_STAFF.value:
-                    acting = replace(caller, guard=None)  # their unit's, wherever the need is
+                if caller.role == Role.UNIT_STAFF.value and caller.guard is not None:
+                    caller.guard(self.offer_place(match.listing_id), "")
+                    acting = replace(caller, guard=None)  # the need may lie beyond, in reach
             also = decide(match, self.commands.stamp(acting, match.place, None))
             return [match, *also], MatchOutcome(match=MatchSnapshot.of(match))
 
