@@ -92,6 +92,29 @@ def test_the_up_command_starts_shiliu_with_the_demo_district_in_a_fresh_clone(
             )
             assert board.status_code == 200
             assert "微心愿" in board.text
+            matching = f"http://127.0.0.1:{ports['MATCHING']}"
+            browser.cookies.clear()
+            wall = browser.get(f"{matching}/wall/jinfeng/c01")  # via the tickets sign-in
+            assert wall.url.path == "/signin"
+            wall = browser.post(f"{tickets}/signin", data={
+                "account": "staff-c01", "next": wall.url.params["next"],
+            })  # fmt: skip
+            assert (wall.status_code, wall.url.path) == (200, "/wall/jinfeng/c01"), wall.text[:500]
+            assert wall.text.count('class="card listing"') > 100
+            units = [httpx.get(f"{matching}/units", headers=headers, timeout=5, params={
+                "district": "jinfeng", "community": "c01", "limit": 100, "offset": offset,
+            }).json() for offset in (0, 100, 200)]  # fmt: skip
+            assert sum(len(page) for page in units) >= 200
+
+            def matched() -> bool:
+                found = httpx.get(f"{matching}/matches", headers=headers, timeout=5,
+                                  params={"district": "jinfeng", "community": "c01"})  # fmt: skip
+                return bool(found.json())
+
+            deadline = time.monotonic() + 60
+            while not matched():
+                assert time.monotonic() < deadline, "the demo wishes were not matched"
+                time.sleep(1)
         assert (clone / "data" / "tickets.sqlite").exists()
     finally:
         stopped = _interrupt(process)
