@@ -133,7 +133,7 @@ class Matching:
             database=self.database, recorder=self.store.recorder, translate=self.translate,
             poll_seconds=settings.poll_seconds, workers=self.workers,
         )  # fmt: skip
-        self.desk = MatchDesk(self.store.commands)
+        self.desk = MatchDesk(self.store.commands, self.database)
         self.matchmaker = Matchmaker(self.desk, self.matches_view, self.database)
         self.coordinator = Coordinator(self.matchmaker, self.desk, self.database)
         self.matchmaking = MatchmakerLoop(

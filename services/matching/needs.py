@@ -3,9 +3,11 @@ and tickets triaged into a category a unit can serve (demands on the demand list
 matching's own log, in `view.py`). Each feed is applied by its own durable consumer, exactly
 once in any delivery order (`services.runtime.intake`), into the same two tables:
 
-- `needs`: one row per need, with its place, what can serve it, whether it still wants
-  proposals (`proposed` is 0 until the matchmaker has proposed for it) and the ids of the
-  proposals made for it (`matches`, written in the transaction that saved them);
+- `needs`: one row per need, with its place, what can serve it, and whether it still wants
+  proposals (`proposed` is 0 until the matchmaker has proposed for it);
+- `need_matches`: the ids of the proposals made for each need, a row each, inserted in the
+  transaction that saved them (a JSON list in `needs.matches` lost concurrent additions on
+  PostgreSQL; older stores' lists are moved here at start);
 - `need_changes`: what happened to a need that its proposals must follow (a claim, a
   fulfilment, a rating, the need gone), in order, until the matchmaker has applied it.
 """
@@ -51,6 +53,8 @@ _DDL = (
     "opened_at TEXT NOT NULL, matches TEXT NOT NULL DEFAULT '[]', title TEXT, "
     "PRIMARY KEY (need_kind, need_id))",
     "CREATE INDEX IF NOT EXISTS needs_waiting ON {t:needs} (state, proposed)",
+    "CREATE TABLE IF NOT EXISTS {t:need_matches} (need_kind TEXT NOT NULL, "
+    "need_id TEXT NOT NULL, match_id TEXT NOT NULL, PRIMARY KEY (need_kind, need_id, match_id))",
     "CREATE TABLE IF NOT EXISTS {t:need_changes} (id {serial}, need_kind TEXT NOT NULL, "
     "need_id TEXT NOT NULL, change TEXT NOT NULL, unit_id TEXT, rating INTEGER, "
     "filled INTEGER NOT NULL, occurred_at TEXT NOT NULL, failed TEXT)",
@@ -69,11 +73,46 @@ RATED = "rated"
 ENDED = "ended"
 PAUSED = "paused"
 """The changes a need's proposals follow (a paused need closes its open proposals only)."""
+SERVED = "served"
+"""A demand or ticket has as many agreed matches as it wants: its open proposals close."""
+RECAST = "recast"
+"""The need was put in other categories: its open proposals (for the old ones) close."""
 
 
 def create_need_tables(database: Database) -> None:
     database.execute_script(_DDL)
     database.add_column("needs", "title", "TEXT")  # stores made before needs had titles
+    with database.transaction() as tx:  # stores that kept a need's proposals as a JSON list
+        tx.execute("SELECT need_kind, need_id, matches FROM {t:needs} WHERE matches <> '[]'")
+        for row in tx.fetchall():
+            for match_id in orjson.loads(row["matches"]):
+                add_match(tx, row["need_kind"], row["need_id"], str(match_id))
+        tx.execute("UPDATE {t:needs} SET matches = '[]' WHERE matches <> '[]'")
+
+
+def recast_if_changed(tx: Cursor, kind: str, need_id: str, categories: list[str], at: str) -> None:
+    """A need known before, now in other categories: its open proposals are for what it no
+    longer asks, so they close (the matchmaker proposes afresh)."""
+    tx.execute("SELECT categories FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+               (kind, need_id))  # fmt: skip
+    row = tx.fetchone()
+    if row is not None and orjson.loads(row["categories"]) != categories:
+        record_change(tx, kind, need_id, RECAST, at)
+
+
+def add_match(tx: Cursor, kind: str, need_id: str, match_id: str) -> None:
+    tx.execute(
+        "INSERT INTO {t:need_matches} (need_kind, need_id, match_id) VALUES (?, ?, ?) "
+        "ON CONFLICT (need_kind, need_id, match_id) DO NOTHING",
+        (kind, need_id, match_id),
+    )
+
+
+def matches_of(tx: Cursor, kind: str, need_id: str) -> list[str]:
+    """The ids of the proposals made for a need, as recorded when they were saved."""
+    tx.execute("SELECT match_id FROM {t:need_matches} WHERE need_kind = ? AND need_id = ? "
+               "ORDER BY match_id", (kind, need_id))  # fmt: skip
+    return [str(row["match_id"]) for row in tx.fetchall()]
 
 
 def record_change(
@@ -94,6 +133,8 @@ def _open_need(
     exclusive: bool = True, title: str | None = None,
 ) -> None:  # fmt: skip
     where = event.territory
+    recast_if_changed(tx, kind, need_id, [c.value for c in categories],
+                      event.occurred_at.isoformat())  # fmt: skip
     tx.execute(
         "INSERT INTO {t:needs} (need_kind, need_id, district, street, community, grid, "
         "categories, quota, exclusive, claimants, state, proposed, opened_at, title) "

@@ -75,3 +75,35 @@ def test_twenty_concurrent_acceptances_of_a_listing_with_capacity_six_reserve_ex
     assert refusals == {"listing.full"}
     assert len(reserved) == CAPACITY
     assert sorted(m["match_id"] for m in agreed) == sorted(reserved)
+
+
+def test_nine_coordinators_matching_one_ticket_by_hand_at_once_are_all_closed_with_the_ticket(
+    store: StoreSettings,
+) -> None:
+    app = create_app(matching_settings(OFFLINE_BUS, store, relay_enabled=False,
+                                       matchmaker_seconds=3600))  # fmt: skip
+    with serving(app) as url, httpx.Client(base_url=url, headers=STAFF) as matching:
+        app.state.matching.matchmaking.wake = lambda: None  # only the coordinators propose
+        listings = []
+        for number in range(9):
+            enrolled(matching, f"unit-{number}")
+            terms = {"category": "parking", "title": f"车位{number}", "capacity": 3}
+            listings.append(offer(matching, f"unit-{number}", terms))
+        feeds = Feeds(app)
+        ticket = feeds.triaged_ticket(category="parking")
+
+        async def race() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=url, timeout=60, headers=STAFF) as client:
+                return await asyncio.gather(*(
+                    client.post(f"/needs/ticket/{ticket}/matches", json={"listing_id": listing})
+                    for listing in listings
+                ))  # fmt: skip
+
+        assert sorted(r.status_code for r in asyncio.run(race())) == [201] * 9
+        feeds.closed_ticket(ticket)
+        app.state.matching.matchmaker.follow_changes()
+
+        def states() -> list[str]:
+            return sorted(p["state"] for p in proposals(matching) if p["need_id"] == str(ticket))
+
+        assert eventually(lambda: states() == ["closed"] * 9), states()

@@ -95,11 +95,13 @@ def test_a_match_by_hand_refuses_an_offer_that_cannot_serve_and_a_need_no_longer
     matching: TestClient,
 ) -> None:
     enrolled(matching, "unit-a")
-    meals = offer(matching, "unit-a", MEALS)
+    enrolled(matching, "unit-b")
+    offer(matching, "unit-a", MEALS)
     parking = offer(matching, "unit-a", PARKING)
+    other = offer(matching, "unit-b", MEALS)
     feeds = Feeds(matching)
     wish = feeds.open_wish()
-    eventually(lambda: proposals_for(matching, wish))
+    eventually(lambda: len(proposals_for(matching, wish)) == 2)
     wrong = matching.post(f"/needs/wish/{wish}/matches", json={"listing_id": parking})
     assert wrong.status_code == 422
     error = wrong.json()["error"]
@@ -107,8 +109,9 @@ def test_a_match_by_hand_refuses_an_offer_that_cannot_serve_and_a_need_no_longer
     assert error["fields"][0]["field"] == "body.listing_id"
     feeds.claim(wish, "unit-a")
     assert eventually(lambda: matching.get(f"/needs/wish/{wish}").status_code == 200)
-    eventually(lambda: proposals_for(matching, wish)[0]["state"] == "agreed")
-    closed = matching.post(f"/needs/wish/{wish}/matches", json={"listing_id": meals})
+    eventually(lambda: sorted(p["state"] for p in proposals_for(matching, wish))
+               == ["agreed", "closed"])  # fmt: skip
+    closed = matching.post(f"/needs/wish/{wish}/matches", json={"listing_id": other})
     assert (closed.status_code, closed.json()["error"]["code"]) == (409, "match.need_not_open")
 
 

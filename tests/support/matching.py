@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from events.envelope import Actor, IntegrationEvent, Role, Territory
-from events.tickets import TicketTriaged
+from events.tickets import TicketClosed, TicketTriaged
 from events.wishes import WishClaimed, WishClaimReleased, WishPosted, WishVerified
 from services.matching.main import MatchingSettings
 from services.runtime.intake import Delivery
@@ -114,6 +114,16 @@ class Feeds:
                                      category=category, grid=grid, rule_version=1, level="grid",
                                      handler_kind="unit")])  # fmt: skip
         return ticket_id
+
+    def closed_ticket(self, ticket_id: UUID, *, grid: str = "g01") -> None:
+        self._settle(1, [self._event(TicketClosed, "tickets.ticket", grid, ticket_id=ticket_id,
+                                     outcome="fixed")])  # fmt: skip
+
+    def retriage(self, ticket_id: UUID, *, category: str, grid: str = "g01") -> None:
+        """The ticket triaged again, into another category."""
+        self._settle(1, [self._event(TicketTriaged, "tickets.ticket", grid, ticket_id=ticket_id,
+                                     category=category, grid=grid, rule_version=1, level="grid",
+                                     handler_kind="unit")])  # fmt: skip
 
 
 def offer(

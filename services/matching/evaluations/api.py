@@ -4,6 +4,7 @@ bus already holds for the period. And a unit's reciprocity balance."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -24,12 +25,14 @@ from services.matching.evaluations.domain import (
     EvaluationTransitionError,
     IncompleteEvaluationError,
 )
+from services.matching.lists.domain import LOCAL_TIME
 from services.matching.matches.records import Balance, MatchRecords
 from services.matching.matches.view import MatchEntry
 from services.matching.registry.application import UnitRegistry
 from services.runtime.access import caller_of, within
 from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
+from services.runtime.instants import utc_iso
 from services.runtime.place import Place
 from services.runtime.text import Body, refusal
 
@@ -97,9 +100,11 @@ def evaluation_router(
         public-welfare service, each a match on the bus."""
         access.check_unit(unit_id)
         within(access, _place(await run_in_threadpool(evaluations.get, unit_id, period)))
-        first, last = period_dates(period)
+        first, last = period_dates(period)  # the community's calendar days, in its own time
+        starts = datetime.combine(first, time(), LOCAL_TIME)
+        ends = datetime.combine(last + timedelta(days=1), time(), LOCAL_TIME)
         return await run_in_threadpool(
-            records.delivered_by, unit_id, first.isoformat(), f"{last.isoformat()}T99"
+            records.delivered_by, unit_id, utc_iso(starts), utc_iso(ends)
         )
 
     @router.post("/evaluations/{period}/scores", response_model=EvaluationOutcome)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,13 +22,13 @@ from services.matching.matches.application import (
     MatchOutcome,
     MatchSnapshot,
     NeedNotFoundError,
+    NeedNotOpenError,
     UnitNotMemberError,
     WishAcceptedInTicketsError,
 )
 from services.matching.matches.coordinating import (
     Coordinator,
     NeedEntry,
-    NeedNotOpenError,
     OfferCannotServeError,
     ProposedBeforeError,
 )
@@ -126,10 +127,13 @@ def match_router(
     ) -> MatchSnapshot:
         match = await run_in_threadpool(desk.get, match_id)
         access.check_unit(match.unit_id)
-        if access.principal.role is Role.UNIT_STAFF:  # its offer may reach beyond its community
-            within(access, await run_in_threadpool(desk.offer_place, match.listing_id))
-        else:
-            within(access, Place(match.district, match.street, match.community, None))
+        need = Place(match.district, match.street, match.community, None)
+        if access.principal.role is not Role.UNIT_STAFF:
+            with contextlib.suppress(ForbiddenError):
+                within(access, need)
+                return match  # the need's community
+        # the offer's unit or community: its offer may reach beyond its own community
+        within(access, await run_in_threadpool(desk.offer_place, match.listing_id))
         return match
 
     @router.get("/needs", response_model=list[NeedEntry])

@@ -30,7 +30,9 @@ from services.matching.matches.domain import (
 )
 from services.matching.registry.domain import Membership, Unit, unit_key
 from services.runtime.commands import Caller
+from services.runtime.database import Database
 from services.runtime.place import Place, Stamp
+from services.runtime.policy import ForbiddenError
 from services.runtime.stamping import StampedCommands
 
 
@@ -113,37 +115,66 @@ class NeedNotFoundError(MatchError):
         super().__init__(f"matching knows no {kind.value} {need_id}")
 
 
+class NeedNotOpenError(MatchError):
+    """Only an open need (a verified wish not yet filled, a triaged ticket, a listed demand)
+    is matched."""
+
+    code = "match.need_not_open"
+
+    def __init__(self, kind: NeedKind, need_id: UUID, state: str) -> None:
+        super().__init__(f"{kind.value} {need_id} is {state}, not open for matching")
+
+
 class MatchDesk:
     """Carries each match through its lifecycle, reserving and releasing capacity."""
 
-    def __init__(self, commands: StampedCommands) -> None:
+    def __init__(self, commands: StampedCommands, database: Database) -> None:
         self.commands = commands
+        self.database = database
 
     def accept(self, caller: Caller, match_id: UUID, by: Party) -> MatchOutcome:
         def decide(match: Match, stamp: Stamp) -> list[Aggregate]:
             if match.need_kind is NeedKind.WISH and by is Party.UNIT:
                 raise WishAcceptedInTicketsError
-            if match.state is MatchState.PROPOSED and stamp.occurred_at >= match.expires_at:
-                raise MatchTransitionError("accept", MatchState.EXPIRED)  # not swept yet
-            self.check_member(match.unit_id)
-            if match.accept(by, stamp):
-                return self.reserve(match, stamp, strict=True)
-            return []
+            return self.accepted(match, by, stamp)
 
-        return self.change(caller, match_id, "accept_match", {"by": by}, decide)
+        return self.change(caller, match_id, "accept_match", {"by": by}, decide, side=by)
+
+    def accepted(self, match: Match, by: Party, stamp: Stamp) -> list[Aggregate]:
+        """Accept for one side, by whatever route (the API, a match by hand): never past the
+        proposal's time (before the sweep marked it), never for a need no longer open (filled
+        or gone), never for a unit out of the alliance; capacity reserved once both agreed."""
+        if match.state is MatchState.PROPOSED and stamp.occurred_at >= match.expires_at:
+            raise MatchTransitionError("accept", MatchState.EXPIRED)  # not swept yet
+        if match.state is MatchState.PROPOSED:
+            state = self.need_state(match.need_kind, match.need_id)
+            if state is not None and state != "open":
+                raise NeedNotOpenError(match.need_kind, match.need_id, state)
+        self.check_member(match.unit_id)
+        if match.accept(by, stamp):
+            return self.reserve(match, stamp, strict=True)
+        return []
+
+    def need_state(self, kind: NeedKind, need_id: UUID) -> str | None:
+        """Where the need stands in matching's needs (None: matching has not heard of it)."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT state FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+                       (kind.value, str(need_id)))  # fmt: skip
+            row = tx.fetchone()
+        return str(row["state"]) if row else None
 
     def decline(
         self, caller: Caller, match_id: UUID, by: Party, reason: DeclineReason
     ) -> MatchOutcome:
         return self.change(caller, match_id, "decline_match", {"by": by, "reason": reason},
-                            only(lambda m, s: m.decline(by, reason, s)))  # fmt: skip
+                            only(lambda m, s: m.decline(by, reason, s)), side=by)  # fmt: skip
 
     def cancel(self, caller: Caller, match_id: UUID, by: Party) -> MatchOutcome:
         def decide(match: Match, stamp: Stamp) -> list[Aggregate]:
             match.cancel(by, stamp)
             return self.release(match, stamp)
 
-        return self.change(caller, match_id, "cancel_match", {"by": by}, decide)
+        return self.change(caller, match_id, "cancel_match", {"by": by}, decide, side=by)
 
     def schedule(self, caller: Caller, match_id: UUID, when: datetime) -> MatchOutcome:
         return self.change(caller, match_id, "schedule_match", {"when": when.isoformat()},
@@ -151,15 +182,15 @@ class MatchDesk:
 
     def deliver(self, caller: Caller, match_id: UUID) -> MatchOutcome:
         return self.change(caller, match_id, "deliver_match", {},
-                            only(lambda m, s: m.deliver(s)))  # fmt: skip
+                            only(lambda m, s: m.deliver(s)), side=Party.UNIT)  # fmt: skip
 
     def confirm(self, caller: Caller, match_id: UUID) -> MatchOutcome:
         return self.change(caller, match_id, "confirm_match", {},
-                            only(lambda m, s: m.confirm(s)))  # fmt: skip
+                            only(lambda m, s: m.confirm(s)), side=Party.COMMUNITY)  # fmt: skip
 
     def rate(self, caller: Caller, match_id: UUID, rating: int) -> MatchOutcome:
         return self.change(caller, match_id, "rate_match", {"rating": rating},
-                            only(lambda m, s: m.rate(rating, s)))  # fmt: skip
+                            only(lambda m, s: m.rate(rating, s)), side=Party.COMMUNITY)  # fmt: skip
 
     def get(self, match_id: UUID) -> MatchSnapshot:
         return MatchSnapshot.of(self.load(match_id))
@@ -210,20 +241,36 @@ class MatchDesk:
         command: str,
         payload: dict[str, Any],
         decide: Callable[[Match, Stamp], list[Aggregate]],
+        *,
+        side: Party | None = None,
     ) -> MatchOutcome:
+        """Load → decide → save one match, once the caller may act for `side`: the unit's
+        side (its own staff, or staff whose territory holds the offer) or the community's
+        (staff whose territory holds the need); None is either side."""
+
         def attempt() -> tuple[list[Aggregate], MatchOutcome]:
             match = self.load(match_id)
-            acting = caller
-            if caller.unit_guard is not None and payload.get("by") != Party.COMMUNITY:
-                caller.unit_guard(match.unit_id)
-                if caller.role == Role.UNIT_STAFF.value and caller.guard is not None:
-                    caller.guard(self.offer_place(match.listing_id), "")
-                    acting = replace(caller, guard=None)  # the need may lie beyond, in reach
+            self._check_side(caller, match, side)
+            acting = replace(caller, guard=None)  # checked above, for the side it acts on
             also = decide(match, self.commands.stamp(acting, match.place, None))
             return [match, *also], MatchOutcome(match=MatchSnapshot.of(match))
 
         payload = {"match_id": str(match_id), **payload}
         return self.commands.run(caller, command, payload, attempt, MatchOutcome, lock=match_id)
+
+    def _check_side(self, caller: Caller, match: Match, side: Party | None) -> None:
+        if caller.guard is None:
+            return  # the service itself (the matchmaker)
+        if side is Party.COMMUNITY or (side is None and caller.role != Role.UNIT_STAFF.value):
+            try:
+                caller.guard(match.place, "")  # the need's community answers for it
+                return
+            except ForbiddenError:
+                if side is Party.COMMUNITY:
+                    raise
+        if caller.unit_guard is not None:
+            caller.unit_guard(match.unit_id)  # unit staff: only their own unit's
+        caller.guard(self.offer_place(match.listing_id), "")
 
 
 def only(step: Callable[[Match, Stamp], None]) -> Callable[[Match, Stamp], list[Aggregate]]:

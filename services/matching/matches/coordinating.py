@@ -27,10 +27,12 @@ from services.matching.matches.application import (
     MatchOutcome,
     MatchSnapshot,
     NeedNotFoundError,
+    NeedNotOpenError,
 )
 from services.matching.matches.domain import (
     LIVE,
     OPEN,
+    Match,
     MatchError,
     MatchState,
     match_key,
@@ -44,16 +46,6 @@ from services.runtime.place import Place
 FOUND_AT_MOST = 20
 """How many ranked offers "find match" shows."""
 _LIVE = sorted(s.value for s in LIVE)
-
-
-class NeedNotOpenError(MatchError):
-    """Only an open need (a verified wish not yet filled, a triaged ticket, a listed demand)
-    is matched."""
-
-    code = "match.need_not_open"
-
-    def __init__(self, kind: NeedKind, need_id: UUID, state: str) -> None:
-        super().__init__(f"{kind.value} {need_id} is {state}, not open for matching")
 
 
 class OfferCannotServeError(MatchError):
@@ -90,6 +82,9 @@ class NeedEntry(BaseModel):
     community: str
     grid: str | None
     categories: list[ServiceCategory]
+    state: str
+    """`open` while it waits for matches; `filled`, `gone` (or `waiting`, a wish not yet
+    verified) otherwise."""
     opened_at: datetime
     live: int
     """Its proposals and matches still under way."""
@@ -160,13 +155,18 @@ class Coordinator:
         that offer is accepted for the community instead; one the community already accepted
         and still live is answered as it stands."""
         match_id = match_key(kind, need_id, listing_id)
+        fresh: list[bool] = []
 
         def decide() -> tuple[list[Aggregate], MatchOutcome]:
+            fresh.clear()
             row = self._row(kind, need_id)
+            made = self.desk.load(match_id) if self.desk.exists(match_id) else None
+            if made and Party.COMMUNITY.value in made.accepted_by and made.state in LIVE:
+                return [], MatchOutcome(match=MatchSnapshot.of(made))  # matched so already
             if row["state"] != NEED_OPEN:
                 raise NeedNotOpenError(kind, need_id, row["state"])
-            if self.desk.exists(match_id):
-                return self._accepted(caller, match_id)
+            if made is not None:
+                return self._accepted(caller, made)
             need, ranked = self.matchmaker.rank_for(row, every=True)
             chosen = next((r for r in ranked if r.candidate.listing_id == listing_id), None)
             if chosen is None:
@@ -174,26 +174,25 @@ class Coordinator:
             stamp = self.desk.commands.stamp(caller, need.place, None)
             match = proposal(need, chosen, stamp)
             match.accept(Party.COMMUNITY, stamp)
+            fresh.append(True)
             return [match], MatchOutcome(match=MatchSnapshot.of(match))
 
         def marked(outcome: MatchOutcome) -> list[Callable[[Cursor], None]]:
-            return [lambda tx: mark_proposed(tx, kind.value, str(need_id), [match_id])]
+            if not fresh:
+                return []  # an existing proposal, recorded when it was made
+            return [
+                lambda tx: mark_proposed(tx, kind.value, str(need_id), [match_id], proposed=False)
+            ]  # the matchmaker adds its own
 
         payload = {"need_kind": kind, "need_id": str(need_id), "listing_id": str(listing_id)}
         return self.desk.commands.run(caller, "match_by_hand", payload, decide, MatchOutcome,
                                       lock=match_id, also=marked)  # fmt: skip
 
-    def _accepted(self, caller: Caller, match_id: UUID) -> tuple[list[Aggregate], MatchOutcome]:
-        match = self.desk.load(match_id)
-        if Party.COMMUNITY.value in match.accepted_by and match.state in LIVE:
-            return [], MatchOutcome(match=MatchSnapshot.of(match))  # matched so already
+    def _accepted(self, caller: Caller, match: Match) -> tuple[list[Aggregate], MatchOutcome]:
         if match.state not in OPEN:
             raise ProposedBeforeError(match.state)
         stamp = self.desk.commands.stamp(caller, match.place, None)
-        changed: list[Aggregate] = [match]
-        if match.accept(Party.COMMUNITY, stamp):
-            self.desk.check_member(match.unit_id)
-            changed += self.desk.reserve(match, stamp, strict=True)
+        changed = [match, *self.desk.accepted(match, Party.COMMUNITY, stamp)]
         return changed, MatchOutcome(match=MatchSnapshot.of(match))
 
     def _row(self, kind: NeedKind, need_id: UUID) -> dict[str, Any]:
@@ -221,5 +220,6 @@ def _need_entry(row: Any) -> NeedEntry:
         title=data.get("title"), district=data["district"], street=data["street"],
         community=data["community"], grid=data["grid"],
         categories=[ServiceCategory(c) for c in orjson.loads(data["categories"])],
+        state=data["state"],
         opened_at=datetime.fromisoformat(data["opened_at"]), live=int(data["live"]),
     )  # fmt: skip

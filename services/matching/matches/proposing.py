@@ -24,6 +24,7 @@ from events.taxonomy import ServiceCategory
 from services.matching.matches.application import (
     MatchDesk,
     MatchSnapshot,
+    NeedNotOpenError,
     Proposed,
     only,
 )
@@ -45,8 +46,13 @@ from services.matching.needs import (
     ENDED,
     PAUSED,
     RATED,
+    RECAST,
     RELEASED,
+    SERVED,
+    add_match,
+    matches_of,
 )
+from services.matching.needs import OPEN as NEED_OPEN
 from services.runtime.commands import Caller
 from services.runtime.database import Cursor, Database
 from services.runtime.place import Place, Stamp
@@ -85,6 +91,8 @@ class Matchmaker:
         for need in self.waiting(limit):
             try:
                 proposed += len(self.propose(need).matches)
+            except NeedNotOpenError:
+                continue  # it went while we ranked: its closing saw no new proposal
             except Exception:
                 log.exception("could not propose for %s %s; setting it aside",
                               need["need_kind"], need["need_id"])  # fmt: skip
@@ -99,6 +107,8 @@ class Matchmaker:
     ) -> tuple[Need, list[Ranked]]:
         need = _need(need_row, self.commands.clock())
         claimants: list[str] = orjson.loads(need_row["claimants"])
+        if need_row["need_kind"] == NeedKind.DEMAND.value:  # a unit does not serve itself
+            claimants += [u for u in [self.records.lister_of(need_row["need_id"])] if u]
         candidates = self.records.candidates(
             need.place.district, need.categories, exclude_units=claimants
         )
@@ -178,16 +188,14 @@ class Matchmaker:
         self.commands.run(MATCHMAKER, "follow_need", payload, decide, Proposed, also=done)
 
     def _proposals(self, kind: NeedKind, need_id: UUID) -> list[str]:
-        """The ids of the proposals made for a need, as recorded when they were saved."""
         with self.database.transaction(commit=False) as tx:
-            tx.execute("SELECT matches FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
-                       (kind.value, str(need_id)))  # fmt: skip
-            row = tx.fetchone()
-        return list(orjson.loads(row["matches"])) if row else []
+            return matches_of(tx, kind.value, str(need_id))
 
     def _decide_change(self, change: dict[str, Any], matches: list[Match]) -> list[Aggregate]:
         what, unit_id = change["change"], change["unit_id"]
         changed: list[Aggregate] = []
+        need = NeedKind(change["need_kind"]), UUID(change["need_id"])
+        unfit = self._unfit(*need, matches) if what == RECAST else set()
         claimed = _best_of(unit_id, matches) if what == CLAIMED else None
         for match in matches:
             stamp = self.commands.stamp(MATCHMAKER, match.place, None)
@@ -218,10 +226,26 @@ class Matchmaker:
             elif what in (ENDED, PAUSED) and match.state in OPEN:
                 match.close(CloseReason.NEED_GONE, stamp)
                 changed.append(match)
+            elif what == RECAST and match.state in OPEN and match.listing_id in unfit:
+                match.close(CloseReason.NEED_GONE, stamp)  # proposed for what it asked before
+                changed.append(match)
+            elif what == SERVED and match.state in OPEN:
+                match.close(CloseReason.CLAIMED_BY_ANOTHER, stamp)
+                changed.append(match)
             elif what == ENDED and match.state in UNDER_WAY:
                 match.cancel(Party.COMMUNITY, stamp)
                 changed += [match, *self.desk.release(match, stamp)]
         return changed
+
+    def _unfit(self, kind: NeedKind, need_id: UUID, matches: list[Match]) -> set[UUID]:
+        """The offers of these proposals whose category the need no longer asks for."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT categories FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+                       (kind.value, str(need_id)))  # fmt: skip
+            row = tx.fetchone()
+        wanted = set(orjson.loads(row["categories"])) if row else set()
+        offers = self.records.categories_of([m.listing_id for m in matches])
+        return {listing for listing, category in offers.items() if category not in wanted}
 
     def close_stale(self, limit: int = 200) -> int:
         """Close the open proposals whose offer is no longer listed or whose unit is no
@@ -269,16 +293,22 @@ def proposal(need: Need, ranked: Ranked, stamp: Stamp) -> Match:
     )  # fmt: skip
 
 
-def mark_proposed(tx: Cursor, kind: str, need_id: str, made: list[UUID]) -> None:
-    """The need proposed for, with the ids of its proposals added to those made before."""
-    tx.execute("SELECT matches FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
-               (kind, need_id))  # fmt: skip
-    row = tx.fetchone()
-    before: list[str] = orjson.loads(row["matches"]) if row else []
-    after = [*before, *(str(m) for m in made if str(m) not in before)]
-    tx.execute("UPDATE {t:needs} SET proposed = 1, matches = ? "
-               "WHERE need_kind = ? AND need_id = ?",
-               (orjson.dumps(after).decode(), kind, need_id))  # fmt: skip
+def mark_proposed(
+    tx: Cursor, kind: str, need_id: str, made: list[UUID], *, proposed: bool = True
+) -> None:
+    """Record the proposals made for a need (and, for the matchmaker's, that it proposed), in
+    the transaction that saves them; refused unless the need is still open, so a need that
+    went meanwhile never keeps a proposal its closing did not see."""
+    flag = "1" if proposed else "proposed"
+    tx.execute(f"UPDATE {{t:needs}} SET proposed = {flag} WHERE need_kind = ? AND need_id = ? "
+               "AND state = ? RETURNING need_id", (kind, need_id, NEED_OPEN))  # fmt: skip
+    if tx.fetchone() is None:  # on PostgreSQL the row lock waits for a closing under way
+        tx.execute("SELECT state FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+                   (kind, need_id))  # fmt: skip
+        row = tx.fetchone()
+        raise NeedNotOpenError(NeedKind(kind), UUID(need_id), row["state"] if row else "gone")
+    for match_id in made:
+        add_match(tx, kind, need_id, str(match_id))
 
 
 def _best_of(unit_id: str | None, matches: list[Match]) -> Match | None:

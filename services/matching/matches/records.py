@@ -71,6 +71,24 @@ class MatchRecords:
         excluded = set(exclude_units)
         return [_candidate(district, row) for row in rows if row["unit_id"] not in excluded]
 
+    def categories_of(self, listing_ids: Sequence[UUID]) -> dict[UUID, str]:
+        """Each listing's category, by id (those the lists know)."""
+        if not listing_ids:
+            return {}
+        marks = ", ".join("?" * len(listing_ids))
+        with self.database.transaction(commit=False) as tx:
+            tx.execute(f"SELECT listing_id, category FROM {{t:listing_board}} "
+                       f"WHERE listing_id IN ({marks})", [str(i) for i in listing_ids])  # fmt: skip
+            return {UUID(row["listing_id"]): str(row["category"]) for row in tx.fetchall()}
+
+    def lister_of(self, listing_id: str) -> str | None:
+        """The unit that put the listing on its list (None: the community's own)."""
+        with self.database.transaction(commit=False) as tx:
+            tx.execute("SELECT unit_id FROM {t:listing_board} WHERE listing_id = ?",
+                       (listing_id,))  # fmt: skip
+            row = tx.fetchone()
+        return str(row["unit_id"]) if row and row["unit_id"] else None
+
     def stale_proposals(self, limit: int = 200) -> list[UUID]:
         """Open proposals whose offer was paused or withdrawn, or whose unit was suspended or
         left (a unit the directory does not know yet is not taken for gone)."""

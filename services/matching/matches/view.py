@@ -43,8 +43,17 @@ from events.matches import (
     NeedKind,
     Reason,
 )
-from services.matching.matches.domain import MatchState
-from services.matching.needs import ENDED, GONE, OPEN, PAUSED, record_change
+from services.matching.matches.domain import HOLDS_CAPACITY, MatchState
+from services.matching.needs import (
+    ENDED,
+    FILLED,
+    GONE,
+    OPEN,
+    PAUSED,
+    SERVED,
+    recast_if_changed,
+    record_change,
+)
 from services.runtime.database import Cursor, Database
 from services.runtime.follower import LocalView
 from services.runtime.instants import utc_iso
@@ -216,8 +225,8 @@ def _apply_match(tx: Cursor, event: MatchEvent) -> None:
         )  # fmt: skip
         _record(tx, event.unit_id, open_matches=1)
         return
-    tx.execute("SELECT unit_id, state, accepted_by FROM {t:match_board} WHERE match_id = ?",
-               (match_id,))  # fmt: skip
+    tx.execute("SELECT need_kind, need_id, unit_id, state, accepted_by FROM {t:match_board} "
+               "WHERE match_id = ?", (match_id,))  # fmt: skip
     row = tx.fetchone()
     if row is None:
         return
@@ -233,7 +242,7 @@ def _apply_match(tx: Cursor, event: MatchEvent) -> None:
     elif isinstance(event, MatchDelivered):
         _record(tx, unit_id, open_matches=-1, delivered=1)
         tx.execute("UPDATE {t:match_board} SET delivered_at = ? WHERE match_id = ?",
-                   (at, match_id))  # fmt: skip
+                   (_utc(event.occurred_at), match_id))  # fmt: skip
         if unit_id is not None:
             tx.execute("UPDATE {t:unit_records} SET last_helped_at = ? WHERE unit_id = ?",
                        (at, unit_id))  # fmt: skip
@@ -245,6 +254,32 @@ def _apply_match(tx: Cursor, event: MatchEvent) -> None:
     assignments = ", ".join(f"{column} = ?" for column in changes)
     tx.execute(f"UPDATE {{t:match_board}} SET {assignments} WHERE match_id = ?",
                [*changes.values(), match_id])  # fmt: skip
+    if isinstance(event, MatchAccepted | MatchCancelled) and row["need_kind"] != "wish":
+        _fill(tx, row["need_kind"], row["need_id"], at)
+
+
+def _fill(tx: Cursor, kind: str, need_id: str, at: str) -> None:
+    """A demand or a ticket is served once it holds as many agreed matches as it wants (a
+    claim in tickets decides for a wish): then it is filled and its open proposals close; a
+    cancellation below that opens it again for proposals."""
+    holding = [s.value for s in HOLDS_CAPACITY]
+    marks = ", ".join("?" * len(holding))
+    tx.execute(f"SELECT COUNT(*) AS n FROM {{t:match_board}} WHERE need_kind = ? AND need_id = ? "
+               f"AND state IN ({marks})", (kind, need_id, *holding))  # fmt: skip
+    agreed = tx.fetchone()
+    tx.execute("SELECT quota, state FROM {t:needs} WHERE need_kind = ? AND need_id = ?",
+               (kind, need_id))  # fmt: skip
+    need = tx.fetchone()
+    if need is None or agreed is None:
+        return
+    full = int(agreed["n"]) >= int(need["quota"])
+    if full and need["state"] == OPEN:
+        tx.execute("UPDATE {t:needs} SET state = ? WHERE need_kind = ? AND need_id = ?",
+                   (FILLED, kind, need_id))  # fmt: skip
+        record_change(tx, kind, need_id, SERVED, at)
+    elif not full and need["state"] == FILLED:
+        tx.execute("UPDATE {t:needs} SET state = ?, proposed = 0 "
+                   "WHERE need_kind = ? AND need_id = ?", (OPEN, kind, need_id))  # fmt: skip
 
 
 def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
@@ -277,7 +312,8 @@ def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
         record_change(tx, kind, need_id, ENDED if isinstance(event, ListingWithdrawn) else PAUSED,
                       at)  # fmt: skip
     elif isinstance(event, ListingChanged):
-        tx.execute("UPDATE {t:needs} SET title = ?, categories = ? "
+        recast_if_changed(tx, kind, need_id, [event.terms.category.value], at)
+        tx.execute("UPDATE {t:needs} SET title = ?, categories = ?, proposed = 0 "
                    "WHERE need_kind = ? AND need_id = ?",
                    (event.terms.title, orjson.dumps([event.terms.category.value]).decode(), kind,
                     need_id))  # fmt: skip

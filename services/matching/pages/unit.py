@@ -98,7 +98,7 @@ class UnitPage:
             "unit.html", words, status=status, message=message, form=form or {},
             principal=principal, unit=unit, here=self.url(request, unit_id), **found,
             may_list=may(signed, "listing.publish"), may_respond=may(signed, "match.respond"),
-            by=Party.UNIT if principal.role is Role.UNIT_STAFF else Party.COMMUNITY,
+            by=lambda m: _side(signed, m.community),
             board_url=parts.board_url, categories=list(ServiceCategory), sides=list(Side),
             capacity_units=list(CapacityUnit), reaches=list(Reach),
             decline_reasons=list(DeclineReason), key=str(uuid4()),
@@ -199,6 +199,8 @@ def unit_router(pages: Pages, parts: Parts) -> APIRouter:
             match = parts.desk.get(_uuid(match_id))
             if match.unit_id != unit_id or step not in _MATCH_STEPS:
                 raise PageNotFoundError
+            if form.get("by", Party.UNIT.value) not in set(Party):
+                raise FormFieldError("by")
             by = Party(form.get("by", Party.UNIT.value))
             if by is Party.COMMUNITY and signed is not None and not _desk(signed):
                 raise ForbiddenError("policy.role_not_allowed", "only the community's staff")
@@ -216,6 +218,13 @@ def unit_router(pages: Pages, parts: Parts) -> APIRouter:
         return await page.act(request, unit_id, lang, signed, run, "matches")
 
     return router
+
+
+def _side(signed: PageAccess, need_community: str) -> Party:
+    """The side a visitor answers for on a unit's page: the community's staff for a need of
+    their community, everyone else (the unit's staff, the offer's community) for the unit."""
+    here = signed.principal.scope.community == need_community
+    return Party.COMMUNITY if _desk(signed) and here else Party.UNIT
 
 
 def _desk(signed: PageAccess) -> bool:
