@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from services.matching.main import create_app
 from tests.conftest import OFFLINE_BUS, MovableClock, eventually, memory_store
 from tests.support.matching import (
+    C09_STAFF,
     STAFF,
     Feeds,
     enrolled,
@@ -20,10 +21,7 @@ from tests.support.matching import (
     proposals_for,
     unit_staff,
 )
-from tests.support.tokens import bearer
 
-C09_STAFF = bearer("staff-c09", "community_staff",
-                   scope={"district": "jinfeng", "street": "s01", "community": "c09"})  # fmt: skip
 MEALS = {"category": "meals", "title": "爱心午餐", "capacity": 10}
 PARKING = {"category": "parking", "title": "错峰停车位", "capacity": 6, "capacity_unit": "places"}
 

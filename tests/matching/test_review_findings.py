@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from services.matching.main import create_app
 from tests.conftest import OFFLINE_BUS, MovableClock, eventually, memory_store
 from tests.support.matching import (
+    C09_STAFF,
     STAFF,
     Feeds,
     enrolled,
@@ -23,8 +24,6 @@ from tests.support.matching import (
 from tests.support.tokens import bearer
 
 PARKING = {"category": "parking", "title": "错峰停车位", "capacity": 6}
-C09_STAFF = bearer("staff-c09", "community_staff",
-                   scope={"district": "jinfeng", "street": "s01", "community": "c09"})  # fmt: skip
 
 
 def _c09_proposal(matching: TestClient, unit_id: str | None) -> str:

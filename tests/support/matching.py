@@ -21,6 +21,9 @@ from tests.support.tokens import auth_settings, bearer
 
 STAFF = bearer("staff-1", "community_staff", scope={"district": "jinfeng", "street": "s01",
                                                     "community": "c01"})  # fmt: skip
+C09_STAFF = bearer("staff-c09", "community_staff", scope={"district": "jinfeng", "street": "s01",
+                                                         "community": "c09"})  # fmt: skip
+"""Staff of c09, a neighbour of c01 in street s01 (a street-reach offer of c01 serves it)."""
 AWAY_STAFF = bearer("staff-2", "community_staff", scope={"district": "jinfeng", "street": "s01",
                                                          "community": "c02"})  # fmt: skip
 
