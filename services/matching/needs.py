@@ -82,6 +82,7 @@ RECAST = "recast"
 def create_need_tables(database: Database) -> None:
     database.execute_script(_DDL)
     database.add_column("needs", "title", "TEXT")  # stores made before needs had titles
+    database.add_column("needs", "agreed", "INTEGER NOT NULL DEFAULT 0")
     with database.transaction() as tx:  # stores that kept a need's proposals as a JSON list
         tx.execute("SELECT need_kind, need_id, matches FROM {t:needs} WHERE matches <> '[]'")
         for row in tx.fetchall():
@@ -98,6 +99,21 @@ def recast_if_changed(tx: Cursor, kind: str, need_id: str, categories: list[str]
     row = tx.fetchone()
     if row is not None and orjson.loads(row["categories"]) != categories:
         record_change(tx, kind, need_id, RECAST, at)
+
+
+def take_share(tx: Cursor, kind: str, need_id: str) -> bool:
+    """One of a demand's or ticket's shares taken by an agreement, in the transaction that
+    saves it; False when all are taken (the row lock makes concurrent agreements take turns,
+    and each sees what the one before it took)."""
+    tx.execute("UPDATE {t:needs} SET agreed = agreed + 1 WHERE need_kind = ? AND need_id = ? "
+               "AND agreed < quota RETURNING agreed", (kind, need_id))  # fmt: skip
+    return tx.fetchone() is not None
+
+
+def give_back_share(tx: Cursor, kind: str, need_id: str) -> None:
+    """An agreement called off: its share of the need is free again."""
+    tx.execute("UPDATE {t:needs} SET agreed = agreed - 1 WHERE need_kind = ? AND need_id = ? "
+               "AND agreed > 0", (kind, need_id))  # fmt: skip
 
 
 def add_match(tx: Cursor, kind: str, need_id: str, match_id: str) -> None:
@@ -136,11 +152,12 @@ def _open_need(
     recast_if_changed(tx, kind, need_id, [c.value for c in categories],
                       event.occurred_at.isoformat())  # fmt: skip
     tx.execute(
-        "INSERT INTO {t:needs} (need_kind, need_id, district, street, community, grid, "
+        "INSERT INTO {t:needs} AS n (need_kind, need_id, district, street, community, grid, "
         "categories, quota, exclusive, claimants, state, proposed, opened_at, title) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (need_kind, need_id) DO UPDATE SET categories = excluded.categories, "
-        "grid = excluded.grid, state = excluded.state, proposed = 0",
+        "grid = excluded.grid, proposed = 0, state = CASE WHEN n.agreed >= n.quota "
+        "AND n.need_kind <> 'wish' THEN 'filled' ELSE excluded.state END",
         (kind, need_id, where.district, where.street, where.community, where.grid,
          orjson.dumps([c.value for c in categories]).decode(), quota, int(exclusive), "[]",
          state, 0, event.occurred_at.isoformat(), title),

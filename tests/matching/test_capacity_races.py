@@ -107,3 +107,39 @@ def test_nine_coordinators_matching_one_ticket_by_hand_at_once_are_all_closed_wi
             return sorted(p["state"] for p in proposals(matching) if p["need_id"] == str(ticket))
 
         assert eventually(lambda: states() == ["closed"] * 9), states()
+
+
+def test_a_ticket_wanting_one_match_agrees_one_when_its_three_units_accept_at_once(
+    store: StoreSettings,
+) -> None:
+    app = create_app(matching_settings(OFFLINE_BUS, store, relay_enabled=False))
+    with serving(app) as url, httpx.Client(base_url=url, headers=STAFF) as matching:
+        for unit_id in ("unit-a", "unit-b", "unit-c"):
+            enrolled(matching, unit_id)
+            offer(matching, unit_id, {"category": "parking", "title": "车位", "capacity": 50})
+        ticket = str(Feeds(app).triaged_ticket(category="parking"))
+
+        def mine() -> list[dict[str, Any]]:
+            return [p for p in proposals(matching) if p["need_id"] == ticket]
+
+        found = eventually(lambda: len(mine()) == 3 and mine())
+        for match in found:  # the community said yes to all three
+            matching.post(f"/matches/{match['match_id']}/acceptance",
+                          json={"by": "community"}).raise_for_status()  # fmt: skip
+
+        async def race() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                return await asyncio.gather(*(
+                    client.post(f"/matches/{m['match_id']}/acceptance", json={"by": "unit"},
+                                headers=unit_staff(m["unit_id"]))
+                    for m in found
+                ))  # fmt: skip
+
+        responses = asyncio.run(race())
+        assert eventually(lambda: sorted(p["state"] for p in mine()) == ["agreed", "closed",
+                                                                          "closed"])  # fmt: skip
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 409, 409]
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {
+        "match.need_not_open"
+    }

@@ -28,9 +28,10 @@ from services.matching.matches.domain import (
     MatchState,
     MatchTransitionError,
 )
+from services.matching.needs import give_back_share, take_share
 from services.matching.registry.domain import Membership, Unit, unit_key
 from services.runtime.commands import Caller
-from services.runtime.database import Database
+from services.runtime.database import Cursor, Database
 from services.runtime.place import Place, Stamp
 from services.runtime.policy import ForbiddenError
 from services.runtime.stamping import StampedCommands
@@ -248,15 +249,22 @@ class MatchDesk:
         side (its own staff, or staff whose territory holds the offer) or the community's
         (staff whose territory holds the need); None is either side."""
 
+        before: list[MatchState] = []
+
         def attempt() -> tuple[list[Aggregate], MatchOutcome]:
             match = self.load(match_id)
+            before[:] = [match.state]
             self._check_side(caller, match, side)
             acting = replace(caller, guard=None)  # checked above, for the side it acts on
             also = decide(match, self.commands.stamp(acting, match.place, None))
             return [match, *also], MatchOutcome(match=MatchSnapshot.of(match))
 
+        def shares(outcome: MatchOutcome) -> list[Callable[[Cursor], None]]:
+            return share_writes(outcome.match, before[0] if before else None)
+
         payload = {"match_id": str(match_id), **payload}
-        return self.commands.run(caller, command, payload, attempt, MatchOutcome, lock=match_id)
+        return self.commands.run(caller, command, payload, attempt, MatchOutcome, lock=match_id,
+                                 also=shares)  # fmt: skip
 
     def _check_side(self, caller: Caller, match: Match, side: Party | None) -> None:
         if caller.guard is None:
@@ -271,6 +279,25 @@ class MatchDesk:
         if caller.unit_guard is not None:
             caller.unit_guard(match.unit_id)  # unit staff: only their own unit's
         caller.guard(self.offer_place(match.listing_id), "")
+
+
+def share_writes(match: MatchSnapshot, before: MatchState | None) -> list[Callable[[Cursor], None]]:
+    """What an agreement or its calling off does to its demand's or ticket's shares (a wish's
+    are the tickets service's claims), in the transaction that saves it: an agreement beyond
+    the shares the need asks for is refused, and the whole save with it."""
+    if match.need_kind is NeedKind.WISH or before is None:
+        return []
+    kind, need_id = match.need_kind.value, str(match.need_id)
+    if before is MatchState.PROPOSED and match.state is MatchState.AGREED:
+
+        def take(tx: Cursor) -> None:
+            if not take_share(tx, kind, need_id):
+                raise NeedNotOpenError(match.need_kind, match.need_id, "filled")
+
+        return [take]
+    if before in (MatchState.AGREED, MatchState.SCHEDULED) and match.state is MatchState.CANCELLED:
+        return [lambda tx: give_back_share(tx, kind, need_id)]
+    return []
 
 
 def only(step: Callable[[Match, Stamp], None]) -> Callable[[Match, Stamp], list[Aggregate]]:

@@ -28,6 +28,7 @@ from services.matching.matches.application import (
     MatchSnapshot,
     NeedNotFoundError,
     NeedNotOpenError,
+    share_writes,
 )
 from services.matching.matches.domain import (
     LIVE,
@@ -156,11 +157,13 @@ class Coordinator:
         and still live is answered as it stands."""
         match_id = match_key(kind, need_id, listing_id)
         fresh: list[bool] = []
+        before: list[MatchState] = []
 
         def decide() -> tuple[list[Aggregate], MatchOutcome]:
             fresh.clear()
             row = self._row(kind, need_id)
             made = self.desk.load(match_id) if self.desk.exists(match_id) else None
+            before[:] = [made.state] if made else []
             if made and Party.COMMUNITY.value in made.accepted_by and made.state in LIVE:
                 return [], MatchOutcome(match=MatchSnapshot.of(made))  # matched so already
             if row["state"] != NEED_OPEN:
@@ -178,8 +181,8 @@ class Coordinator:
             return [match], MatchOutcome(match=MatchSnapshot.of(match))
 
         def marked(outcome: MatchOutcome) -> list[Callable[[Cursor], None]]:
-            if not fresh:
-                return []  # an existing proposal, recorded when it was made
+            if not fresh:  # an existing proposal (recorded when made), perhaps agreed now
+                return share_writes(outcome.match, before[0] if before else None)
             return [
                 lambda tx: mark_proposed(tx, kind.value, str(need_id), [match_id], proposed=False)
             ]  # the matchmaker adds its own

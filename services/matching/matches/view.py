@@ -318,6 +318,6 @@ def _apply_demand(tx: Cursor, event: ListingEvent) -> None:
                    (event.terms.title, orjson.dumps([event.terms.category.value]).decode(), kind,
                     need_id))  # fmt: skip
     elif isinstance(event, ListingResumed):
-        tx.execute("UPDATE {t:needs} SET state = ?, proposed = 0 "
-                   "WHERE need_kind = ? AND need_id = ? AND state = ?",
-                   (OPEN, kind, need_id, GONE))  # fmt: skip
+        tx.execute("UPDATE {t:needs} SET state = CASE WHEN agreed >= quota THEN ? ELSE ? END, "
+                   "proposed = 0 WHERE need_kind = ? AND need_id = ? AND state = ?",
+                   (FILLED, OPEN, kind, need_id, GONE))  # fmt: skip
