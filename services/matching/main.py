@@ -267,7 +267,7 @@ def create_app(settings: MatchingSettings | None = None, *, clock: Clock = utc_n
         lambda parked_id: retry_parked(matching.database, matching.needs, parked_id),
         service="matching",
     ))  # fmt: skip
-    pages = Pages(matching.settings.signin_url, (matching.view, matching.matches_view))
+    pages = Pages(matching.settings.signin_url, (matching.view, matching.matches_view), errors)
     parts = Parts(
         registry=matching.registry, lists=matching.lists, desk=matching.desk,
         coordinator=matching.coordinator, view=matching.view, matches_view=matching.matches_view,

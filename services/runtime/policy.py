@@ -36,33 +36,34 @@ def _rule(*roles: Role, ownership: Ownership = Ownership.NONE, public: bool = Fa
     return Rule(frozenset(roles), ownership, public)
 
 
-_COMMUNITY_DESK = (R.COMMUNITY_STAFF, R.COMMUNITY_SECRETARY)
-_NEAR_RESIDENTS = (R.BUILDING_CHIEF, R.GRID_WORKER, *_COMMUNITY_DESK)
-_OVERSIGHT = (*_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL, R.AUDITOR)
-_LADDER = (R.GRID_WORKER, *_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL)
+COMMUNITY_DESK = (R.COMMUNITY_STAFF, R.COMMUNITY_SECRETARY)
+"""The community's staff and secretary: its desk."""
+_NEAR_RESIDENTS = (R.BUILDING_CHIEF, R.GRID_WORKER, *COMMUNITY_DESK)
+_OVERSIGHT = (*COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL, R.AUDITOR)
+_LADDER = (R.GRID_WORKER, *COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL)
 """Who dispatches and watches tickets: the escalation ladder's levels."""
-_HANDLERS = (R.UNIT_STAFF, R.VOLUNTEER, R.GRID_WORKER, *_COMMUNITY_DESK)
-_MEDIATION = (R.MEDIATOR, *_COMMUNITY_DESK)
+_HANDLERS = (R.UNIT_STAFF, R.VOLUNTEER, R.GRID_WORKER, *COMMUNITY_DESK)
+_MEDIATION = (R.MEDIATOR, *COMMUNITY_DESK)
 _ERASERS = (R.COMMUNITY_SECRETARY, R.OPERATOR)
 
 POLICY: dict[str, Rule] = {
     "wish.post": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
     "wish.read": _rule(*Role, public=True),
-    "wish.verify": _rule(*_COMMUNITY_DESK),
-    "wish.reject": _rule(*_COMMUNITY_DESK),
+    "wish.verify": _rule(*COMMUNITY_DESK),
+    "wish.reject": _rule(*COMMUNITY_DESK),
     "wish.claim": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),
     "wish.release": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),
     "wish.report_fulfilment": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),
-    "wish.verify_fulfilment": _rule(*_COMMUNITY_DESK),
+    "wish.verify_fulfilment": _rule(*COMMUNITY_DESK),
     "wish.acknowledge": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
     "wish.withdraw": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
-    "wish.expire": _rule(*_COMMUNITY_DESK, R.SYSTEM),
+    "wish.expire": _rule(*COMMUNITY_DESK, R.SYSTEM),
     "ledger.read": _rule(*_OVERSIGHT),
     "ops.read": _rule(R.OPERATOR, R.AUDITOR),
     "ops.repair": _rule(R.OPERATOR),
     "wish.contact": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
     # Not an endpoint of its own: what `wish.contact` (masked) needs to answer unmasked.
-    "personal.read": _rule(*_COMMUNITY_DESK),
+    "personal.read": _rule(*COMMUNITY_DESK),
     "person.erase": _rule(*_ERASERS),
     # Not endpoints of their own: who may erase a person's sealed records of each kind. An
     # erasure needs the entry of every kind of record the person has, inside the territory
@@ -80,37 +81,37 @@ POLICY: dict[str, Rule] = {
         R.VOLUNTEER,
         ownership=Ownership.PERSON,
     ),
-    "ticket.triage": _rule(R.GRID_WORKER, *_COMMUNITY_DESK),
+    "ticket.triage": _rule(R.GRID_WORKER, *COMMUNITY_DESK),
     "ticket.dispatch": _rule(*_LADDER),
     "ticket.handle": _rule(*_HANDLERS),
-    "ticket.verify": _rule(R.GRID_WORKER, *_COMMUNITY_DESK),
+    "ticket.verify": _rule(R.GRID_WORKER, *COMMUNITY_DESK),
     "ticket.rate": _rule(R.RESIDENT, *_NEAR_RESIDENTS, ownership=Ownership.PERSON),
-    "ticket.close": _rule(*_COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL),
-    "visit.record": _rule(R.GRID_WORKER, R.BUILDING_CHIEF, *_COMMUNITY_DESK),
+    "ticket.close": _rule(*COMMUNITY_DESK, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL),
+    "visit.record": _rule(R.GRID_WORKER, R.BUILDING_CHIEF, *COMMUNITY_DESK),
     "visit.read": _rule(R.GRID_WORKER, R.BUILDING_CHIEF, *_OVERSIGHT),
     "territory.read": _rule(*Role, public=True),
     "territory.change": _rule(R.COMMUNITY_SECRETARY, R.DISTRICT_OFFICIAL),
     "dispute.file": _rule(R.RESIDENT, *_NEAR_RESIDENTS, R.MEDIATOR, ownership=Ownership.PERSON),
     "dispute.read": _rule(R.MEDIATOR, R.GRID_WORKER, *_OVERSIGHT),
     "dispute.decide": _rule(*_MEDIATION),
-    "dispute.assign": _rule(*_COMMUNITY_DESK),
+    "dispute.assign": _rule(*COMMUNITY_DESK),
     "dispute.consent": _rule(R.RESIDENT, *_MEDIATION, ownership=Ownership.PERSON),
     "dispute.mediate": _rule(*_MEDIATION),
     "dispute.extend": _rule(*_MEDIATION),
     # Not an endpoint of its own: what reading sealed minutes and agreements needs.
     "dispute.records": _rule(R.MEDIATOR, R.COMMUNITY_SECRETARY),
-    "unit.register": _rule(*_COMMUNITY_DESK),
+    "unit.register": _rule(*COMMUNITY_DESK),
     "unit.read": _rule(*Role, public=True),
-    "unit.manage": _rule(*_COMMUNITY_DESK),
-    "unit.contact": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "unit.manage": _rule(*COMMUNITY_DESK),
+    "unit.contact": _rule(R.UNIT_STAFF, *COMMUNITY_DESK, ownership=Ownership.UNIT),
     "listing.read": _rule(*Role, public=True),
-    "listing.publish": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
-    "listing.change": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "listing.publish": _rule(R.UNIT_STAFF, *COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "listing.change": _rule(R.UNIT_STAFF, *COMMUNITY_DESK, ownership=Ownership.UNIT),
     "match.read": _rule(R.UNIT_STAFF, *_OVERSIGHT, ownership=Ownership.UNIT),
-    "match.respond": _rule(R.UNIT_STAFF, *_COMMUNITY_DESK, ownership=Ownership.UNIT),
-    "match.find": _rule(*_COMMUNITY_DESK),
-    "match.propose": _rule(*_COMMUNITY_DESK),
-    "match.confirm": _rule(*_COMMUNITY_DESK),
+    "match.respond": _rule(R.UNIT_STAFF, *COMMUNITY_DESK, ownership=Ownership.UNIT),
+    "match.find": _rule(*COMMUNITY_DESK),
+    "match.propose": _rule(*COMMUNITY_DESK),
+    "match.confirm": _rule(*COMMUNITY_DESK),
     "evaluation.run": _rule(R.COMMUNITY_SECRETARY, R.STREET_OFFICIAL, R.DISTRICT_OFFICIAL),
     "evaluation.read": _rule(R.UNIT_STAFF, *_OVERSIGHT, ownership=Ownership.UNIT),
     "evaluation.appeal": _rule(R.UNIT_STAFF, ownership=Ownership.UNIT),

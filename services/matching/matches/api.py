@@ -45,7 +45,7 @@ from services.runtime.http import Details, field_details, no_details
 from services.runtime.identity import Access, authorize
 from services.runtime.instants import Instant
 from services.runtime.place import Place
-from services.runtime.policy import ForbiddenError
+from services.runtime.policy import COMMUNITY_DESK, ForbiddenError
 from services.runtime.routes import Step, add_steps
 from services.runtime.text import Body
 
@@ -61,7 +61,6 @@ ERRORS: dict[type[Exception], tuple[int, Details]] = {
     ProposedBeforeError: (409, no_details),
     OfferCannotServeError: (422, field_details),
 }
-_DESK = (Role.COMMUNITY_STAFF, Role.COMMUNITY_SECRETARY)
 
 
 class Side(Body):
@@ -88,7 +87,7 @@ class Rating(Body):
 
 def _party(access: Access, body: Side | Declining) -> None:
     """Only the community's coordinators answer for the community."""
-    if body.by is Party.COMMUNITY and access.principal.role not in _DESK:
+    if body.by is Party.COMMUNITY and access.principal.role not in COMMUNITY_DESK:
         message = f"a {access.principal.role.value} may not answer for the community"
         raise ForbiddenError("policy.role_not_allowed", message)
 

@@ -25,11 +25,12 @@ from services.matching.registry.application import UnitRegistry
 from services.matching.territory import Places
 from services.matching.view import ListsView
 from services.runtime.follower import LocalView
+from services.runtime.http import Details
 from services.runtime.idempotency import IdempotencyKeyReusedError
 from services.runtime.identity import Access
 from services.runtime.pages import Form, FormTooLargeError, PageAccess, page_templates
 from services.runtime.place import Clock
-from services.runtime.policy import POLICY, ForbiddenError
+from services.runtime.policy import COMMUNITY_DESK, POLICY, ForbiddenError
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_KEY_CHARS = 128
@@ -72,17 +73,24 @@ def short_time(at: datetime | None) -> str:
 class Pages:
     """Renders matching's pages in the visitor's language."""
 
-    def __init__(self, signin_url: str | None, views: tuple[LocalView, ...]) -> None:
+    def __init__(
+        self, signin_url: str | None, views: tuple[LocalView, ...],
+        errors: Mapping[type[Exception], tuple[int, Details]],
+    ) -> None:  # fmt: skip
         self.signin_url = signin_url or None
         self.views = views
+        self.errors = errors
+        """The service's domain errors with the status the JSON API answers them with."""
         self.templates = page_templates(TEMPLATES)
 
     def render(
         self, template: str, words: Words, *, status: int = 200, **context: Any
     ) -> HTMLResponse:
+        principal = context.get("principal")
         html = self.templates.get_template(template).render(
-            w=words, short_time=short_time, message=context.pop("message", None), **context
-        )
+            w=words, short_time=short_time, message=context.pop("message", None),
+            desk=principal is not None and principal.role in COMMUNITY_DESK, **context,
+        )  # fmt: skip
         return HTMLResponse(html, status_code=status)
 
     def notice(self, words: Words, message: str, status: int, back: str | None = None) -> Response:
@@ -105,8 +113,10 @@ class Pages:
     ) -> Response:  # fmt: skip
         """A page for the signed-in visitor, or the way to sign in; a refusal by the policy
         or a page naming nothing known is answered as a notice."""
-        if (answer := self.admit(request, words, signed)) is not None or signed is None:
-            return answer or self.notice(words, words.labels["signin_needed"], 401)
+        if signed is None:
+            return self.admit(request, words, signed) or self.notice(
+                words, words.labels["signin_needed"], 401
+            )
         try:
             return await build(signed)
         except ForbiddenError as exc:
@@ -125,17 +135,20 @@ class Pages:
             return 413, words.labels["invalid"].format(field="form")
         if isinstance(exc, IdempotencyKeyReusedError):
             return 422, words.error(exc.code)
-        code = str(getattr(exc, "code", ""))
-        status = 404 if code.endswith("not_found") else 409
-        if code in {"listing.invalid", "match.offer_cannot_serve"}:
-            status = 422
-        return status, words.error(code).format(detail=str(exc))
+        status = next((self.errors[kind][0] for kind in type(exc).__mro__ if kind in self.errors),
+                      409)  # fmt: skip
+        return status, words.error(str(getattr(exc, "code", ""))).format(detail=str(exc))
 
     async def done(self, position: int, url: str) -> Response:
         """Back to the page once its views show what the command saved (read your writes)."""
         for view in self.views:
             await view.wait_for(position)
         return RedirectResponse(url, status_code=303)
+
+
+def is_desk(access: Access | PageAccess) -> bool:
+    """The community's coordinators, who answer for the community's side of a match."""
+    return access.principal.role in COMMUNITY_DESK
 
 
 def may(access: Access | PageAccess, action: str) -> bool:

@@ -14,7 +14,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from events.envelope import Role
 from events.listings import CapacityUnit, Reach, Side
 from events.matches import DeclineReason, Party
 from events.taxonomy import ServiceCategory
@@ -28,6 +27,7 @@ from services.matching.pages.common import (
     Pages,
     Parts,
     form_key,
+    is_desk,
     may,
     parsed,
     with_lang,
@@ -202,7 +202,7 @@ def unit_router(pages: Pages, parts: Parts) -> APIRouter:
             if form.get("by", Party.UNIT.value) not in set(Party):
                 raise FormFieldError("by")
             by = Party(form.get("by", Party.UNIT.value))
-            if by is Party.COMMUNITY and signed is not None and not _desk(signed):
+            if by is Party.COMMUNITY and signed is not None and not is_desk(signed):
                 raise ForbiddenError("policy.role_not_allowed", "only the community's staff")
             if step == "acceptance":
                 return parts.desk.accept(caller, match.match_id, by)
@@ -224,11 +224,7 @@ def _side(signed: PageAccess, need_community: str) -> Party:
     """The side a visitor answers for on a unit's page: the community's staff for a need of
     their community, everyone else (the unit's staff, the offer's community) for the unit."""
     here = signed.principal.scope.community == need_community
-    return Party.COMMUNITY if _desk(signed) and here else Party.UNIT
-
-
-def _desk(signed: PageAccess) -> bool:
-    return signed.principal.role in (Role.COMMUNITY_STAFF, Role.COMMUNITY_SECRETARY)
+    return Party.COMMUNITY if is_desk(signed) and here else Party.UNIT
 
 
 def _uuid(value: str) -> UUID:
